@@ -1,0 +1,1 @@
+"""Ingestion: sources yield raw records → normalize → upsert (DESIGN.md §1)."""

@@ -1,0 +1,221 @@
+"""SQLAlchemy models of the core tables (DESIGN.md §3). Times are UTC."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Stores aware datetimes as UTC and always returns them aware (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column; attach a timezone")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# Stable constraint names so migrations read the same on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Author(Base):
+    """A name as printed on papers (arXiv does not disambiguate people)."""
+
+    __tablename__ = "authors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(300), unique=True)
+
+
+class PaperAuthor(Base):
+    __tablename__ = "paper_authors"
+
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("authors.id"), index=True)
+
+    author: Mapped[Author] = relationship(lazy="joined", innerjoin=True)
+
+
+class Paper(Base):
+    __tablename__ = "papers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    arxiv_id: Mapped[str] = mapped_column(String(40), unique=True)
+    version: Mapped[int | None] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+    abstract: Mapped[str] = mapped_column(Text, default="")
+    # Denormalized "A, B, C": the lexical index's author column and quick display.
+    authors_text: Mapped[str] = mapped_column(Text, default="")
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    comments: Mapped[str | None] = mapped_column(Text)
+    journal_ref: Mapped[str | None] = mapped_column(Text)
+    doi: Mapped[str | None] = mapped_column(String(200))
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revised_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    github_repo: Mapped[str | None] = mapped_column(String(500))
+    github_stars: Mapped[int | None] = mapped_column(Integer)
+    project_page: Mapped[str | None] = mapped_column(String(500))
+    ai_summary: Mapped[str | None] = mapped_column(Text)
+    ai_keywords: Mapped[list[str] | None] = mapped_column(JSON)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    external_upvotes: Mapped[int] = mapped_column(Integer, default=0)
+    # When the imported count was read at the source; decides which import is newest.
+    external_upvotes_read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    local_upvotes: Mapped[int] = mapped_column(Integer, default=0)
+    trending_score: Mapped[float | None] = mapped_column(Float, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    modified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    author_links: Mapped[list[PaperAuthor]] = relationship(
+        order_by=PaperAuthor.position, cascade="all, delete-orphan"
+    )
+    versions: Mapped[list[PaperVersion]] = relationship(
+        order_by="PaperVersion.version", cascade="all, delete-orphan"
+    )
+    daily_entry: Mapped[DailyEntry | None] = relationship(back_populates="paper")
+
+    @property
+    def upvotes(self) -> int:
+        """Shown upvotes: imported count plus local votes."""
+        return self.external_upvotes + self.local_upvotes
+
+    @property
+    def author_names(self) -> list[str]:
+        return [link.author.name for link in self.author_links]
+
+
+class PaperVersion(Base):
+    __tablename__ = "paper_versions"
+
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    fullname: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str | None] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    avatar_url: Mapped[str | None] = mapped_column(String(500))
+    role: Mapped[str] = mapped_column(String(20), default="user")
+    # Accounts seen only as submitters in imported Hugging Face data; they cannot sign in.
+    is_external: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Org(Base):
+    __tablename__ = "orgs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    fullname: Mapped[str] = mapped_column(String(200), default="")
+    avatar_url: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OrgMember(Base):
+    __tablename__ = "org_members"
+
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(20), default="member")
+
+
+class DailyEntry(Base):
+    """A paper put on the Daily Papers list on ``feed_date`` (not its arXiv date)."""
+
+    __tablename__ = "daily_entries"
+    __table_args__ = (
+        Index("ix_daily_entries_feed_date", "feed_date"),
+        Index("ix_daily_entries_submitter_id", "submitter_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"), unique=True)
+    feed_date: Mapped[dt.date] = mapped_column(Date)
+    submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    submitter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("orgs.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    paper: Mapped[Paper] = relationship(back_populates="daily_entry")
+    submitter: Mapped[User | None] = relationship()
+    organization: Mapped[Org | None] = relationship()
+
+
+class Vote(Base):
+    __tablename__ = "votes"
+    __table_args__ = (UniqueConstraint("user_id", "paper_id", name="uq_votes_user_paper"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+__all__ = [
+    "Author",
+    "Base",
+    "DailyEntry",
+    "Org",
+    "OrgMember",
+    "Paper",
+    "PaperAuthor",
+    "PaperVersion",
+    "User",
+    "Vote",
+]

@@ -1,0 +1,122 @@
+"""Reading the Daily Papers list: feed windows, trending, paper lookup (service functions).
+
+Functions take a session and never commit. List queries load a page of entries with their
+papers, authors, submitter and organization in two SQL statements (no N+1).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
+
+from dailypapers.models import DailyEntry, Paper, User
+from dailypapers.periods import FeedWindow
+
+FeedSort = Literal["upvotes", "trending"]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedQuery:
+    """Which entries a list shows: a window (None: every day) up to ``until``, filtered."""
+
+    window: FeedWindow | None
+    until: dt.date
+    sort: FeedSort = "upvotes"
+    submitter: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPage:
+    entries: Sequence[DailyEntry]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def has_next(self) -> bool:
+        return (self.page + 1) * self.page_size < self.total
+
+    @property
+    def page_count(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+def _filtered(statement: Select[Any], query: FeedQuery) -> Select[Any]:
+    statement = statement.where(DailyEntry.feed_date <= query.until)
+    if query.window is not None:
+        statement = statement.where(
+            DailyEntry.feed_date >= query.window.start, DailyEntry.feed_date <= query.window.end
+        )
+    if query.submitter is not None:
+        statement = statement.join(DailyEntry.submitter).where(User.username == query.submitter)
+    return statement
+
+
+def feed_page(session: Session, query: FeedQuery, *, page: int, page_size: int) -> FeedPage:
+    """One page of a feed, best first: shown upvotes (or trending score), then submission time."""
+    statement = _filtered(select(DailyEntry).join(DailyEntry.paper), query)
+    order: tuple[Any, ...]
+    if query.sort == "trending":
+        order = (Paper.trending_score.desc(), Paper.arxiv_id)
+    else:
+        order = (
+            (Paper.external_upvotes + Paper.local_upvotes).desc(),
+            DailyEntry.submitted_at,
+            Paper.arxiv_id,
+        )
+    entries = session.scalars(
+        statement.options(
+            contains_eager(DailyEntry.paper).selectinload(Paper.author_links),
+            joinedload(DailyEntry.submitter),
+            joinedload(DailyEntry.organization),
+        )
+        .order_by(*order)
+        .offset(page * page_size)
+        .limit(page_size)
+    ).all()
+    if page == 0 and len(entries) < page_size:
+        total = len(entries)
+    else:
+        total = session.scalar(_filtered(select(func.count(DailyEntry.id)), query)) or 0
+    return FeedPage(entries, total, page, page_size)
+
+
+def latest_feed_date(session: Session, until: dt.date) -> dt.date | None:
+    """The newest feed date on or before ``until`` that has entries."""
+    return session.scalar(
+        select(func.max(DailyEntry.feed_date)).where(DailyEntry.feed_date <= until)
+    )
+
+
+def neighbour_feed_dates(
+    session: Session, day: dt.date, until: dt.date
+) -> tuple[dt.date | None, dt.date | None]:
+    """The nearest earlier and later feed dates with entries (later ones up to ``until``)."""
+    previous = session.scalar(
+        select(func.max(DailyEntry.feed_date)).where(DailyEntry.feed_date < day)
+    )
+    following = session.scalar(
+        select(func.min(DailyEntry.feed_date)).where(
+            DailyEntry.feed_date > day, DailyEntry.feed_date <= until
+        )
+    )
+    return previous, following
+
+
+def get_paper(session: Session, arxiv_id: str) -> Paper | None:
+    """A paper with its authors, versions and daily entry, by canonical arXiv id."""
+    return session.scalar(
+        select(Paper)
+        .where(Paper.arxiv_id == arxiv_id)
+        .options(
+            selectinload(Paper.author_links),
+            selectinload(Paper.versions),
+            joinedload(Paper.daily_entry).joinedload(DailyEntry.submitter),
+            joinedload(Paper.daily_entry).joinedload(DailyEntry.organization),
+        )
+    )

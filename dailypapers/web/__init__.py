@@ -1,0 +1,1 @@
+"""The web application: pages, JSON API and Atom feeds."""

@@ -1,0 +1,94 @@
+"""JSON API compatible with Hugging Face's papers API (DESIGN.md §5)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+
+from dailypapers.arxiv_ids import ArxivIdError, parse_arxiv_id
+from dailypapers.papers import FeedQuery, feed_page, get_paper, latest_feed_date
+from dailypapers.periods import (
+    FeedWindow,
+    PeriodError,
+    day_window,
+    parse_day,
+    parse_month,
+    parse_week,
+)
+from dailypapers.schemas import DailyPaperOut, ErrorOut, PaperOut, daily_paper_out, paper_out
+from dailypapers.web.deps import SessionDep, SettingsDep
+
+router = APIRouter(prefix="/api", tags=["api"])
+MAX_LIMIT = 100
+ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": ErrorOut}, 404: {"model": ErrorOut}}
+
+
+def _requested_window(date: str | None, week: str | None, month: str | None) -> FeedWindow | None:
+    given = [
+        (name, value) for name, value in (("date", date), ("week", week), ("month", month)) if value
+    ]
+    if len(given) > 1:
+        raise HTTPException(400, "give at most one of date, week and month")
+    if not given:
+        return None
+    name, value = given[0]
+    parser = {"date": parse_day, "week": parse_week, "month": parse_month}[name]
+    try:
+        return parser(value)
+    except PeriodError as exc:
+        raise HTTPException(400, f"{name}: {exc}") from None
+
+
+@router.get(
+    "/daily_papers",
+    response_model=list[DailyPaperOut],
+    response_model_exclude_none=True,
+    responses=ERRORS,
+    summary="Papers on the Daily Papers list for a date, week or month",
+)
+def daily_papers(
+    session: SessionDep,
+    settings: SettingsDep,
+    date: Annotated[str | None, Query(description="YYYY-MM-DD")] = None,
+    week: Annotated[str | None, Query(description="ISO week, YYYY-Www")] = None,
+    month: Annotated[str | None, Query(description="YYYY-MM")] = None,
+    submitter: Annotated[str | None, Query(max_length=100)] = None,
+    sort: Literal["publishedAt", "trending"] = "publishedAt",
+    p: Annotated[int, Query(ge=0, le=100_000, description="page, from 0")] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+) -> list[DailyPaperOut]:
+    """With no date, week or month: the latest feed date that has entries."""
+    today = settings.current_date()
+    window = _requested_window(date, week, month)
+    if window is None:
+        latest = latest_feed_date(session, today)
+        if latest is None:
+            return []
+        window = day_window(latest)
+    query = FeedQuery(
+        window=window,
+        until=today,
+        sort="trending" if sort == "trending" else "upvotes",
+        submitter=submitter or None,
+    )
+    result = feed_page(session, query, page=p, page_size=limit)
+    return [daily_paper_out(entry) for entry in result.entries]
+
+
+@router.get(
+    "/papers/{paper_id:path}",
+    response_model=PaperOut,
+    response_model_exclude_none=True,
+    responses=ERRORS,
+    summary="One paper by arXiv id",
+)
+def paper_detail(paper_id: str, session: SessionDep) -> PaperOut:
+    try:
+        arxiv_id = parse_arxiv_id(paper_id).id
+    except ArxivIdError as exc:
+        raise HTTPException(400, str(exc)) from None
+    paper = get_paper(session, arxiv_id)
+    if paper is None:
+        raise HTTPException(404, f"paper {arxiv_id} is not in this store")
+    return paper_out(paper, paper.daily_entry)

@@ -1,0 +1,108 @@
+"""Atom feeds of every list (day, week, month, trending, latest), built with feedgen."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fastapi import APIRouter, HTTPException, Response
+from feedgen.feed import FeedGenerator
+
+from dailypapers import arxiv_ids
+from dailypapers.config import Settings
+from dailypapers.models import DailyEntry
+from dailypapers.papers import FeedQuery, feed_page, latest_feed_date
+from dailypapers.periods import FeedWindow, PeriodError, WindowKind, day_window, parse_window
+from dailypapers.web.deps import SessionDep, SettingsDep
+
+router = APIRouter(prefix="/feeds", tags=["feeds"])
+ATOM_TYPE = "application/atom+xml; charset=utf-8"
+FEED_SIZE = 50
+
+
+def build_atom(
+    settings: Settings, *, feed_path: str, page_path: str, title: str, entries: Sequence[DailyEntry]
+) -> bytes:
+    """An Atom document whose entries link to our paper pages (ids are stable page URLs)."""
+    base = settings.base_url
+    generator = FeedGenerator()
+    generator.id(f"{base}{feed_path}")
+    generator.title(f"{settings.site_name}: {title}")
+    generator.link(href=f"{base}{page_path}", rel="alternate", type="text/html")
+    generator.link(href=f"{base}{feed_path}", rel="self", type="application/atom+xml")
+    generator.language("en")
+    newest = max((entry.submitted_at for entry in entries), default=None)
+    if newest is not None:
+        generator.updated(newest)
+    # feedgen prepends entries; add them in reverse so the document keeps our order.
+    for entry in reversed(entries):
+        paper = entry.paper
+        item = generator.add_entry()
+        item.id(f"{base}/papers/{paper.arxiv_id}")
+        item.title(paper.title)
+        item.link(href=f"{base}/papers/{paper.arxiv_id}", rel="alternate", type="text/html")
+        item.link(href=arxiv_ids.abs_url(paper.arxiv_id), rel="related", type="text/html")
+        for name in paper.author_names:
+            item.author({"name": name})
+        item.summary(paper.abstract or paper.title)
+        item.published(entry.submitted_at)
+        item.updated(
+            paper.modified_at if paper.modified_at > entry.submitted_at else entry.submitted_at
+        )
+        for category in paper.categories or []:
+            item.category(term=category)
+    return bytes(generator.atom_str(pretty=True))
+
+
+def _window_feed(
+    session: SessionDep, settings: SettingsDep, window: FeedWindow, feed_path: str
+) -> Response:
+    query = FeedQuery(window=window, until=settings.current_date())
+    entries = feed_page(session, query, page=0, page_size=FEED_SIZE).entries
+    page_path = f"/papers/{'date' if window.kind == 'day' else window.kind}/{window.key}"
+    body = build_atom(
+        settings, feed_path=feed_path, page_path=page_path, title=window.label, entries=entries
+    )
+    return Response(body, media_type=ATOM_TYPE)
+
+
+def _parsed(kind: WindowKind, key: str) -> FeedWindow:
+    try:
+        return parse_window(kind, key)
+    except PeriodError as exc:
+        raise HTTPException(400, str(exc)) from None
+
+
+@router.get("/day/{day}.atom", summary="Atom feed of one day")
+def day_feed(day: str, session: SessionDep, settings: SettingsDep) -> Response:
+    return _window_feed(session, settings, _parsed("day", day), f"/feeds/day/{day}.atom")
+
+
+@router.get("/week/{week}.atom", summary="Atom feed of an ISO week")
+def week_feed(week: str, session: SessionDep, settings: SettingsDep) -> Response:
+    return _window_feed(session, settings, _parsed("week", week), f"/feeds/week/{week}.atom")
+
+
+@router.get("/month/{month}.atom", summary="Atom feed of a month")
+def month_feed(month: str, session: SessionDep, settings: SettingsDep) -> Response:
+    return _window_feed(session, settings, _parsed("month", month), f"/feeds/month/{month}.atom")
+
+
+@router.get("/latest.atom", summary="Atom feed that always holds the latest day")
+def latest_feed(session: SessionDep, settings: SettingsDep) -> Response:
+    latest = latest_feed_date(session, settings.current_date())
+    window = day_window(latest or settings.current_date())
+    return _window_feed(session, settings, window, "/feeds/latest.atom")
+
+
+@router.get("/trending.atom", summary="Atom feed of trending papers")
+def trending_feed(session: SessionDep, settings: SettingsDep) -> Response:
+    query = FeedQuery(window=None, until=settings.current_date(), sort="trending")
+    entries = feed_page(session, query, page=0, page_size=FEED_SIZE).entries
+    body = build_atom(
+        settings,
+        feed_path="/feeds/trending.atom",
+        page_path="/papers/trending",
+        title="Trending",
+        entries=entries,
+    )
+    return Response(body, media_type=ATOM_TYPE)

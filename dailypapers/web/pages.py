@@ -1,0 +1,189 @@
+"""Server-rendered pages: daily / weekly / monthly feeds, trending, paper, about, health."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import text
+
+from dailypapers import ranking
+from dailypapers.arxiv_ids import ArxivIdError, parse_arxiv_id
+from dailypapers.papers import (
+    FeedQuery,
+    feed_page,
+    get_paper,
+    latest_feed_date,
+    neighbour_feed_dates,
+)
+from dailypapers.periods import FeedWindow, PeriodError, WindowKind, day_window, parse_window
+from dailypapers.web.deps import SessionDep, SettingsDep, TemplatesDep
+from dailypapers.web.markdown import paper_markdown
+
+router = APIRouter()
+PageNumber = Annotated[int, Query(ge=1, le=10_000, description="1-based page number")]
+
+
+def render_error(request: Request, status_code: int, message: str) -> HTMLResponse:
+    templates: Jinja2Templates = request.app.state.templates
+    response: HTMLResponse = templates.TemplateResponse(
+        request,
+        "error.html",
+        {"status_code": status_code, "message": message},
+        status_code=status_code,
+    )
+    return response
+
+
+def _window(kind: WindowKind, key: str) -> FeedWindow:
+    try:
+        return parse_window(kind, key)
+    except PeriodError as exc:
+        raise HTTPException(400, str(exc)) from None
+
+
+def _feed_response(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    templates: TemplatesDep,
+    window: FeedWindow,
+    page: int,
+    *,
+    is_home: bool = False,
+) -> HTMLResponse:
+    today = settings.current_date()
+    query = FeedQuery(window=window, until=today)
+    result = feed_page(session, query, page=page - 1, page_size=settings.feed_page_size)
+    if window.kind == "day":
+        previous_day, next_day = neighbour_feed_dates(session, window.start, today)
+        previous = day_window(previous_day) if previous_day else None
+        following = day_window(next_day) if next_day else None
+    else:
+        previous = window.shifted(-1)
+        following = window.shifted(1) if window.shifted(1).start <= today else None
+    context: dict[str, Any] = {
+        "window": window,
+        "feed": result,
+        "previous": previous,
+        "following": following,
+        "is_home": is_home,
+        "today": today,
+        "is_future": window.start > today,
+        "feed_url": f"/feeds/{window.kind}/{window.key}.atom",
+    }
+    return templates.TemplateResponse(request, "feed.html", context)
+
+
+@router.get("/", response_class=HTMLResponse, summary="The latest day's papers")
+def home(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    templates: TemplatesDep,
+    page: PageNumber = 1,
+) -> HTMLResponse:
+    latest = latest_feed_date(session, settings.current_date())
+    if latest is None:
+        return templates.TemplateResponse(request, "empty.html", {})
+    return _feed_response(
+        request, session, settings, templates, day_window(latest), page, is_home=True
+    )
+
+
+@router.get("/papers/date/{day}", response_class=HTMLResponse, summary="Papers of one day")
+def papers_of_day(
+    request: Request,
+    day: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    templates: TemplatesDep,
+    page: PageNumber = 1,
+) -> HTMLResponse:
+    return _feed_response(request, session, settings, templates, _window("day", day), page)
+
+
+@router.get("/papers/week/{week}", response_class=HTMLResponse, summary="Papers of an ISO week")
+def papers_of_week(
+    request: Request,
+    week: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    templates: TemplatesDep,
+    page: PageNumber = 1,
+) -> HTMLResponse:
+    return _feed_response(request, session, settings, templates, _window("week", week), page)
+
+
+@router.get("/papers/month/{month}", response_class=HTMLResponse, summary="Papers of a month")
+def papers_of_month(
+    request: Request,
+    month: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    templates: TemplatesDep,
+    page: PageNumber = 1,
+) -> HTMLResponse:
+    return _feed_response(request, session, settings, templates, _window("month", month), page)
+
+
+@router.get("/papers/trending", response_class=HTMLResponse, summary="Trending papers")
+def trending(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    templates: TemplatesDep,
+    page: PageNumber = 1,
+) -> HTMLResponse:
+    query = FeedQuery(window=None, until=settings.current_date(), sort="trending")
+    result = feed_page(session, query, page=page - 1, page_size=settings.feed_page_size)
+    explanations = {
+        entry.id: ranking.explain_trending(
+            entry.paper.upvotes, entry.submitted_at, settings.trending_window_hours
+        )
+        for entry in result.entries
+    }
+    context = {"feed": result, "explanations": explanations, "feed_url": "/feeds/trending.atom"}
+    return templates.TemplateResponse(request, "trending.html", context)
+
+
+@router.get("/about/ranking", response_class=HTMLResponse, summary="How lists are ranked")
+def about_ranking(request: Request, settings: SettingsDep, templates: TemplatesDep) -> HTMLResponse:
+    context = {"window_hours": settings.trending_window_hours, "epoch": ranking.TRENDING_EPOCH}
+    return templates.TemplateResponse(request, "about_ranking.html", context)
+
+
+@router.get("/healthz", summary="Liveness and database check")
+def healthz(session: SessionDep) -> JSONResponse:
+    try:
+        session.execute(text("SELECT 1"))
+    except Exception as exc:  # any database failure means "unhealthy", never a 500 page
+        return JSONResponse({"status": "error", "database": str(exc)[:200]}, status_code=503)
+    return JSONResponse({"status": "ok", "database": "ok"})
+
+
+@router.get("/papers/{paper_path:path}", summary="A paper's page, or its Markdown with .md")
+def paper_page(
+    request: Request,
+    paper_path: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    templates: TemplatesDep,
+) -> Response:
+    as_markdown = paper_path.endswith(".md")
+    try:
+        arxiv_id = parse_arxiv_id(paper_path.removesuffix(".md")).id
+    except ArxivIdError as exc:
+        raise HTTPException(404, f"No such paper: {exc}") from None
+    paper = get_paper(session, arxiv_id)
+    if paper is None:
+        raise HTTPException(404, f"Paper {arxiv_id} is not in this site's store.")
+    if as_markdown:
+        return PlainTextResponse(
+            paper_markdown(paper, settings.base_url), media_type="text/markdown; charset=utf-8"
+        )
+    return templates.TemplateResponse(
+        request, "paper.html", {"paper": paper, "entry": paper.daily_entry}
+    )
