@@ -9,6 +9,15 @@ from alembic.config import Config
 from sqlalchemy import Engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Tables made by raw SQL that Alembic must not compare with the models (FTS5 and its shadows).
+UNMANAGED_TABLE_PREFIXES = ("papers_fts",)
+
+
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Alembic filter: leave the lexical index tables alone."""
+    return not (type_ == "table" and name is not None and name.startswith(UNMANAGED_TABLE_PREFIXES))
 
 
 def alembic_config(engine: Engine) -> Config:

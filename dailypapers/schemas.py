@@ -20,6 +20,9 @@ def format_hf_time(value: dt.datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
+# Shown when an account or organization has no avatar of its own (HF clients expect a URL).
+DEFAULT_AVATAR = "/static/avatar.svg"
+
 HfTime = Annotated[dt.datetime, PlainSerializer(format_hf_time, return_type=str)]
 
 
@@ -37,7 +40,7 @@ class UserOut(_Out):
     user: str
     name: str
     fullname: str
-    avatarUrl: str | None = None
+    avatarUrl: str = DEFAULT_AVATAR
     type: str = "user"
 
 
@@ -45,7 +48,7 @@ class OrgOut(_Out):
     id: str = Field(serialization_alias="_id")
     name: str
     fullname: str
-    avatarUrl: str | None = None
+    avatarUrl: str = DEFAULT_AVATAR
 
 
 class PaperOut(_Out):
@@ -92,7 +95,7 @@ def user_out(user: User | None) -> UserOut | None:
         user=user.username,
         name=user.username,
         fullname=user.fullname or user.username,
-        avatarUrl=user.avatar_url,
+        avatarUrl=user.avatar_url or DEFAULT_AVATAR,
     )
 
 
@@ -100,7 +103,10 @@ def org_out(org: Org | None) -> OrgOut | None:
     if org is None:
         return None
     return OrgOut(
-        id=str(org.id), name=org.name, fullname=org.fullname or org.name, avatarUrl=org.avatar_url
+        id=str(org.id),
+        name=org.name,
+        fullname=org.fullname or org.name,
+        avatarUrl=org.avatar_url or DEFAULT_AVATAR,
     )
 
 

@@ -87,6 +87,13 @@ def clean_url(value: Any) -> str | None:
     return None
 
 
+def clean_avatar_url(value: Any) -> str | None:
+    """Hugging Face gives its own avatars as site-relative paths; make them absolute."""
+    if isinstance(value, str) and value.startswith("/") and not value.startswith("//"):
+        return clean_url(f"https://huggingface.co{value}")
+    return clean_url(value)
+
+
 def parse_timestamp(value: Any, field: str) -> dt.datetime | None:
     """An ISO 8601 time as aware UTC; naive times are taken as UTC (as the sources write them)."""
     if value in (None, ""):
@@ -167,7 +174,7 @@ def _user_ref(value: Any) -> SubmitterRef | None:
     return SubmitterRef(
         username=username,
         fullname=clean_text(value.get("fullname"), limit=200),
-        avatar_url=clean_url(value.get("avatarUrl")),
+        avatar_url=clean_avatar_url(value.get("avatarUrl")),
     )
 
 

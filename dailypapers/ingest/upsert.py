@@ -104,7 +104,11 @@ class DailyPaperUpserter:
         rows = self.session.scalars(
             select(Paper)
             .where(Paper.arxiv_id.in_(arxiv_ids))
-            .options(selectinload(Paper.author_links), selectinload(Paper.daily_entry))
+            .options(
+                selectinload(Paper.author_links),
+                selectinload(Paper.daily_entry).joinedload(DailyEntry.submitter),
+                selectinload(Paper.daily_entry).joinedload(DailyEntry.organization),
+            )
         )
         return {paper.arxiv_id: paper for paper in rows}
 
@@ -253,8 +257,18 @@ class DailyPaperUpserter:
                 organization=self._org(record.organization),
             )
             return True
-        if record.feed_date >= entry.feed_date:
+        if record.feed_date > entry.feed_date:
             return False
+        if record.feed_date == entry.feed_date:
+            # Same day from another source: fill in who submitted it, never overwrite.
+            changed = False
+            if entry.submitter is None and record.submitter is not None:
+                entry.submitter = self._user(record.submitter)
+                changed = True
+            if entry.organization is None and record.organization is not None:
+                entry.organization = self._org(record.organization)
+                changed = True
+            return changed
         entry.feed_date = record.feed_date
         entry.submitted_at = record.submitted_at
         entry.submitter = self._user(record.submitter) or entry.submitter

@@ -4,16 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
+from dailypapers.migrate import include_object
 from dailypapers.models import Base
-
-# Tables Alembic must not try to manage by comparison (FTS5 shadow tables, made by SQL).
-UNMANAGED_TABLE_PREFIXES = ("papers_fts",)
-
-
-def include_object(
-    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
-) -> bool:
-    return not (type_ == "table" and name and name.startswith(UNMANAGED_TABLE_PREFIXES))
 
 
 def run_migrations() -> None:

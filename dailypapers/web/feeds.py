@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from html import escape
 
 from fastapi import APIRouter, HTTPException, Response
 from feedgen.feed import FeedGenerator
@@ -17,6 +18,14 @@ from dailypapers.web.deps import SessionDep, SettingsDep
 router = APIRouter(prefix="/feeds", tags=["feeds"])
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
 FEED_SIZE = 50
+
+
+def _entry_html(abstract: str, arxiv_id: str, upvotes: int) -> str:
+    links = (
+        f'<a href="{arxiv_ids.abs_url(arxiv_id)}">arXiv</a> · '
+        f'<a href="{arxiv_ids.pdf_url(arxiv_id)}">PDF</a> · {upvotes} upvotes'
+    )
+    return f"<p>{escape(abstract)}</p><p>{links}</p>" if abstract else f"<p>{links}</p>"
 
 
 def build_atom(
@@ -39,11 +48,13 @@ def build_atom(
         item = generator.add_entry()
         item.id(f"{base}/papers/{paper.arxiv_id}")
         item.title(paper.title)
-        item.link(href=f"{base}/papers/{paper.arxiv_id}", rel="alternate", type="text/html")
-        item.link(href=arxiv_ids.abs_url(paper.arxiv_id), rel="related", type="text/html")
+        # One link only: feedgen 1.0.0 drops the rel of entry links, and two links without
+        # rel would both be "alternate". The arXiv and PDF links go in the content instead.
+        item.link(href=f"{base}/papers/{paper.arxiv_id}")
         for name in paper.author_names:
             item.author({"name": name})
         item.summary(paper.abstract or paper.title)
+        item.content(_entry_html(paper.abstract, paper.arxiv_id, paper.upvotes), type="html")
         item.published(entry.submitted_at)
         item.updated(
             paper.modified_at if paper.modified_at > entry.submitted_at else entry.submitted_at

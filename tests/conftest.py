@@ -1,0 +1,115 @@
+"""Shared fixtures: a fresh SQLite file per test, the demo month loaded once and copied."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from dailypapers import migrate
+from dailypapers.config import Settings
+from dailypapers.data import DEMO_DAILY_PAPERS
+from dailypapers.db import make_engine, make_session_factory
+from dailypapers.ingest.run import load_hf_daily
+from dailypapers.web.app import create_app
+
+DATA_DIR = Path(__file__).parent / "data"
+DEMO_TODAY = dt.date(2026, 2, 27)
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "data_dir": data_dir,
+        "today": DEMO_TODAY,
+        "base_url": "http://testserver",
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    """A migrated, empty SQLite database in this test's own folder."""
+    engine = make_engine(settings)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(engine)
+
+
+@pytest.fixture
+def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    with session_factory() as session:
+        yield session
+
+
+@pytest.fixture(scope="session")
+def demo_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled month loaded once per run; tests get their own copy of the file."""
+    folder = tmp_path_factory.mktemp("demo-template")
+    template_settings = make_settings(folder)
+    engine = make_engine(template_settings)
+    migrate.upgrade(engine)
+    stats = load_hf_daily(make_session_factory(engine), template_settings, DEMO_DAILY_PAPERS)
+    assert stats.failed == 0
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return folder / "dailypapers.sqlite3"
+
+
+@pytest.fixture
+def demo_settings(tmp_path: Path, demo_database: Path) -> Settings:
+    shutil.copy(demo_database, tmp_path / "dailypapers.sqlite3")
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def demo_client(demo_settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(demo_settings)) as client:
+        yield client
+
+
+@pytest.fixture
+def demo_session(demo_settings: Settings) -> Iterator[Session]:
+    engine = make_engine(demo_settings)
+    with make_session_factory(engine)() as session:
+        yield session
+    engine.dispose()
+
+
+class QueryCounter:
+    """Counts SQL statements an engine runs while active (catches N+1 queries)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.statements: list[str] = []
+
+    def _record(self, _conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        self.statements.append(statement)
+
+    def __enter__(self) -> QueryCounter:
+        event.listen(self.engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._record)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)

@@ -1,0 +1,46 @@
+"""Atom feeds parsed as XML and compared with the lists they mirror."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from fastapi.testclient import TestClient
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+def _entries(client: TestClient, path: str) -> tuple[ET.Element, list[ET.Element]]:
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/atom+xml")
+    feed = ET.fromstring(response.content)
+    return feed, feed.findall(f"{ATOM}entry")
+
+
+def test_day_feed_matches_the_api_order(demo_client: TestClient) -> None:
+    feed, entries = _entries(demo_client, "/feeds/day/2026-02-10.atom")
+    assert feed.findtext(f"{ATOM}title") == "Daily Papers: Tuesday, February 10, 2026"
+    api = demo_client.get("/api/daily_papers", params={"date": "2026-02-10"}).json()
+    assert [e.findtext(f"{ATOM}id") for e in entries] == [
+        f"http://testserver/papers/{item['paper']['id']}" for item in api
+    ]
+    first = entries[0]
+    assert first.find(f"{ATOM}author/{ATOM}name") is not None
+    links = [link.get("href") for link in first.findall(f"{ATOM}link")]
+    assert links == ["http://testserver/papers/2602.08222"]
+    content = first.find(f"{ATOM}content")
+    assert content is not None and content.get("type") == "html"
+    assert 'href="https://arxiv.org/abs/2602.08222"' in (content.text or "")
+
+
+def test_week_month_trending_and_latest_feeds(demo_client: TestClient) -> None:
+    assert len(_entries(demo_client, "/feeds/week/2026-W07.atom")[1]) == 50
+    assert len(_entries(demo_client, "/feeds/month/2026-02.atom")[1]) == 50
+    assert len(_entries(demo_client, "/feeds/trending.atom")[1]) == 50
+    _, latest = _entries(demo_client, "/feeds/latest.atom")
+    assert len(latest) == 28
+
+
+def test_bad_feed_dates_are_400(demo_client: TestClient) -> None:
+    assert demo_client.get("/feeds/day/2026-02-31.atom").status_code == 400
+    assert demo_client.get("/feeds/week/2026-W00.atom").status_code == 400
