@@ -81,6 +81,13 @@ class DailyPaperOut(_Out):
     numComments: int = 0
     submittedBy: UserOut | None = None
     organization: OrgOut | None = None
+    # Also at the top level (beyond HF's shape): huggingface_hub's PaperInfo reads these
+    # fields from the item, not from ``paper``, so a client sees them only here.
+    ai_summary: str | None = None
+    ai_keywords: list[str] | None = None
+    githubRepo: str | None = None
+    githubStars: int | None = None
+    projectPage: str | None = None
 
 
 class ErrorOut(_Out):
@@ -141,4 +148,9 @@ def daily_paper_out(entry: DailyEntry) -> DailyPaperOut:
         summary=paper.summary,
         submittedBy=paper.submittedOnDailyBy,
         organization=paper.organization,
+        ai_summary=paper.ai_summary,
+        ai_keywords=paper.ai_keywords,
+        githubRepo=paper.githubRepo,
+        githubStars=paper.githubStars,
+        projectPage=paper.projectPage,
     )

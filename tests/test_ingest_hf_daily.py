@@ -76,7 +76,8 @@ def test_demo_month_loads_with_the_duplicate_rule(
         # 2602.14111 was read at 22 upvotes on 02-18 and at 51 on 02-19 (later): newest wins,
         # and the entry stays on the earliest day.
         paper = session.scalar(select(Paper).where(Paper.arxiv_id == "2602.14111"))
-        assert paper is not None and paper.daily_entry is not None
+        assert paper is not None
+        assert paper.daily_entry is not None
         assert paper.external_upvotes == 51
         assert paper.daily_entry.feed_date == dt.date(2026, 2, 18)
         assert paper.trending_score == pytest.approx(
@@ -152,7 +153,9 @@ def test_missing_abstracts_latex_and_odd_unicode_are_kept_safely(
         odd = papers["2601.23184"]
         assert "\x07" not in odd.title  # control characters are dropped
         assert "café (é)" in odd.title  # combining accent composed (NFC)
-        assert "🚀" in odd.title and "שלום" in odd.title and "漢字" in odd.title
+        assert "🚀" in odd.title
+        assert "שלום" in odd.title
+        assert "漢字" in odd.title
         assert odd.author_names == ["Zoë Ünal", "José Ramírez", "李 雷"]
         # The lexical index has the row, so search can find it by a word of its title.
         hits = session.execute(
@@ -168,8 +171,10 @@ def test_api_shape_items_with_submitters_and_organizations(
     assert (stats.new, stats.failed) == (4, 0)
     with session_factory() as session:
         paper = session.scalar(select(Paper).where(Paper.arxiv_id == "2602.08222"))
-        assert paper is not None and paper.daily_entry is not None
-        assert "\n" not in paper.title and "  " not in paper.title
+        assert paper is not None
+        assert paper.daily_entry is not None
+        assert "\n" not in paper.title
+        assert "  " not in paper.title
         assert "Hidden Person" not in paper.author_names
         assert paper.ai_summary == "A hand-written one-sentence summary used only by the tests."
         assert paper.ai_keywords == ["agents", "benchmarks"]
@@ -188,7 +193,8 @@ def test_api_shape_items_with_submitters_and_organizations(
         assert session.scalar(select(func.count()).select_from(User)) == 2
         assert session.scalar(select(func.count()).select_from(Org)) == 1
         unsafe = session.scalar(select(Paper).where(Paper.arxiv_id == "2602.07085"))
-        assert unsafe is not None and unsafe.project_page is None  # javascript: URL dropped
+        assert unsafe is not None
+        assert unsafe.project_page is None
 
 
 def test_a_newer_reading_replaces_the_count_and_an_older_one_does_not(
@@ -257,7 +263,8 @@ def test_broken_json_array_is_one_clear_failure(
     broken = tmp_path / "broken.json"
     broken.write_text('[{"paper": {"id": "2602.08222"}}, ')
     stats = load_hf_daily(session_factory, settings, broken)
-    assert stats.failed == 1 and stats.errors[0].startswith("file: not a valid JSON array")
+    assert stats.failed == 1
+    assert stats.errors[0].startswith("file: not a valid JSON array")
 
 
 def test_an_interrupted_load_resumes_to_the_same_rows(
@@ -286,4 +293,6 @@ def test_authors_are_shared_rows_in_order(
         assert paper.authors_text.startswith("Dawei Zhu, Rui Meng, Yale Song")
         distinct_names = session.scalar(select(func.count()).select_from(Author))
         links = session.scalar(select(func.count()).select_from(PaperAuthor))
-        assert distinct_names is not None and links is not None and distinct_names < links
+        assert distinct_names is not None
+        assert links is not None
+        assert distinct_names < links

@@ -37,7 +37,9 @@ def test_pages_split_a_day_without_loss(demo_session: Session) -> None:
     first = feed_page(demo_session, query, page=0, page_size=50)
     second = feed_page(demo_session, query, page=1, page_size=50)
     assert (len(first.entries), len(second.entries)) == (50, 8)
-    assert first.has_next and not second.has_next and first.page_count == 2
+    assert first.has_next
+    assert not second.has_next
+    assert first.page_count == 2
     combined = [e.paper.arxiv_id for e in [*first.entries, *second.entries]]
     assert combined == _ids(demo_session, query)
 
@@ -60,7 +62,8 @@ def test_trending_order_differs_from_upvote_order(demo_session: Session) -> None
     )
     votes_order = [e.paper.arxiv_id for e in by_votes.entries]
     trend_order = [e.paper.arxiv_id for e in by_trend.entries]
-    assert set(votes_order) == set(trend_order) and votes_order != trend_order
+    assert set(votes_order) == set(trend_order)
+    assert votes_order != trend_order
     top = by_trend.entries[0]
     most_voted = by_votes.entries[0]
     assert top.paper.upvotes < most_voted.paper.upvotes
@@ -95,5 +98,6 @@ def test_latest_and_neighbour_dates(demo_session: Session) -> None:
 
 def test_get_paper(demo_session: Session) -> None:
     paper = get_paper(demo_session, "2601.23265")
-    assert paper is not None and paper.title.startswith("PaperBanana")
+    assert paper is not None
+    assert paper.title.startswith("PaperBanana")
     assert get_paper(demo_session, "2601.99999") is None

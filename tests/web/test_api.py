@@ -40,7 +40,8 @@ def test_a_day_in_the_hf_item_shape(demo_client: TestClient) -> None:
     assert HF_TIME.fullmatch(first["publishedAt"])
     assert first["publishedAt"].startswith("2026-02-10")
     assert first["paper"]["githubRepo"].startswith("https://github.com/")
-    assert "submittedBy" not in first and "organization" not in first  # absent, never null
+    assert "submittedBy" not in first
+    assert "organization" not in first
 
 
 def test_week_and_month_follow_hf_windows(demo_client: TestClient) -> None:
@@ -54,12 +55,14 @@ def test_week_and_month_follow_hf_windows(demo_client: TestClient) -> None:
         "2026-02-13",
     }
     month = _all_pages(demo_client, month="2026-02")
-    assert len(month) == 783 and len({item["paper"]["id"] for item in month}) == 783
+    assert len(month) == 783
+    assert len({item["paper"]["id"] for item in month}) == 783
 
 
 def test_default_is_the_latest_day_and_past_the_end_is_empty(demo_client: TestClient) -> None:
     items = demo_client.get("/api/daily_papers").json()
-    assert len(items) == 28 and {i["publishedAt"][:10] for i in items} == {"2026-02-27"}
+    assert len(items) == 28
+    assert {i["publishedAt"][:10] for i in items} == {"2026-02-27"}
     assert demo_client.get("/api/daily_papers", params={"date": "2026-02-10", "p": 5}).json() == []
     assert demo_client.get("/api/daily_papers", params={"date": "2026-02-14"}).json() == []
 
@@ -107,14 +110,18 @@ def test_bad_parameters_are_400_with_a_json_error(
 
 def test_paper_object_and_its_errors(demo_client: TestClient) -> None:
     paper = demo_client.get("/api/papers/2601.23265").json()
-    assert paper["id"] == "2601.23265" and paper["title"].startswith("PaperBanana")
-    assert paper["upvotes"] == 188 and "paper" not in paper
+    assert paper["id"] == "2601.23265"
+    assert paper["title"].startswith("PaperBanana")
+    assert paper["upvotes"] == 188
+    assert "paper" not in paper
     assert HF_TIME.fullmatch(paper["submittedOnDailyAt"])
     assert demo_client.get("/api/papers/2601.23265v3").json()["id"] == "2601.23265"
     missing = demo_client.get("/api/papers/2601.99999")
-    assert missing.status_code == 404 and "not in this store" in missing.json()["error"]
+    assert missing.status_code == 404
+    assert "not in this store" in missing.json()["error"]
     malformed = demo_client.get("/api/papers/1234")
-    assert malformed.status_code == 400 and "is not an arXiv id" in malformed.json()["error"]
+    assert malformed.status_code == 400
+    assert "is not an arXiv id" in malformed.json()["error"]
 
 
 def test_submitter_filter_and_object_shapes(
@@ -132,7 +139,8 @@ def test_submitter_filter_and_object_shapes(
     ).json()
     assert [i["paper"]["id"] for i in items] == ["2602.08222", "2602.08794"]
     submitter = items[0]["submittedBy"]
-    assert submitter["user"] == "ada" and submitter["fullname"] == "Ada Lovelace"
+    assert submitter["user"] == "ada"
+    assert submitter["fullname"] == "Ada Lovelace"
     assert set(submitter) >= {"_id", "user", "fullname", "avatarUrl", "type"}
     org = items[0]["organization"]
     assert org == {

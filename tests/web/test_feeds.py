@@ -29,7 +29,8 @@ def test_day_feed_matches_the_api_order(demo_client: TestClient) -> None:
     links = [link.get("href") for link in first.findall(f"{ATOM}link")]
     assert links == ["http://testserver/papers/2602.08222"]
     content = first.find(f"{ATOM}content")
-    assert content is not None and content.get("type") == "html"
+    assert content is not None
+    assert content.get("type") == "html"
     assert 'href="https://arxiv.org/abs/2602.08222"' in (content.text or "")
 
 

@@ -41,10 +41,12 @@ def test_day_page_has_navigation_paging_and_card_contents(demo_client: TestClien
     assert page.status_code == 200
     html = page.text
     assert len(_cards(html)) == 50
-    assert 'href="/papers/date/2026-02-09"' in html and 'href="/papers/date/2026-02-11"' in html
+    assert 'href="/papers/date/2026-02-09"' in html
+    assert 'href="/papers/date/2026-02-11"' in html
     assert 'href="/papers/date/2026-02-10?page=2"' in html
     assert _cards(html)[0] == "2602.08222"
-    assert "https://arxiv.org/abs/2602.08222" in html and "https://arxiv.org/pdf/2602.08222" in html
+    assert "https://arxiv.org/abs/2602.08222" in html
+    assert "https://arxiv.org/pdf/2602.08222" in html
     assert ">Code</a>" in html
     second = demo_client.get("/papers/date/2026-02-10?page=2")
     assert len(_cards(second.text)) == 8
@@ -53,12 +55,15 @@ def test_day_page_has_navigation_paging_and_card_contents(demo_client: TestClien
 
 def test_weekend_future_and_empty_pages_say_why(demo_client: TestClient) -> None:
     weekend = demo_client.get("/papers/date/2026-02-14")
-    assert weekend.status_code == 200 and "It is a weekend" in weekend.text
+    assert weekend.status_code == 200
+    assert "It is a weekend" in weekend.text
     assert 'href="/papers/date/2026-02-13"' in weekend.text
     future = demo_client.get("/papers/date/2026-03-02")
-    assert future.status_code == 200 and "has not happened yet" in future.text
+    assert future.status_code == 200
+    assert "has not happened yet" in future.text
     past = demo_client.get("/papers/month/2025-06")
-    assert past.status_code == 200 and "No papers were put on the list in June 2025" in past.text
+    assert past.status_code == 200
+    assert "No papers were put on the list in June 2025" in past.text
 
 
 @pytest.mark.parametrize(
@@ -78,17 +83,19 @@ def test_bad_dates_in_urls_get_a_friendly_400(
     response = demo_client.get(path)
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("text/html")
-    assert message in response.text and "Back to today" in response.text
+    assert message in response.text
+    assert "Back to today" in response.text
 
 
 def test_week_and_month_pages(demo_client: TestClient) -> None:
     week = demo_client.get("/papers/week/2026-W07")
-    assert week.status_code == 200 and "247 papers" in week.text
-    assert (
-        'href="/papers/week/2026-W06"' in week.text and 'href="/papers/week/2026-W08"' in week.text
-    )
+    assert week.status_code == 200
+    assert "247 papers" in week.text
+    assert 'href="/papers/week/2026-W06"' in week.text
+    assert 'href="/papers/week/2026-W08"' in week.text
     month = demo_client.get("/papers/month/2026-02")
-    assert month.status_code == 200 and "783 papers" in month.text
+    assert month.status_code == 200
+    assert "783 papers" in month.text
     assert len(_cards(month.text)) == 50
     assert 'href="/papers/month/2026-03"' not in month.text  # after "today"
 
@@ -103,7 +110,8 @@ def test_trending_page_explains_each_card(demo_client: TestClient) -> None:
 
 def test_about_ranking_shows_the_formula(demo_client: TestClient) -> None:
     response = demo_client.get("/about/ranking")
-    assert "log10(max(upvotes, 1))" in response.text and "24 hours" in response.text
+    assert "log10(max(upvotes, 1))" in response.text
+    assert "24 hours" in response.text
 
 
 def test_paper_page(demo_settings: Settings, demo_client: TestClient) -> None:
@@ -133,7 +141,8 @@ def test_paper_page(demo_settings: Settings, demo_client: TestClient) -> None:
     assert "Dawei Zhu, Rui Meng, Yale Song" in html
     assert "<strong>188</strong> upvotes" in html
     assert 'href="/papers/date/2026-02-02"' in html
-    assert "https://arxiv.org/abs/2601.23265v2" in html and "Feb 3, 2026" in html
+    assert "https://arxiv.org/abs/2601.23265v2" in html
+    assert "Feb 3, 2026" in html
     assert "https://github.com/" in html
     assert "Despite rapid advances in autonomous AI scientists" in html
     versioned = demo_client.get("/papers/2601.23265v2")
@@ -147,11 +156,14 @@ def test_paper_page_without_abstract(demo_client: TestClient) -> None:
 
 def test_unknown_and_malformed_papers_are_404_pages(demo_client: TestClient) -> None:
     unknown = demo_client.get("/papers/2601.99999")
-    assert unknown.status_code == 404 and "not in this site" in unknown.text
+    assert unknown.status_code == 404
+    assert "not in this site" in unknown.text
     malformed = demo_client.get("/papers/not-a-paper")
-    assert malformed.status_code == 404 and "is not an arXiv id" in malformed.text
+    assert malformed.status_code == 404
+    assert "is not an arXiv id" in malformed.text
     nowhere = demo_client.get("/no/such/page")
-    assert nowhere.status_code == 404 and "Not found" in nowhere.text
+    assert nowhere.status_code == 404
+    assert "Not found" in nowhere.text
 
 
 def _add_paper(settings: Settings, **fields: object) -> None:
@@ -180,16 +192,19 @@ def _add_paper(settings: Settings, **fields: object) -> None:
 def test_old_style_ids_with_a_slash(demo_settings: Settings, demo_client: TestClient) -> None:
     _add_paper(demo_settings)
     page = demo_client.get("/papers/hep-th/9901001")
-    assert page.status_code == 200 and "Old style" in page.text
+    assert page.status_code == 200
+    assert "Old style" in page.text
     markdown = demo_client.get("/papers/hep-th/9901001.md")
-    assert markdown.status_code == 200 and markdown.text.startswith("# Old style")
+    assert markdown.status_code == 200
+    assert markdown.text.startswith("# Old style")
 
 
 def test_markdown_of_a_paper(demo_client: TestClient) -> None:
     response = demo_client.get("/papers/2601.23265.md")
     assert response.headers["content-type"].startswith("text/markdown")
     assert response.text.startswith("# PaperBanana")
-    assert "## Abstract" in response.text and "Upvotes: 188" in response.text
+    assert "## Abstract" in response.text
+    assert "Upvotes: 188" in response.text
 
 
 def test_html_in_titles_and_names_is_inert(
@@ -205,7 +220,8 @@ def test_html_in_titles_and_names_is_inert(
     for path in ("/", "/papers/2602.99999", "/papers/trending"):
         html = demo_client.get(path).text
         assert '<script>alert("x")</script>' not in html
-        assert "<img src=x" not in html and "<b>Mallory</b>" not in html
+        assert "<img src=x" not in html
+        assert "<b>Mallory</b>" not in html
         assert "&lt;script&gt;" in html
 
 
@@ -225,7 +241,8 @@ def test_feed_page_query_count_is_bounded(demo_settings: Settings) -> None:
 def test_empty_store_front_page(settings: Settings, session: Session) -> None:
     with TestClient(create_app(settings)) as client:
         response = client.get("/")
-    assert response.status_code == 200 and "No papers yet" in response.text
+    assert response.status_code == 200
+    assert "No papers yet" in response.text
 
 
 def test_static_files_and_openapi(demo_client: TestClient) -> None:

@@ -1,0 +1,98 @@
+"""Pages in a real browser: no horizontal scrolling from 360 px to 1280 px, navigation works."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from playwright.sync_api import Browser, Page
+
+from dailypapers.config import Settings
+from dailypapers.db import make_engine, make_session_factory
+from dailypapers.ingest.normalize import DailyPaperRecord
+from dailypapers.ingest.upsert import DailyPaperUpserter
+from tests.conftest import LiveServer
+
+pytestmark = pytest.mark.browser
+
+PATHS = [
+    "/",
+    "/papers/date/2026-02-10",
+    "/papers/week/2026-W07",
+    "/papers/month/2026-02?page=3",
+    "/papers/trending",
+    "/papers/2601.23265",
+    "/papers/2602.77777",
+    "/about/ranking",
+    "/papers/date/2025-13-40",
+    "/papers/2601.99999",
+]
+LONG_WORD = "Supercalifragilistic" * 12
+
+
+def _add_paper_with_long_words(settings: Settings) -> None:
+    record = DailyPaperRecord(
+        arxiv_id="2602.77777",
+        version=None,
+        title=f"{LONG_WORD}: a title with no place to break",
+        abstract=f"See https://example.org/{'x' * 200} and {LONG_WORD}.",
+        authors=(LONG_WORD, "Ada Lovelace"),
+        categories=("cs.CL",),
+        published_at=None,
+        feed_date=dt.date(2026, 2, 27),
+        submitted_at=dt.datetime(2026, 2, 27, 9, tzinfo=dt.UTC),
+        upvotes=500,
+        upvotes_read_at=None,
+    )
+    engine = make_engine(settings)
+    with make_session_factory(engine).begin() as session:
+        DailyPaperUpserter(session, settings.trending_window_hours).apply([record])
+    engine.dispose()
+
+
+def _overflow(page: Page) -> int:
+    width: int = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    return width
+
+
+@pytest.mark.parametrize("width", [360, 768, 1280])
+def test_no_horizontal_scrolling(
+    browser: Browser, demo_settings: Settings, demo_server: LiveServer, width: int
+) -> None:
+    _add_paper_with_long_words(demo_settings)
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    try:
+        for path in PATHS:
+            page.goto(demo_server.url + path)
+            assert page.locator("h1").first.is_visible(), path
+            assert _overflow(page) <= 0, f"{path} scrolls sideways at {width}px"
+    finally:
+        context.close()
+
+
+def test_day_navigation_and_opening_a_paper(browser: Browser, demo_server: LiveServer) -> None:
+    page = browser.new_page(viewport={"width": 360, "height": 800})
+    try:
+        page.goto(demo_server.url + "/papers/date/2026-02-10")
+        assert "Tuesday, February 10, 2026" in page.locator("h1").inner_text()
+        page.locator(".daynav a[rel=next]").click()
+        page.wait_for_url("**/papers/date/2026-02-11")
+        assert "Wednesday, February 11, 2026" in page.locator("h1").inner_text()
+        page.locator(".daynav a[rel=prev]").click()
+        page.wait_for_url("**/papers/date/2026-02-10")
+        first_card = page.locator("article.card").first
+        title = first_card.locator("h3").inner_text()
+        first_card.locator("h3 a").click()
+        page.wait_for_url("**/papers/2602.08222")
+        assert page.locator("h1").inner_text() == title
+        assert page.locator("a", has_text="PDF").get_attribute("href") == (
+            "https://arxiv.org/pdf/2602.08222"
+        )
+        page.locator("nav a", has_text="Trending").click()
+        page.wait_for_url("**/papers/trending")
+        assert page.locator("article.card").count() == 50
+    finally:
+        page.close()
