@@ -78,8 +78,12 @@ def _match_bare(text: str) -> ArxivId | None:
 
 def _path_from_url(text: str) -> str | None:
     candidate = text if "://" in text else f"https://{text}"
-    parts = urlsplit(candidate)
-    if (parts.hostname or "").lower() not in _PAPER_HOSTS:
+    try:
+        parts = urlsplit(candidate)
+        host = (parts.hostname or "").lower()
+    except ValueError:  # e.g. an unbalanced "[" reads as a broken IPv6 host
+        return None
+    if host not in _PAPER_HOSTS:
         return None
     path = parts.path
     for prefix in _URL_PREFIXES:

@@ -87,3 +87,9 @@ def test_any_text_either_parses_or_raises_the_documented_error(text: str) -> Non
     except ArxivIdError:
         return
     assert parse_arxiv_id(parsed.id).id == parsed.id
+
+
+@pytest.mark.parametrize("text", ["[2401.00001", "https://[arxiv.org/abs/2401.00001", "a.b/[x"])
+def test_url_like_text_that_urllib_rejects(text: str) -> None:
+    with pytest.raises(ArxivIdError):
+        parse_arxiv_id(text)

@@ -67,7 +67,8 @@ def test_ingest_of_a_missing_file_is_a_usage_error(runner: CliRunner) -> None:
 def test_bad_settings_are_a_clear_error(runner: CliRunner) -> None:
     result = runner.invoke(main, ["db", "upgrade"], env={"DAILYPAPERS_TIMEZONE": "Nowhere/City"})
     assert result.exit_code == 1
-    assert "invalid settings" in result.output and "unknown timezone" in result.output
+    assert "invalid settings" in result.output
+    assert "unknown timezone" in result.output
 
 
 def test_demo_without_serving_loads_the_month(runner: CliRunner) -> None:

@@ -38,14 +38,19 @@ def test_list_daily_papers_and_paper_info(demo_settings: Settings, demo_server: 
     first = papers[0]
     assert first.id == "2602.08222"
     assert first.upvotes == 256
-    assert first.title and first.title.startswith("Weak-Driven Learning")
-    assert first.authors is not None and first.authors[0].name == "Zehao Chen"
+    assert first.title
+    assert first.title.startswith("Weak-Driven Learning")
+    assert first.authors is not None
+    assert first.authors[0].name == "Zehao Chen"
     assert first.submitted_at is not None
     assert first.submitted_at.date() == dt.date(2026, 2, 10)
     assert first.submitted_at.tzinfo == dt.UTC
-    assert first.submitted_by is not None and first.submitted_by.username == "ada"
-    assert first.organization is not None and first.organization.name == "example-lab"
-    assert first.ai_summary is not None and first.github_repo is not None
+    assert first.submitted_by is not None
+    assert first.submitted_by.username == "ada"
+    assert first.organization is not None
+    assert first.organization.name == "example-lab"
+    assert first.ai_summary is not None
+    assert first.github_repo is not None
 
     week = list(api.list_daily_papers(week="2026-W07", limit=100))
     assert len(week) == 100
@@ -56,11 +61,13 @@ def test_list_daily_papers_and_paper_info(demo_settings: Settings, demo_server: 
 
     info = api.paper_info("2601.23265")
     assert info.id == "2601.23265"
-    assert info.title is not None and info.title.startswith("PaperBanana")
+    assert info.title is not None
+    assert info.title.startswith("PaperBanana")
     assert info.upvotes == 188
     assert info.published_at is not None
     assert api.read_paper("2601.23265").startswith("# PaperBanana")
 
     with pytest.raises(HfHubHTTPError) as missing:
         api.paper_info("2601.99999")
-    assert missing.value.response is not None and missing.value.response.status_code == 404
+    assert missing.value.response is not None
+    assert missing.value.response.status_code == 404
