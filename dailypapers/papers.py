@@ -1,7 +1,8 @@
 """Reading the Daily Papers list: feed windows, trending, paper lookup (service functions).
 
 Functions take a session and never commit. List queries load a page of entries with their
-papers, authors, submitter and organization in two SQL statements (no N+1).
+papers (author names included), submitter and organization in one SQL statement, plus a count
+when the page is full (no N+1).
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def feed_page(session: Session, query: FeedQuery, *, page: int, page_size: int) 
         )
     entries = session.scalars(
         statement.options(
-            contains_eager(DailyEntry.paper).selectinload(Paper.author_links),
+            contains_eager(DailyEntry.paper),
             joinedload(DailyEntry.submitter),
             joinedload(DailyEntry.organization),
         )
@@ -114,7 +115,6 @@ def get_paper(session: Session, arxiv_id: str) -> Paper | None:
         select(Paper)
         .where(Paper.arxiv_id == arxiv_id)
         .options(
-            selectinload(Paper.author_links),
             selectinload(Paper.versions),
             joinedload(Paper.daily_entry).joinedload(DailyEntry.submitter),
             joinedload(Paper.daily_entry).joinedload(DailyEntry.organization),

@@ -57,10 +57,10 @@ def test_sqlite_pragmas_are_set(engine: Engine) -> None:
 
 def test_lexical_index_follows_updates_and_deletes(engine: Engine) -> None:
     insert = text(
-        "INSERT INTO papers (arxiv_id, title, abstract, authors_text, categories, content_hash,"
-        " external_upvotes, local_upvotes, created_at, modified_at)"
-        " VALUES ('2602.00001', 'Quantum networks', 'About networking.', 'Ada Lovelace', '[]', 'h',"
-        " 0, 0, '2026-02-01 00:00:00', '2026-02-01 00:00:00')"
+        "INSERT INTO papers (arxiv_id, title, abstract, author_names, authors_text, categories,"
+        " content_hash, external_upvotes, local_upvotes, created_at, modified_at)"
+        " VALUES ('2602.00001', 'Quantum networks', 'About networking.', '[\"Ada Lovelace\"]',"
+        " 'Ada Lovelace', '[]', 'h', 0, 0, '2026-02-01 00:00:00', '2026-02-01 00:00:00')"
     )
     match = text("SELECT count(*) FROM papers_fts WHERE papers_fts MATCH :q")
     with engine.begin() as connection:

@@ -105,7 +105,6 @@ class DailyPaperUpserter:
             select(Paper)
             .where(Paper.arxiv_id.in_(arxiv_ids))
             .options(
-                selectinload(Paper.author_links),
                 selectinload(Paper.daily_entry).joinedload(DailyEntry.submitter),
                 selectinload(Paper.daily_entry).joinedload(DailyEntry.organization),
             )
@@ -160,7 +159,7 @@ class DailyPaperUpserter:
 
     def _replace_authors(self, paper: Paper, names: Sequence[str]) -> None:
         # Reuse the (paper, position) rows in place: deleting and re-adding the same key in
-        # one flush would collide on the primary key.
+        # one flush would collide on the primary key. Loads the links only here (rare).
         links = paper.author_links
         del links[len(names) :]
         for position, name in enumerate(names):
@@ -168,6 +167,7 @@ class DailyPaperUpserter:
                 links[position].author = self._authors[name]
             else:
                 links.append(PaperAuthor(position=position, author=self._authors[name]))
+        paper.author_names = list(names)
         paper.authors_text = ", ".join(names)
 
     def _create_paper(self, record: DailyPaperRecord) -> Paper:
@@ -176,6 +176,7 @@ class DailyPaperUpserter:
             version=record.version,
             title=record.title,
             abstract=record.abstract,
+            author_names=list(record.authors),
             authors_text=", ".join(record.authors),
             categories=list(record.categories),
             published_at=record.published_at,

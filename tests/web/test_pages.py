@@ -234,8 +234,8 @@ def test_feed_page_query_count_is_bounded(demo_settings: Settings) -> None:
     app = create_app(demo_settings)
     with TestClient(app) as client, QueryCounter(app.state.engine) as counter:
         client.get("/papers/month/2026-02")
-    # entries+papers, authors, total count, and the week/month links need none.
-    assert counter.count <= 3, counter.statements
+    # entries with papers, submitters and orgs; the total count; the links need none.
+    assert counter.count <= 2, counter.statements
 
 
 def test_empty_store_front_page(settings: Settings, session: Session) -> None:

@@ -84,6 +84,7 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), nullable=True),
         sa.Column("title", sa.Text(), nullable=False),
         sa.Column("abstract", sa.Text(), nullable=False),
+        sa.Column("author_names", sa.JSON(), nullable=False),
         sa.Column("authors_text", sa.Text(), nullable=False),
         sa.Column("categories", sa.JSON(), nullable=False),
         sa.Column("comments", sa.Text(), nullable=True),

@@ -1,0 +1,55 @@
+# dailypapers — `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+STAMP := $(VENV)/.installed-stamp
+CHROMIUM := /usr/bin/chromium
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test lint fmt bench docs chromium clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(STAMP) ## Create .venv and install dailypapers with its dev tools
+
+demo: $(STAMP) ## Set up, load the bundled February 2026 month, serve on 127.0.0.1:8000 (PORT= to change)
+	$(BIN)/dailypapers demo --host 127.0.0.1 --port $(PORT)
+
+chromium: ## Install Debian's Chromium for the browser tests if it is missing (needs root)
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "The browser tests need $(CHROMIUM): run 'sudo apt-get install chromium'" >&2; exit 1; \
+	  fi; \
+	fi
+
+test: $(STAMP) chromium ## Set up and run the whole test suite
+	$(BIN)/pytest -n 2
+
+lint: $(STAMP) ## Ruff (lint and format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: $(STAMP) ## Format the code and apply safe lint fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP) ## Run the benchmarks and append their figures to docs/benchmarks.md
+	$(BIN)/python -m bench.bench_feed
+
+docs: $(STAMP) ## Regenerate docs/configuration.md and docs/cli.md from the code
+	$(BIN)/python -m dailypapers.reference_docs
+
+clean: ## Remove the virtualenv, the demo database and caches
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache
