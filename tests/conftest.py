@@ -20,7 +20,9 @@ from dailypapers import migrate
 from dailypapers.config import Settings
 from dailypapers.data import DEMO_DAILY_PAPERS
 from dailypapers.db import make_engine, make_session_factory
+from dailypapers.ingest.normalize import DailyPaperRecord
 from dailypapers.ingest.run import load_hf_daily
+from dailypapers.ingest.upsert import DailyPaperUpserter
 from dailypapers.web.app import create_app
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -151,3 +153,27 @@ class LiveServer:
 def demo_server(demo_settings: Settings) -> Iterator[LiveServer]:
     with LiveServer(demo_settings) as server:
         yield server
+
+
+def add_daily_paper(settings: Settings, **fields: object) -> None:
+    """Factory: store one paper on the Daily Papers list through the real upsert path."""
+    values: dict[str, object] = {
+        "arxiv_id": "hep-th/9901001",
+        "version": None,
+        "title": "Old style",
+        "abstract": "An old paper.",
+        "authors": ("Ada Lovelace",),
+        "categories": ("hep-th",),
+        "published_at": None,
+        "feed_date": dt.date(2026, 2, 27),
+        "submitted_at": dt.datetime(2026, 2, 27, 8, tzinfo=dt.UTC),
+        "upvotes": 1,
+        "upvotes_read_at": None,
+    }
+    values.update(fields)
+    engine = make_engine(settings)
+    with make_session_factory(engine).begin() as session:
+        DailyPaperUpserter(session, settings.trending_window_hours).apply(
+            [DailyPaperRecord(**values)]  # type: ignore[arg-type]
+        )
+    engine.dispose()

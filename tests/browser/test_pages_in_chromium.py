@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 from playwright.sync_api import Browser, Page
 
 from dailypapers.config import Settings
-from dailypapers.db import make_engine, make_session_factory
-from dailypapers.ingest.normalize import DailyPaperRecord
-from dailypapers.ingest.upsert import DailyPaperUpserter
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, add_daily_paper
 
 pytestmark = pytest.mark.browser
 
@@ -31,23 +26,14 @@ LONG_WORD = "Supercalifragilistic" * 12
 
 
 def _add_paper_with_long_words(settings: Settings) -> None:
-    record = DailyPaperRecord(
+    add_daily_paper(
+        settings,
         arxiv_id="2602.77777",
-        version=None,
         title=f"{LONG_WORD}: a title with no place to break",
         abstract=f"See https://example.org/{'x' * 200} and {LONG_WORD}.",
         authors=(LONG_WORD, "Ada Lovelace"),
-        categories=("cs.CL",),
-        published_at=None,
-        feed_date=dt.date(2026, 2, 27),
-        submitted_at=dt.datetime(2026, 2, 27, 9, tzinfo=dt.UTC),
         upvotes=500,
-        upvotes_read_at=None,
     )
-    engine = make_engine(settings)
-    with make_session_factory(engine).begin() as session:
-        DailyPaperUpserter(session, settings.trending_window_hours).apply([record])
-    engine.dispose()
 
 
 def _overflow(page: Page) -> int:

@@ -6,6 +6,9 @@ import xml.etree.ElementTree as ET
 
 from fastapi.testclient import TestClient
 
+from dailypapers.config import Settings
+from tests.conftest import add_daily_paper
+
 ATOM = "{http://www.w3.org/2005/Atom}"
 
 
@@ -45,3 +48,11 @@ def test_week_month_trending_and_latest_feeds(demo_client: TestClient) -> None:
 def test_bad_feed_dates_are_400(demo_client: TestClient) -> None:
     assert demo_client.get("/feeds/day/2026-02-31.atom").status_code == 400
     assert demo_client.get("/feeds/week/2026-W00.atom").status_code == 400
+
+
+def test_markup_in_titles_stays_text_in_the_feed(
+    demo_client: TestClient, demo_settings: Settings
+) -> None:
+    add_daily_paper(demo_settings, arxiv_id="2602.99998", title="<b>Bold</b> & $x<y$", upvotes=900)
+    _, entries = _entries(demo_client, "/feeds/latest.atom")
+    assert entries[0].findtext(f"{ATOM}title") == "<b>Bold</b> & $x<y$"

@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session
 
 from dailypapers.config import Settings
 from dailypapers.db import make_engine, make_session_factory
-from dailypapers.ingest.normalize import DailyPaperRecord
-from dailypapers.ingest.upsert import DailyPaperUpserter
+from dailypapers.ingest.run import load_hf_daily
 from dailypapers.models import PaperVersion
+from dailypapers.papers import get_paper
 from dailypapers.web.app import create_app
-from tests.conftest import QueryCounter
+from tests.conftest import DATA_DIR, QueryCounter, add_daily_paper
 
 CARD = re.compile(r'<article class="card" data-paper-id="([^"]+)"')
 
@@ -117,8 +117,6 @@ def test_about_ranking_shows_the_formula(demo_client: TestClient) -> None:
 def test_paper_page(demo_settings: Settings, demo_client: TestClient) -> None:
     engine = make_engine(demo_settings)
     with make_session_factory(engine).begin() as session:
-        from dailypapers.papers import get_paper
-
         paper = get_paper(session, "2601.23265")
         assert paper is not None
         session.add_all(
@@ -166,31 +164,8 @@ def test_unknown_and_malformed_papers_are_404_pages(demo_client: TestClient) -> 
     assert "Not found" in nowhere.text
 
 
-def _add_paper(settings: Settings, **fields: object) -> None:
-    values: dict[str, object] = {
-        "arxiv_id": "hep-th/9901001",
-        "version": None,
-        "title": "Old style",
-        "abstract": "An old paper.",
-        "authors": ("Ada Lovelace",),
-        "categories": ("hep-th",),
-        "published_at": None,
-        "feed_date": dt.date(2026, 2, 27),
-        "submitted_at": dt.datetime(2026, 2, 27, 8, tzinfo=dt.UTC),
-        "upvotes": 1,
-        "upvotes_read_at": None,
-    }
-    values.update(fields)
-    engine = make_engine(settings)
-    with make_session_factory(engine).begin() as session:
-        DailyPaperUpserter(session, settings.trending_window_hours).apply(
-            [DailyPaperRecord(**values)]  # type: ignore[arg-type]
-        )
-    engine.dispose()
-
-
 def test_old_style_ids_with_a_slash(demo_settings: Settings, demo_client: TestClient) -> None:
-    _add_paper(demo_settings)
+    add_daily_paper(demo_settings)
     page = demo_client.get("/papers/hep-th/9901001")
     assert page.status_code == 200
     assert "Old style" in page.text
@@ -210,7 +185,7 @@ def test_markdown_of_a_paper(demo_client: TestClient) -> None:
 def test_html_in_titles_and_names_is_inert(
     demo_settings: Settings, demo_client: TestClient
 ) -> None:
-    _add_paper(
+    add_daily_paper(
         demo_settings,
         arxiv_id="2602.99999",
         title='<script>alert("x")</script> $\\alpha$ <img src=x onerror=alert(1)>',
@@ -249,3 +224,26 @@ def test_static_files_and_openapi(demo_client: TestClient) -> None:
     assert demo_client.get("/static/style.css").status_code == 200
     assert demo_client.get("/openapi.json").json()["info"]["title"] == "Daily Papers"
     assert demo_client.get("/docs").status_code == 200
+
+
+def test_paper_page_shows_ai_summary_submitter_and_org(
+    demo_settings: Settings, demo_client: TestClient
+) -> None:
+    engine = make_engine(demo_settings)
+    load_hf_daily(
+        make_session_factory(engine),
+        demo_settings,
+        DATA_DIR / "hf_api_daily_papers_2026-02-10.json",
+    )
+    engine.dispose()
+    html = demo_client.get("/papers/2602.08222").text
+    assert "AI summary" in html
+    assert "A hand-written one-sentence summary used only by the tests." in html
+    assert "Organization: Example Lab" in html
+    assert "Submitted by</dt><dd>Ada Lovelace" in html
+    assert "★ 120" in html
+    card = demo_client.get("/papers/date/2026-02-10").text
+    assert "submitted by Ada Lovelace" in card
+    assert 'class="org">Example Lab' in card
+    # A javascript: project page from the source never becomes a link.
+    assert "javascript:" not in demo_client.get("/papers/2602.07085").text
