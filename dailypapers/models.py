@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -89,6 +90,9 @@ class Paper(Base):
     version: Mapped[int | None] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(Text)
     abstract: Mapped[str] = mapped_column(Text, default="")
+    # The source's text, kept only when LaTeX clean-up changed what ``title``/``abstract`` show.
+    title_raw: Mapped[str | None] = mapped_column(Text)
+    abstract_raw: Mapped[str | None] = mapped_column(Text)
     # paper_authors → authors is the normalized truth (author queries). Two read copies are
     # kept in step with it by the upsert: the ordered names, so a list page renders 50 cards
     # without loading ~500 author rows (measured: 21 ms → see docs/benchmarks.md), and
@@ -99,6 +103,9 @@ class Paper(Base):
     comments: Mapped[str | None] = mapped_column(Text)
     journal_ref: Mapped[str | None] = mapped_column(Text)
     doi: Mapped[str | None] = mapped_column(String(200))
+    license: Mapped[str | None] = mapped_column(String(200))
+    # First day arXiv announced the paper in its listings (the honest calendar reads these).
+    listing_date: Mapped[dt.date | None] = mapped_column(Date, index=True)
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     revised_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     github_repo: Mapped[str | None] = mapped_column(String(500))
@@ -107,6 +114,8 @@ class Paper(Base):
     ai_summary: Mapped[str | None] = mapped_column(Text)
     ai_keywords: Mapped[list[str] | None] = mapped_column(JSON)
     content_hash: Mapped[str] = mapped_column(String(64))
+    # Hash of the last arXiv metadata record applied: a rerun skips records whose hash matches.
+    metadata_hash: Mapped[str | None] = mapped_column(String(32))
     withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     external_upvotes: Mapped[int] = mapped_column(Integer, default=0)
     # When the imported count was read at the source; decides which import is newest.
@@ -197,6 +206,46 @@ class DailyEntry(Base):
     organization: Mapped[Org | None] = relationship()
 
 
+class Job(Base):
+    """Work caused by a write, done later by a worker (DESIGN.md §1). See ``jobs.py``."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_due", "state", "run_after"),
+        # One pending job per dedupe key; finished jobs keep their key for the record.
+        Index(
+            "uq_jobs_pending_dedupe_key",
+            "dedupe_key",
+            unique=True,
+            sqlite_where=text("state IN ('queued', 'running')"),
+            postgresql_where=text("state IN ('queued', 'running')"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(50))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    dedupe_key: Mapped[str | None] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(20), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    run_after: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    locked_by: Mapped[str | None] = mapped_column(String(100))
+    locked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class IngestCheckpoint(Base):
+    """Where a source's last run stopped (file offset, resumption token, last date)."""
+
+    __tablename__ = "ingest_checkpoints"
+
+    source: Mapped[str] = mapped_column(String(300), primary_key=True)
+    cursor: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
 class Vote(Base):
     __tablename__ = "votes"
     __table_args__ = (UniqueConstraint("user_id", "paper_id", name="uq_votes_user_paper"),)
@@ -211,6 +260,8 @@ __all__ = [
     "Author",
     "Base",
     "DailyEntry",
+    "IngestCheckpoint",
+    "Job",
     "Org",
     "OrgMember",
     "Paper",
