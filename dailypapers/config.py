@@ -59,6 +59,36 @@ class Settings(BaseSettings):
         ),
     )
 
+    job_max_attempts: int = Field(
+        5,
+        ge=1,
+        le=100,
+        description="Attempts before a job stays `failed` (see `jobs list --failed`).",
+    )
+    job_retry_base_seconds: float = Field(
+        30.0, gt=0, description="First retry delay; each later one doubles, with ±50 % jitter."
+    )
+    job_retry_cap_seconds: float = Field(3600.0, gt=0, description="Longest retry delay.")
+    job_lease_seconds: float = Field(
+        900.0,
+        gt=0,
+        description="A running job whose worker has been silent this long is taken by another.",
+    )
+    worker_poll_seconds: float = Field(
+        2.0, gt=0, description="How often an idle worker looks for due jobs."
+    )
+    harvest_enabled: bool = Field(
+        False,
+        description=(
+            "Let the worker harvest arXiv (OAI-PMH) every day at HARVEST_TIME. Off by default: "
+            "a fresh install sends no traffic anywhere."
+        ),
+    )
+    harvest_time: dt.time = Field(
+        dt.time(6, 0), description="Local time (in TIMEZONE) of the daily harvest, HH:MM."
+    )
+    harvest_set: str = Field("cs", description="OAI-PMH set of the daily harvest (e.g. `cs`).")
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:

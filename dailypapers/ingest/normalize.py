@@ -1,31 +1,33 @@
 """Turn raw source records into clean, typed records (pure: no database or web imports).
 
-Text is NFC-normalized with runs of whitespace collapsed; LaTeX such as ``$\\chi_{0}$`` is kept
-verbatim (the pages escape it). URLs that are not http(s) are dropped so none can become a
-``javascript:`` link.
+Two record types: ``DailyPaperRecord`` (a paper on a day of the Hugging Face list) and
+``ArxivRecord`` (arXiv metadata, from the snapshot, OAI-PMH or the arXiv API; those sources first
+reshape their records into the public snapshot's JSON schema, the one form normalized here).
+Text goes through ``ingest/text.py``: whitespace collapsed, NFC, common LaTeX to Unicode with the
+source text kept when the clean-up changed it; URLs that are not http(s) are dropped.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
-import unicodedata
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from dailypapers.arxiv_ids import ArxivIdError, parse_arxiv_id
+from dailypapers.ingest.text import (
+    RecordError,
+    clean_avatar_url,
+    clean_text,
+    clean_url,
+    latex_to_unicode,
+    split_authors,
+)
 
-_WHITESPACE = re.compile(r"\s+")
-# C0/C1 control characters other than whitespace: never meaningful in titles or abstracts.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 MAX_TITLE_LENGTH = 1000
 MAX_ABSTRACT_LENGTH = 20_000
 MAX_AUTHORS = 5000
-
-
-class RecordError(ValueError):
-    """A record that cannot be stored; the message says which field is wrong."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,8 @@ class DailyPaperRecord:
     submitted_at: dt.datetime
     upvotes: int
     upvotes_read_at: dt.datetime | None
+    title_raw: str | None = None
+    abstract_raw: str | None = None
     github_repo: str | None = None
     github_stars: int | None = None
     project_page: str | None = None
@@ -64,34 +68,6 @@ class DailyPaperRecord:
     ai_keywords: tuple[str, ...] | None = None
     submitter: SubmitterRef | None = None
     organization: OrgRef | None = None
-
-
-def clean_text(value: Any, *, limit: int | None = None) -> str:
-    """NFC text with control characters removed and whitespace runs collapsed to one space."""
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise RecordError(f"expected text, got {type(value).__name__}")
-    text = _WHITESPACE.sub(" ", _CONTROL.sub("", unicodedata.normalize("NFC", value))).strip()
-    if limit is not None and len(text) > limit:
-        raise RecordError(f"text of {len(text)} characters is longer than the limit of {limit}")
-    return text
-
-
-def clean_url(value: Any) -> str | None:
-    if not isinstance(value, str):
-        return None
-    url = value.strip()
-    if url.lower().startswith(("https://", "http://")) and len(url) <= 500 and " " not in url:
-        return url
-    return None
-
-
-def clean_avatar_url(value: Any) -> str | None:
-    """Hugging Face gives its own avatars as site-relative paths; make them absolute."""
-    if isinstance(value, str) and value.startswith("/") and not value.startswith("//"):
-        return clean_url(f"https://huggingface.co{value}")
-    return clean_url(value)
 
 
 def parse_timestamp(value: Any, field: str) -> dt.datetime | None:
@@ -122,7 +98,7 @@ def _author_names(value: Any) -> tuple[str, ...]:
     if value in (None, ""):
         return ()
     if isinstance(value, str):
-        items: list[Any] = re.split(r",\s*|\s+and\s+", value)
+        items: list[Any] = split_authors(value)
     elif isinstance(value, list):
         items = value
     else:
@@ -132,7 +108,7 @@ def _author_names(value: Any) -> tuple[str, ...]:
         raw = item.get("name") if isinstance(item, dict) else item
         if isinstance(item, dict) and item.get("hidden"):
             continue
-        name = clean_text(raw if isinstance(raw, str) else None, limit=300)
+        name = latex_to_unicode(clean_text(raw if isinstance(raw, str) else None, limit=300))
         if name and name not in names:
             names.append(name)
     return tuple(names)
@@ -213,21 +189,32 @@ def _parse_id(value: Any) -> tuple[str, int | None]:
     return parsed.id, parsed.version
 
 
-def _title(value: Any) -> str:
-    title = clean_text(value, limit=MAX_TITLE_LENGTH)
+def display_text(value: Any, *, limit: int) -> tuple[str, str | None]:
+    """(text for display and search, the source text if LaTeX clean-up changed it)."""
+    raw = clean_text(value, limit=limit)
+    shown = latex_to_unicode(raw)
+    return shown, (raw if shown != raw else None)
+
+
+def _title(value: Any) -> tuple[str, str | None]:
+    title, raw = display_text(value, limit=MAX_TITLE_LENGTH)
     if not title:
         raise RecordError("title: missing or empty")
-    return title
+    return title, raw
 
 
 def _normalize_crawl_record(data: dict[str, Any], tz: ZoneInfo) -> DailyPaperRecord:
     arxiv_id, version = _parse_id(data.get("arxiv_id"))
     feed_date = parse_feed_date(data.get("daily_date"))
+    title, title_raw = _title(data.get("title"))
+    abstract, abstract_raw = display_text(data.get("abstract"), limit=MAX_ABSTRACT_LENGTH)
     return DailyPaperRecord(
         arxiv_id=arxiv_id,
         version=version,
-        title=_title(data.get("title")),
-        abstract=clean_text(data.get("abstract"), limit=MAX_ABSTRACT_LENGTH),
+        title=title,
+        title_raw=title_raw,
+        abstract=abstract,
+        abstract_raw=abstract_raw,
         authors=_author_names(data.get("authors")),
         categories=_categories(data.get("categories")),
         published_at=parse_timestamp(data.get("published_at"), "published_at"),
@@ -252,12 +239,18 @@ def _normalize_api_item(item: dict[str, Any]) -> DailyPaperRecord:
     )
     if submitted_at is None:
         raise RecordError("publishedAt: missing; the item's Daily Papers time is required")
+    title, title_raw = _title(paper.get("title") or item.get("title"))
+    abstract, abstract_raw = display_text(
+        paper.get("summary") or item.get("summary"), limit=MAX_ABSTRACT_LENGTH
+    )
     # Hugging Face dates its daily lists in UTC; keep its day whatever the site timezone.
     return DailyPaperRecord(
         arxiv_id=arxiv_id,
         version=version,
-        title=_title(paper.get("title") or item.get("title")),
-        abstract=clean_text(paper.get("summary") or item.get("summary"), limit=MAX_ABSTRACT_LENGTH),
+        title=title,
+        title_raw=title_raw,
+        abstract=abstract,
+        abstract_raw=abstract_raw,
         authors=_author_names(paper.get("authors")),
         categories=_categories(paper.get("categories")),
         published_at=parse_timestamp(paper.get("publishedAt"), "paper.publishedAt"),
@@ -272,4 +265,136 @@ def _normalize_api_item(item: dict[str, Any]) -> DailyPaperRecord:
         ai_keywords=_keywords(paper.get("ai_keywords")),
         submitter=_user_ref(item.get("submittedBy") or paper.get("submittedOnDailyBy")),
         organization=_org_ref(item.get("organization") or paper.get("organization")),
+    )
+
+
+# --- arXiv metadata ------------------------------------------------------------------------
+
+_WITHDRAWN = ("this paper has been withdrawn", "this submission has been withdrawn", "withdrawn")
+MAX_COMMENTS_LENGTH = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class ArxivRecord:
+    """arXiv's metadata for one paper, at its latest version."""
+
+    arxiv_id: str
+    version: int | None
+    versions: tuple[tuple[int, dt.datetime | None], ...]
+    title: str
+    title_raw: str | None
+    abstract: str
+    abstract_raw: str | None
+    authors: tuple[str, ...]
+    categories: tuple[str, ...]
+    comments: str | None
+    journal_ref: str | None
+    doi: str | None
+    license: str | None
+    published_at: dt.datetime | None
+    revised_at: dt.datetime | None
+    listing_date: dt.date | None
+    withdrawn: bool
+
+
+def _rfc2822(value: Any, field: str) -> dt.datetime | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return parse_timestamp(value, field)  # some sources give ISO 8601 instead
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC)
+
+
+def _day(value: Any, field: str) -> dt.date | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise RecordError(f"{field}: expected YYYY-MM-DD, got {type(value).__name__}")
+    try:
+        return dt.date.fromisoformat(value.strip()[:10])
+    except ValueError:
+        raise RecordError(f"{field}: {value[:40]!r} is not a YYYY-MM-DD date") from None
+
+
+def _versions(value: Any) -> tuple[tuple[int, dt.datetime | None], ...]:
+    if not isinstance(value, list):
+        return ()
+    found: dict[int, dt.datetime | None] = {}
+    for item in value:
+        if not isinstance(item, dict):
+            continue
+        label = str(item.get("version", "")).strip().lower().removeprefix("v")
+        if label.isdigit() and int(label) > 0:
+            found[int(label)] = _rfc2822(item.get("created"), "versions.created")
+    return tuple(sorted(found.items()))
+
+
+def _parsed_author_names(value: Any) -> list[str] | None:
+    """``authors_parsed`` rows ``[last, first, suffix]`` as display names."""
+    if not isinstance(value, list) or not value:
+        return None
+    names = []
+    for row in value:
+        if isinstance(row, list) and row and all(isinstance(part, str) for part in row):
+            last, first, suffix = [*row, "", ""][:3]
+            names.append(" ".join(part for part in (first, last, suffix) if part.strip()))
+    return names or None
+
+
+def _optional(value: Any, *, limit: int) -> str | None:
+    if value is None:
+        return None
+    return clean_text(value, limit=limit) or None
+
+
+def normalize_arxiv(data: dict[str, Any]) -> ArxivRecord:
+    """Normalize a record in the public snapshot schema or the cs-listings schema.
+
+    Published = the first version's date (listing schema: ``listing_date``); revised = the last
+    version's date, else ``update_date``. ``authors`` and ``categories`` may be null.
+    :raises RecordError: for a missing or malformed id or title, or a bad date.
+    """
+    arxiv_id, id_version = _parse_id(data.get("id"))
+    title, title_raw = _title(data.get("title"))
+    abstract, abstract_raw = display_text(data.get("abstract"), limit=MAX_ABSTRACT_LENGTH)
+    authors_value = data.get("authors_list") or data.get("authors")
+    authors = _author_names(authors_value)
+    if not authors:
+        authors = tuple(_parsed_author_names(data.get("authors_parsed")) or ())
+    versions = _versions(data.get("versions"))
+    listing_date = _day(data.get("listing_date"), "listing_date")
+    listing_midnight = (
+        dt.datetime.combine(listing_date, dt.time(), tzinfo=dt.UTC) if listing_date else None
+    )
+    published_at = (versions[0][1] if versions else None) or listing_midnight
+    update_day = _day(data.get("update_date"), "update_date")
+    revised_at = (versions[-1][1] if versions else None) or (
+        dt.datetime.combine(update_day, dt.time(), tzinfo=dt.UTC) if update_day else published_at
+    )
+    comments = _optional(data.get("comments"), limit=MAX_COMMENTS_LENGTH)
+    withdrawn = any(
+        text is not None and text.lower().startswith(_WITHDRAWN) for text in (comments, abstract)
+    )
+    return ArxivRecord(
+        arxiv_id=arxiv_id,
+        version=versions[-1][0] if versions else id_version,
+        versions=versions,
+        title=title,
+        title_raw=title_raw,
+        abstract=abstract,
+        abstract_raw=abstract_raw,
+        authors=authors,
+        categories=_categories(data.get("categories")),
+        comments=comments,
+        journal_ref=_optional(data.get("journal-ref"), limit=MAX_COMMENTS_LENGTH),
+        doi=_optional(data.get("doi"), limit=200),
+        license=_optional(data.get("license"), limit=200),
+        published_at=published_at,
+        revised_at=revised_at,
+        listing_date=listing_date,
+        withdrawn=withdrawn,
     )

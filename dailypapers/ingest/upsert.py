@@ -37,6 +37,7 @@ class IngestStats:
     unchanged: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+    resumed_after: int = 0  # records skipped because an interrupted run had stored them
 
     def count(self, outcome: Outcome) -> None:
         setattr(self, outcome, getattr(self, outcome) + 1)

@@ -1,0 +1,242 @@
+"""Store arXiv metadata records in bulk, idempotently (snapshot, OAI-PMH, arXiv API).
+
+Built on SQLAlchemy Core rather than ORM objects: a bulk load of ~10^5 papers must run at
+thousands of papers a second (docs/benchmarks.md). Per batch, in the caller's transaction:
+- records whose source hash equals the stored ``metadata_hash`` are unchanged and not touched;
+- new papers are inserted with their authors, versions and an embedding job;
+- changed papers are updated; a change of title, abstract, authors or categories (the
+  ``content_hash``) also enqueues an embedding job (deduplicated per paper);
+- a field the record does not know (None) never wipes a stored value.
+The lexical index follows by trigger in the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from dailypapers import jobs
+from dailypapers.ingest.normalize import ArxivRecord
+from dailypapers.ingest.upsert import Outcome, content_hash
+from dailypapers.models import Author, Paper, PaperAuthor, PaperVersion
+
+papers = cast(Table, Paper.__table__)
+EMBED_JOB = "embed_paper"
+# SQLite allows 32,766 bound parameters; stay well below for IN lists.
+IN_CHUNK = 900
+
+# Columns an arXiv record owns outright: set even to None (e.g. no LaTeX left to keep raw).
+_ALWAYS = ("title", "title_raw", "abstract", "abstract_raw", "author_names", "authors_text")
+# Columns set only when the record knows a value.
+_WHEN_KNOWN = (
+    "version",
+    "categories",
+    "comments",
+    "journal_ref",
+    "doi",
+    "license",
+    "published_at",
+    "revised_at",
+    "listing_date",
+    "withdrawn_at",
+)
+CONTENT_COLUMNS = (*_ALWAYS, *_WHEN_KNOWN, "content_hash")
+
+
+@dataclass(frozen=True, slots=True)
+class HashedRecord:
+    record: ArxivRecord
+    source_hash: str
+
+
+def _chunks(items: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _columns(record: ArxivRecord) -> dict[str, Any]:
+    return {
+        "title": record.title,
+        "title_raw": record.title_raw,
+        "abstract": record.abstract,
+        "abstract_raw": record.abstract_raw,
+        "author_names": list(record.authors),
+        "authors_text": ", ".join(record.authors),
+        "version": record.version,
+        "categories": list(record.categories) or None,
+        "comments": record.comments,
+        "journal_ref": record.journal_ref,
+        "doi": record.doi,
+        "license": record.license,
+        "published_at": record.published_at,
+        "revised_at": record.revised_at,
+        "listing_date": record.listing_date,
+        "withdrawn_at": record.revised_at if record.withdrawn else None,
+    }
+
+
+class ArxivUpserter:
+    """Applies batches within the caller's session; remembers author ids across batches."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._author_ids: dict[str, int] = {}
+
+    def stored_hashes(self, arxiv_ids: Sequence[str]) -> dict[str, str | None]:
+        """The ``metadata_hash`` of each stored paper among ``arxiv_ids``."""
+        found: dict[str, str | None] = {}
+        for chunk in _chunks(arxiv_ids):
+            rows = self.session.execute(
+                select(papers.c.arxiv_id, papers.c.metadata_hash).where(
+                    papers.c.arxiv_id.in_(chunk)
+                )
+            )
+            found.update((row.arxiv_id, row.metadata_hash) for row in rows)
+        return found
+
+    def apply(self, items: Sequence[HashedRecord], now: dt.datetime) -> list[Outcome]:
+        """Upsert ``items`` (later duplicates of an id win); return each one's outcome."""
+        latest = {item.record.arxiv_id: item for item in items}
+        existing = self._existing_rows(list(latest))
+        outcomes: dict[str, Outcome] = {}
+        inserts: list[dict[str, Any]] = []
+        content_updates: list[dict[str, Any]] = []
+        hash_updates: list[dict[str, Any]] = []
+        author_changes: dict[str, tuple[str, ...]] = {}
+        version_changes: dict[str, ArxivRecord] = {}
+        for arxiv_id, item in latest.items():
+            record = item.record
+            values = _columns(record)
+            values["content_hash"] = content_hash(
+                record.title, record.abstract, record.authors, record.categories
+            )
+            row = existing.get(arxiv_id)
+            if row is None:
+                values.update(
+                    arxiv_id=arxiv_id,
+                    metadata_hash=item.source_hash,
+                    categories=values["categories"] or [],
+                )
+                inserts.append(values)
+                author_changes[arxiv_id] = record.authors
+                version_changes[arxiv_id] = record
+                outcomes[arxiv_id] = "new"
+                continue
+            merged = self._merge(row, values)
+            if merged is None:
+                if row.metadata_hash != item.source_hash:
+                    hash_updates.append({"_id": row.id, "metadata_hash": item.source_hash})
+                outcomes[arxiv_id] = "unchanged"
+                continue
+            merged.update(_id=row.id, metadata_hash=item.source_hash)
+            content_updates.append(merged)
+            if list(record.authors) != list(row.author_names or []):
+                author_changes[arxiv_id] = record.authors
+            if record.versions:
+                version_changes[arxiv_id] = record
+            outcomes[arxiv_id] = "updated"
+
+        ids = {arxiv_id: row.id for arxiv_id, row in existing.items()}
+        if inserts:
+            returned = self.session.execute(
+                insert(papers).returning(papers.c.id, papers.c.arxiv_id), inserts
+            )
+            ids.update((row.arxiv_id, row.id) for row in returned)
+        if content_updates:
+            self._update(content_updates, (*CONTENT_COLUMNS, "metadata_hash"))
+        if hash_updates:
+            self._update(hash_updates, ("metadata_hash",))
+        self._replace_authors({ids[key]: names for key, names in author_changes.items()})
+        self._replace_versions({ids[key]: rec for key, rec in version_changes.items()})
+        embed = [
+            {"kind": EMBED_JOB, "payload": {"paper_id": ids[key]}, "dedupe_key": f"embed:{key}"}
+            for key in latest
+            if outcomes[key] == "new"
+            or (
+                outcomes[key] == "updated"
+                and existing[key].content_hash != _content_hash_of(latest[key].record)
+            )
+        ]
+        jobs.enqueue_many(self.session, embed, now=now)
+        return [outcomes[item.record.arxiv_id] for item in items]
+
+    def _existing_rows(self, arxiv_ids: list[str]) -> dict[str, Any]:
+        rows: dict[str, Any] = {}
+        for chunk in _chunks(arxiv_ids):
+            for row in self.session.execute(select(papers).where(papers.c.arxiv_id.in_(chunk))):
+                rows[row.arxiv_id] = row
+        return rows
+
+    @staticmethod
+    def _merge(row: Any, values: dict[str, Any]) -> dict[str, Any] | None:
+        """The full set of content columns after applying ``values``, or None if nothing changes."""
+        merged = {column: getattr(row, column) for column in CONTENT_COLUMNS}
+        for column in _ALWAYS:
+            merged[column] = values[column]
+        for column in _WHEN_KNOWN:
+            if values[column] is not None:
+                merged[column] = values[column]
+        merged["content_hash"] = values["content_hash"]
+        if all(merged[column] == getattr(row, column) for column in CONTENT_COLUMNS):
+            return None
+        return merged
+
+    def _update(self, rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
+        statement = (
+            update(papers)
+            .where(papers.c.id == bindparam("_id"))
+            .values({column: bindparam(column) for column in columns})
+        )
+        self.session.execute(statement, rows)
+
+    def _ensure_authors(self, names: set[str]) -> None:
+        missing = sorted(names - self._author_ids.keys())
+        for chunk in _chunks(missing):
+            for row in self.session.execute(
+                select(Author.id, Author.name).where(Author.name.in_(chunk))
+            ):
+                self._author_ids[row.name] = row.id
+        to_insert = [{"name": name} for name in missing if name not in self._author_ids]
+        if to_insert:
+            returned = self.session.execute(
+                insert(Author).returning(Author.id, Author.name), to_insert
+            )
+            self._author_ids.update((row.name, row.id) for row in returned)
+
+    def _replace_authors(self, by_paper: dict[int, tuple[str, ...]]) -> None:
+        if not by_paper:
+            return
+        self._ensure_authors({name for names in by_paper.values() for name in names})
+        for chunk in _chunks(list(by_paper)):
+            self.session.execute(delete(PaperAuthor).where(PaperAuthor.paper_id.in_(chunk)))
+        links = [
+            {"paper_id": paper_id, "position": position, "author_id": self._author_ids[name]}
+            for paper_id, names in by_paper.items()
+            for position, name in enumerate(names)
+        ]
+        if links:
+            self.session.execute(insert(PaperAuthor), links)
+
+    def _replace_versions(self, by_paper: dict[int, ArxivRecord]) -> None:
+        with_versions = {pid: rec for pid, rec in by_paper.items() if rec.versions}
+        if not with_versions:
+            return
+        for chunk in _chunks(list(with_versions)):
+            self.session.execute(delete(PaperVersion).where(PaperVersion.paper_id.in_(chunk)))
+        self.session.execute(
+            insert(PaperVersion),
+            [
+                {"paper_id": pid, "version": number, "submitted_at": created}
+                for pid, rec in with_versions.items()
+                for number, created in rec.versions
+            ],
+        )
+
+
+def _content_hash_of(record: ArxivRecord) -> str:
+    return content_hash(record.title, record.abstract, record.authors, record.categories)

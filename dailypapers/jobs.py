@@ -1,0 +1,190 @@
+"""The job queue in the database (DESIGN.md §1): enqueue in the caller's transaction, claim, retry.
+
+- ``enqueue`` adds a row inside the caller's transaction, so the job exists exactly when the
+  write that caused it commits. A ``dedupe_key`` keeps one pending job per key.
+- ``claim`` takes the oldest due job atomically: ``BEGIN IMMEDIATE`` on SQLite (one writer at a
+  time), ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (workers never wait on each other).
+- A failed job is retried with exponential backoff and jitter until ``max_attempts``, then stays
+  ``failed`` with its last error. A job whose worker died (``running`` past the lease) is
+  claimed again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from dailypapers.models import Job
+
+QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+PENDING_STATES = (QUEUED, RUNNING)
+# The predicate of the partial unique index on dedupe_key (models.Job), spelled the same way.
+PENDING_INDEX_WHERE = text("state IN ('queued', 'running')")
+Clock = Callable[[], dt.datetime]
+
+
+def utc_clock() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Backoff: ``base × 2^(attempt−1)``, capped, times a jitter factor in [0.5, 1.5)."""
+
+    max_attempts: int = 5
+    base_seconds: float = 30.0
+    cap_seconds: float = 3600.0
+
+    def delay(self, attempt: int, rng: random.Random) -> dt.timedelta:
+        seconds = min(self.cap_seconds, self.base_seconds * 2 ** (attempt - 1))
+        return dt.timedelta(seconds=seconds * (0.5 + rng.random()))
+
+
+def enqueue(
+    session: Session,
+    kind: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    dedupe_key: str | None = None,
+    run_after: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+) -> None:
+    """Add a job in the caller's transaction; a pending job with the same key makes it a no-op."""
+    enqueue_many(
+        session,
+        [{"kind": kind, "payload": payload or {}, "dedupe_key": dedupe_key}],
+        run_after=run_after,
+        now=now,
+    )
+
+
+def enqueue_many(
+    session: Session,
+    jobs: Collection[dict[str, Any]],
+    *,
+    run_after: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+) -> None:
+    """Bulk :func:`enqueue`: one INSERT for a batch of dicts with kind, payload, dedupe_key."""
+    if not jobs:
+        return
+    moment = now or utc_clock()
+    rows = [
+        {
+            "kind": job["kind"],
+            "payload": job.get("payload") or {},
+            "dedupe_key": job.get("dedupe_key"),
+            "state": QUEUED,
+            "attempts": 0,
+            "run_after": run_after or moment,
+            "created_at": moment,
+        }
+        for job in jobs
+    ]
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(Job).on_conflict_do_nothing(
+        index_elements=["dedupe_key"], index_where=PENDING_INDEX_WHERE
+    )
+    session.execute(statement, rows)
+
+
+def claim(
+    engine: Engine,
+    factory: sessionmaker[Session],
+    worker_id: str,
+    *,
+    kinds: Collection[str],
+    now: dt.datetime,
+    lease: dt.timedelta,
+) -> Job | None:
+    """Atomically take the oldest due job of ``kinds`` (or one whose lease ran out), or None."""
+    due = (Job.state == QUEUED) & (Job.run_after <= now) | (Job.state == RUNNING) & (
+        Job.locked_at < now - lease
+    )
+    query = select(Job).where(Job.kind.in_(kinds), due).order_by(Job.run_after, Job.id).limit(1)
+    with factory() as session:
+        if engine.dialect.name == "sqlite":
+            # Take the write lock before reading, so two workers cannot pick the same row.
+            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            query = query.with_for_update(skip_locked=True)
+        job = session.scalar(query)
+        if job is None:
+            session.rollback()
+            return None
+        job.state = RUNNING
+        job.attempts += 1
+        job.locked_by = worker_id
+        job.locked_at = now
+        session.commit()
+        return job
+
+
+def mark_done(session: Session, job_id: int, now: dt.datetime) -> None:
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(state=DONE, finished_at=now, locked_by=None, last_error=None)
+    )
+
+
+def mark_failed(
+    session: Session,
+    job: Job,
+    error: str,
+    *,
+    now: dt.datetime,
+    policy: RetryPolicy,
+    rng: random.Random,
+) -> str:
+    """Record a failure: back to ``queued`` with a delay, or ``failed`` after the last attempt."""
+    final = job.attempts >= policy.max_attempts
+    values: dict[str, Any] = {"last_error": error[:4000], "locked_by": None, "locked_at": None}
+    if final:
+        values.update(state=FAILED, finished_at=now)
+    else:
+        values.update(state=QUEUED, run_after=now + policy.delay(job.attempts, rng))
+    session.execute(update(Job).where(Job.id == job.id).values(**values))
+    return FAILED if final else QUEUED
+
+
+class RetryRefused(Exception):  # noqa: N818 (a refusal, not an error in the program)
+    """The job cannot be retried; the message says why."""
+
+
+def retry(session: Session, job_id: int, now: dt.datetime) -> None:
+    """Put a failed job back in the queue now, its attempts starting over.
+
+    :raises RetryRefused: no such job, it has not failed, or the same work is already pending.
+    """
+    job = session.get(Job, job_id)
+    if job is None:
+        raise RetryRefused(f"no job {job_id}")
+    if job.state != FAILED:
+        raise RetryRefused(f"job {job_id} is {job.state}, not failed")
+    if job.dedupe_key is not None:
+        twin = session.scalar(
+            select(Job.id).where(Job.dedupe_key == job.dedupe_key, Job.state.in_(PENDING_STATES))
+        )
+        if twin is not None:
+            raise RetryRefused(f"job {twin} already does the same work ({job.dedupe_key})")
+    job.state = QUEUED
+    job.attempts = 0
+    job.run_after = now
+    job.finished_at = None
+
+
+def list_jobs(session: Session, *, state: str | None = None, limit: int = 100) -> list[Job]:
+    query = select(Job).order_by(Job.id.desc()).limit(limit)
+    if state is not None:
+        query = query.where(Job.state == state)
+    return list(session.scalars(query))
