@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,6 +16,11 @@ from dailypapers.config import Settings
 
 # Milliseconds a writer waits for the SQLite lock before "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def _json_dumps(value: Any) -> str:
+    """orjson for JSON columns: ~10× the stdlib encoder on bulk loads, and keeps UTF-8 as is."""
+    return orjson.dumps(value).decode()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -34,10 +40,12 @@ def make_engine(settings: Settings, url: str | None = None) -> Engine:
     if url_obj.get_backend_name() == "sqlite":
         if url_obj.database and url_obj.database != ":memory:":
             Path(url_obj.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url_obj, connect_args={"check_same_thread": False})
+        engine = create_engine(
+            url_obj, connect_args={"check_same_thread": False}, json_serializer=_json_dumps
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url_obj, pool_pre_ping=True)
+    return create_engine(url_obj, pool_pre_ping=True, json_serializer=_json_dumps)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

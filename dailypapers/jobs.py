@@ -15,9 +15,9 @@ import datetime as dt
 import random
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, select, text, update
+from sqlalchemy import Engine, Table, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -91,10 +91,12 @@ def enqueue_many(
     ]
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(Job).on_conflict_do_nothing(
+    table = cast(Table, Job.__table__)
+    statement = insert(table).on_conflict_do_nothing(
         index_elements=["dedupe_key"], index_where=PENDING_INDEX_WHERE
     )
-    session.execute(statement, rows)
+    # On the session's connection, as Core: same transaction, no ORM bulk bookkeeping.
+    session.connection().execute(statement, rows)
 
 
 def claim(

@@ -148,8 +148,10 @@ def test_missing_abstracts_latex_and_odd_unicode_are_kept_safely(
         papers = {p.arxiv_id: p for p in session.scalars(select(Paper))}
         assert papers["2601.21558"].abstract == ""
         assert papers["2601.22813"].abstract == ""
-        latex = papers["2601.23143"].title
-        assert latex.startswith(r"$\chi_{0}$: Taming \textbf{Distributional}")
+        latex = papers["2601.23143"]
+        assert latex.title.startswith("χ₀: Taming Distributional Inconsistencies with O(n²)")
+        assert latex.title_raw is not None
+        assert latex.title_raw.startswith(r"$\chi_{0}$: Taming \textbf{Distributional}")
         odd = papers["2601.23184"]
         assert "\x07" not in odd.title  # control characters are dropped
         assert "café (é)" in odd.title  # combining accent composed (NFC)

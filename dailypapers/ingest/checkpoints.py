@@ -13,7 +13,9 @@ from dailypapers.models import IngestCheckpoint, utcnow
 
 
 def load_checkpoint(session: Session, source: str) -> dict[str, Any] | None:
-    cursor = session.scalar(select(IngestCheckpoint.cursor).where(IngestCheckpoint.source == source))
+    cursor = session.scalar(
+        select(IngestCheckpoint.cursor).where(IngestCheckpoint.source == source)
+    )
     return dict(cursor) if cursor is not None else None
 
 

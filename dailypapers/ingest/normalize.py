@@ -15,7 +15,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dailypapers.arxiv_ids import ArxivIdError, parse_arxiv_id
+from dailypapers.arxiv_ids import ArxivId, ArxivIdError, parse_arxiv_id
 from dailypapers.ingest.text import (
     RecordError,
     clean_avatar_url,
@@ -28,6 +28,7 @@ from dailypapers.ingest.text import (
 MAX_TITLE_LENGTH = 1000
 MAX_ABSTRACT_LENGTH = 20_000
 MAX_AUTHORS = 5000
+MAX_AUTHOR_NAME = 300  # the authors.name column's length
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,14 +104,17 @@ def _author_names(value: Any) -> tuple[str, ...]:
         items = value
     else:
         raise RecordError(f"authors: expected a list, got {type(value).__name__}")
-    names: list[str] = []
+    names: dict[str, None] = {}  # ordered and de-duplicated
     for item in items[:MAX_AUTHORS]:
         raw = item.get("name") if isinstance(item, dict) else item
         if isinstance(item, dict) and item.get("hidden"):
             continue
-        name = latex_to_unicode(clean_text(raw if isinstance(raw, str) else None, limit=300))
-        if name and name not in names:
-            names.append(name)
+        name = latex_to_unicode(clean_text(raw if isinstance(raw, str) else None))
+        if len(name) > MAX_AUTHOR_NAME:
+            # Long "names" are collaborations or a failed split upstream: keep, shortened.
+            name = name[: MAX_AUTHOR_NAME - 1].rstrip() + "…"
+        if name:
+            names[name] = None
     return tuple(names)
 
 
@@ -297,9 +301,23 @@ class ArxivRecord:
     withdrawn: bool
 
 
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES, start=1)}
+
+
 def _rfc2822(value: Any, field: str) -> dt.datetime | None:
     if not isinstance(value, str) or not value.strip():
         return None
+    # Fast path for arXiv's fixed form "Wed, 17 Jun 2026 00:00:00 GMT" (email.utils is ~5× slower).
+    parts = value.split()
+    if len(parts) == 6 and parts[5] == "GMT" and parts[2] in _MONTHS and len(parts[4]) == 8:
+        try:
+            hour, minute, second = (int(x) for x in parts[4].split(":"))
+            return dt.datetime(
+                int(parts[3]), _MONTHS[parts[2]], int(parts[1]), hour, minute, second, tzinfo=dt.UTC
+            )
+        except ValueError:
+            pass  # fall through to the general parser, which reports the problem
     try:
         parsed = parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -351,14 +369,18 @@ def _optional(value: Any, *, limit: int) -> str | None:
     return clean_text(value, limit=limit) or None
 
 
-def normalize_arxiv(data: dict[str, Any]) -> ArxivRecord:
+def normalize_arxiv(data: dict[str, Any], *, parsed_id: ArxivId | None = None) -> ArxivRecord:
     """Normalize a record in the public snapshot schema or the cs-listings schema.
 
     Published = the first version's date (listing schema: ``listing_date``); revised = the last
     version's date, else ``update_date``. ``authors`` and ``categories`` may be null.
+    ``parsed_id``: the caller's already parsed ``id`` (saves parsing it twice in bulk loads).
     :raises RecordError: for a missing or malformed id or title, or a bad date.
     """
-    arxiv_id, id_version = _parse_id(data.get("id"))
+    if parsed_id is not None:
+        arxiv_id, id_version = parsed_id.id, parsed_id.version
+    else:
+        arxiv_id, id_version = _parse_id(data.get("id"))
     title, title_raw = _title(data.get("title"))
     abstract, abstract_raw = display_text(data.get("abstract"), limit=MAX_ABSTRACT_LENGTH)
     authors_value = data.get("authors_list") or data.get("authors")

@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from dailypapers.arxiv_ids import ArxivId, ArxivIdError, parse_arxiv_id
 from dailypapers.config import Settings
 from dailypapers.db import session_scope
-from dailypapers.arxiv_ids import ArxivIdError, canonical_arxiv_id
 from dailypapers.ingest.checkpoints import clear_checkpoint, load_checkpoint, save_checkpoint
 from dailypapers.ingest.normalize import (
     DailyPaperRecord,
@@ -127,23 +127,24 @@ def _apply_snapshot_batch(
     stats: IngestStats,
     now: dt.datetime,
 ) -> None:
-    keyed: list[tuple[str, SnapshotLine]] = []
+    keyed: list[tuple[ArxivId, SnapshotLine]] = []
     for item in batch:
         if isinstance(item, SourceError):
             stats.fail(item.position, item.message)
             continue
         try:
-            keyed.append((canonical_arxiv_id(str(item.data.get("id", ""))), item))
+            keyed.append((parse_arxiv_id(str(item.data.get("id", ""))), item))
         except ArxivIdError as exc:
             stats.fail(f"line {item.line_number}", f"id: {exc}")
-    stored = upserter.stored_hashes([arxiv_id for arxiv_id, _ in keyed])
+    stored = upserter.stored_hashes([parsed.id for parsed, _ in keyed])
     to_apply: list[HashedRecord] = []
-    for arxiv_id, item in keyed:
-        if stored.get(arxiv_id) == item.source_hash:
+    for parsed, item in keyed:
+        if stored.get(parsed.id) == item.source_hash:
             stats.count("unchanged")
             continue
         try:
-            to_apply.append(HashedRecord(normalize_arxiv(item.data), item.source_hash))
+            record = normalize_arxiv(item.data, parsed_id=parsed)
+            to_apply.append(HashedRecord(record, item.source_hash))
         except RecordError as exc:
             stats.fail(f"line {item.line_number}", str(exc))
     for outcome in upserter.apply(to_apply, now):

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -70,8 +70,8 @@ def content_hash(
     title: str, abstract: str, authors: Sequence[str], categories: Sequence[str]
 ) -> str:
     """Hash of the text a reader and the search index see; changes when the paper does."""
-    payload = json.dumps([title, abstract, list(authors), list(categories)], ensure_ascii=False)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    payload = orjson.dumps([title, abstract, list(authors), list(categories)])
+    return hashlib.sha256(payload).hexdigest()
 
 
 class DailyPaperUpserter:
@@ -176,7 +176,9 @@ class DailyPaperUpserter:
             arxiv_id=record.arxiv_id,
             version=record.version,
             title=record.title,
+            title_raw=record.title_raw,
             abstract=record.abstract,
+            abstract_raw=record.abstract_raw,
             author_names=list(record.authors),
             authors_text=", ".join(record.authors),
             categories=list(record.categories),
@@ -216,8 +218,19 @@ class DailyPaperUpserter:
 
         if record.version is not None and record.version >= (paper.version or 0):
             assign("version", record.version)
+
+        def assign_exactly(attribute: str, value: object) -> None:
+            # For the raw text, None is a value (no LaTeX to keep), not "unknown".
+            nonlocal changed
+            if getattr(paper, attribute) != value:
+                setattr(paper, attribute, value)
+                changed = True
+
         assign("title", record.title)
-        assign("abstract", record.abstract)
+        assign_exactly("title_raw", record.title_raw)
+        if record.abstract:
+            assign("abstract", record.abstract)
+            assign_exactly("abstract_raw", record.abstract_raw)
         assign("categories", list(record.categories))
         assign("published_at", record.published_at)
         assign("github_repo", record.github_repo)

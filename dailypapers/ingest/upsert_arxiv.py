@@ -26,6 +26,9 @@ from dailypapers.ingest.upsert import Outcome, content_hash
 from dailypapers.models import Author, Paper, PaperAuthor, PaperVersion
 
 papers = cast(Table, Paper.__table__)
+authors_table = cast(Table, Author.__table__)
+paper_authors_table = cast(Table, PaperAuthor.__table__)
+paper_versions_table = cast(Table, PaperVersion.__table__)
 EMBED_JOB = "embed_paper"
 # SQLite allows 32,766 bound parameters; stay well below for IN lists.
 IN_CHUNK = 900
@@ -91,7 +94,7 @@ class ArxivUpserter:
         """The ``metadata_hash`` of each stored paper among ``arxiv_ids``."""
         found: dict[str, str | None] = {}
         for chunk in _chunks(arxiv_ids):
-            rows = self.session.execute(
+            rows = self._core(
                 select(papers.c.arxiv_id, papers.c.metadata_hash).where(
                     papers.c.arxiv_id.in_(chunk)
                 )
@@ -143,9 +146,7 @@ class ArxivUpserter:
 
         ids = {arxiv_id: row.id for arxiv_id, row in existing.items()}
         if inserts:
-            returned = self.session.execute(
-                insert(papers).returning(papers.c.id, papers.c.arxiv_id), inserts
-            )
+            returned = self._core(insert(papers).returning(papers.c.id, papers.c.arxiv_id), inserts)
             ids.update((row.arxiv_id, row.id) for row in returned)
         if content_updates:
             self._update(content_updates, (*CONTENT_COLUMNS, "metadata_hash"))
@@ -168,7 +169,7 @@ class ArxivUpserter:
     def _existing_rows(self, arxiv_ids: list[str]) -> dict[str, Any]:
         rows: dict[str, Any] = {}
         for chunk in _chunks(arxiv_ids):
-            for row in self.session.execute(select(papers).where(papers.c.arxiv_id.in_(chunk))):
+            for row in self._core(select(papers).where(papers.c.arxiv_id.in_(chunk))):
                 rows[row.arxiv_id] = row
         return rows
 
@@ -192,19 +193,25 @@ class ArxivUpserter:
             .where(papers.c.id == bindparam("_id"))
             .values({column: bindparam(column) for column in columns})
         )
-        self.session.execute(statement, rows)
+        self._core(statement, rows)
+
+    def _core(self, statement: Any, rows: list[dict[str, Any]] | None = None) -> Any:
+        """On the session's connection: Core speed, no ORM bulk bookkeeping, same transaction."""
+        return self.session.connection().execute(statement, rows)
 
     def _ensure_authors(self, names: set[str]) -> None:
         missing = sorted(names - self._author_ids.keys())
         for chunk in _chunks(missing):
-            for row in self.session.execute(
-                select(Author.id, Author.name).where(Author.name.in_(chunk))
+            for row in self._core(
+                select(authors_table.c.id, authors_table.c.name).where(
+                    authors_table.c.name.in_(chunk)
+                )
             ):
                 self._author_ids[row.name] = row.id
         to_insert = [{"name": name} for name in missing if name not in self._author_ids]
         if to_insert:
-            returned = self.session.execute(
-                insert(Author).returning(Author.id, Author.name), to_insert
+            returned = self._core(
+                insert(authors_table).returning(authors_table.c.id, authors_table.c.name), to_insert
             )
             self._author_ids.update((row.name, row.id) for row in returned)
 
@@ -213,23 +220,25 @@ class ArxivUpserter:
             return
         self._ensure_authors({name for names in by_paper.values() for name in names})
         for chunk in _chunks(list(by_paper)):
-            self.session.execute(delete(PaperAuthor).where(PaperAuthor.paper_id.in_(chunk)))
+            self._core(delete(paper_authors_table).where(paper_authors_table.c.paper_id.in_(chunk)))
         links = [
             {"paper_id": paper_id, "position": position, "author_id": self._author_ids[name]}
             for paper_id, names in by_paper.items()
             for position, name in enumerate(names)
         ]
         if links:
-            self.session.execute(insert(PaperAuthor), links)
+            self._core(insert(paper_authors_table), links)
 
     def _replace_versions(self, by_paper: dict[int, ArxivRecord]) -> None:
         with_versions = {pid: rec for pid, rec in by_paper.items() if rec.versions}
         if not with_versions:
             return
         for chunk in _chunks(list(with_versions)):
-            self.session.execute(delete(PaperVersion).where(PaperVersion.paper_id.in_(chunk)))
-        self.session.execute(
-            insert(PaperVersion),
+            self._core(
+                delete(paper_versions_table).where(paper_versions_table.c.paper_id.in_(chunk))
+            )
+        self._core(
+            insert(paper_versions_table),
             [
                 {"paper_id": pid, "version": number, "submitted_at": created}
                 for pid, rec in with_versions.items()
