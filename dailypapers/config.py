@@ -89,6 +89,38 @@ class Settings(BaseSettings):
     )
     harvest_set: str = Field("cs", description="OAI-PMH set of the daily harvest (e.g. `cs`).")
 
+    arxiv_api_url: str = Field(
+        "https://export.arxiv.org/api/query", description="arXiv API endpoint (Atom)."
+    )
+    oai_url: str = Field("https://oaipmh.arxiv.org/oai", description="arXiv OAI-PMH 2.0 endpoint.")
+    hf_api_url: str = Field(
+        "https://huggingface.co",
+        description="Hugging Face site whose `/api/daily_papers` `ingest hf-daily --date` reads.",
+    )
+    arxiv_delay_seconds: float = Field(
+        3.0,
+        ge=0,
+        description="Pause between requests to arXiv (its API terms ask for 3 seconds).",
+    )
+    http_timeout_seconds: float = Field(30.0, gt=0, description="Timeout of one HTTP request.")
+    http_max_retries: int = Field(
+        5,
+        ge=0,
+        le=20,
+        description="Retries of a request after HTTP 429/503 (honouring Retry-After) or a drop.",
+    )
+    http_user_agent: str = Field(
+        "dailypapers/0.1 (self-hosted; +https://github.com/dailypapers)",
+        description="User-Agent sent to arXiv and Hugging Face.",
+    )
+    holidays: list[dt.date] = Field(
+        default_factory=list,
+        description=(
+            "Days with no Daily Papers list besides weekends (JSON list, "
+            '`["2026-12-25", "2027-01-01"]`); the feed says "holiday" on them.'
+        ),
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:

@@ -8,10 +8,11 @@ finishes clears its checkpoint: running the same input again re-reads and compar
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterable, Sequence
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,17 +20,27 @@ from dailypapers.arxiv_ids import ArxivId, ArxivIdError, parse_arxiv_id
 from dailypapers.config import Settings
 from dailypapers.db import session_scope
 from dailypapers.ingest.checkpoints import clear_checkpoint, load_checkpoint, save_checkpoint
-from dailypapers.ingest.normalize import (
-    DailyPaperRecord,
-    RecordError,
-    normalize_arxiv,
-    normalize_hf_daily,
+from dailypapers.ingest.http import PoliteClient
+from dailypapers.ingest.normalize import DailyPaperRecord, normalize_arxiv, normalize_hf_daily
+from dailypapers.ingest.sources.arxiv_api import fetch_api_pages
+from dailypapers.ingest.sources.hf_daily import (
+    RawRecord,
+    SourceError,
+    fetch_hf_daily,
+    read_hf_daily,
 )
-from dailypapers.ingest.sources.hf_daily import RawRecord, SourceError, read_hf_daily
+from dailypapers.ingest.sources.oai_pmh import BadResumptionTokenError, list_records
+from dailypapers.ingest.sources.records import ArxivRaw
 from dailypapers.ingest.sources.snapshot import SnapshotLine, read_snapshot
+from dailypapers.ingest.text import RecordError
 from dailypapers.ingest.upsert import DailyPaperUpserter, IngestStats
 from dailypapers.ingest.upsert_arxiv import ArxivUpserter, HashedRecord
 from dailypapers.jobs import Clock, utc_clock
+
+if TYPE_CHECKING:
+    from dailypapers.worker import JobContext
+
+log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 SNAPSHOT_BATCH_SIZE = 2000
@@ -44,21 +55,34 @@ def load_hf_daily(
     on_progress: ProgressCallback | None = None,
     batch_size: int = BATCH_SIZE,
 ) -> IngestStats:
-    """Load a Hugging Face daily-papers file (JSON lines or the API's JSON array).
+    """Load a Hugging Face daily-papers file (JSON lines or the API's JSON array)."""
+    return load_hf_daily_records(
+        factory, settings, read_hf_daily(path), on_progress=on_progress, batch_size=batch_size
+    )
+
+
+def load_hf_daily_records(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    records: Iterable[RawRecord | SourceError],
+    *,
+    on_progress: ProgressCallback | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> IngestStats:
+    """Load Hugging Face daily-papers records from any reader (file or HTTP).
 
     Each batch commits on its own, so an interrupted load keeps what it stored and a rerun
     finishes the rest (every record is idempotent). Bad records are counted and reported with
     their position; the others are still loaded.
     """
     stats = IngestStats()
-    records = iter(read_hf_daily(path))
-    while batch := list(islice(records, batch_size)):
+    stream = iter(records)
+    while batch := list(islice(stream, batch_size)):
         normalized: list[DailyPaperRecord] = []
         for item in batch:
             if isinstance(item, SourceError):
                 stats.fail(item.position, item.message)
                 continue
-            assert isinstance(item, RawRecord)
             try:
                 normalized.append(normalize_hf_daily(item.data, settings.tz))
             except RecordError as exc:
@@ -70,6 +94,23 @@ def load_hf_daily(
         if on_progress is not None:
             on_progress(len(batch))
     return stats
+
+
+def make_client(settings: Settings, *, delay_seconds: float | None = None) -> PoliteClient:
+    return PoliteClient(
+        delay_seconds=settings.arxiv_delay_seconds if delay_seconds is None else delay_seconds,
+        max_retries=settings.http_max_retries,
+        timeout_seconds=settings.http_timeout_seconds,
+        user_agent=settings.http_user_agent,
+    )
+
+
+def load_hf_daily_date(
+    factory: sessionmaker[Session], settings: Settings, client: PoliteClient, day: dt.date
+) -> IngestStats:
+    """Fetch one day of Hugging Face's ``/api/daily_papers`` and load it."""
+    url = f"{settings.hf_api_url.rstrip('/')}/api/daily_papers"
+    return load_hf_daily_records(factory, settings, fetch_hf_daily(client, url, day))
 
 
 def snapshot_source_key(path: Path) -> str:
@@ -110,7 +151,7 @@ def load_snapshot(
             if upserter is None:
                 upserter = ArxivUpserter(session)
             upserter.session = session
-            _apply_snapshot_batch(upserter, batch, stats, clock())
+            apply_arxiv_batch(upserter, batch, stats, clock())
             last_line = max(
                 (item.line_number for item in batch if isinstance(item, SnapshotLine)),
                 default=resume_after,
@@ -121,13 +162,14 @@ def load_snapshot(
     return stats
 
 
-def _apply_snapshot_batch(
+def apply_arxiv_batch(
     upserter: ArxivUpserter,
-    batch: list[SnapshotLine | SourceError],
+    batch: Sequence[SnapshotLine | ArxivRaw | SourceError],
     stats: IngestStats,
     now: dt.datetime,
 ) -> None:
-    keyed: list[tuple[ArxivId, SnapshotLine]] = []
+    """Count errors, skip records whose hash is stored, normalize and upsert the rest."""
+    keyed: list[tuple[ArxivId, SnapshotLine | ArxivRaw]] = []
     for item in batch:
         if isinstance(item, SourceError):
             stats.fail(item.position, item.message)
@@ -135,7 +177,7 @@ def _apply_snapshot_batch(
         try:
             keyed.append((parse_arxiv_id(str(item.data.get("id", ""))), item))
         except ArxivIdError as exc:
-            stats.fail(f"line {item.line_number}", f"id: {exc}")
+            stats.fail(item.position, f"id: {exc}")
     stored = upserter.stored_hashes([parsed.id for parsed, _ in keyed])
     to_apply: list[HashedRecord] = []
     for parsed, item in keyed:
@@ -146,6 +188,147 @@ def _apply_snapshot_batch(
             record = normalize_arxiv(item.data, parsed_id=parsed)
             to_apply.append(HashedRecord(record, item.source_hash))
         except RecordError as exc:
-            stats.fail(f"line {item.line_number}", str(exc))
+            stats.fail(item.position, str(exc))
     for outcome in upserter.apply(to_apply, now):
         stats.count(outcome)
+
+
+def oai_source_key(set_spec: str | None, metadata_prefix: str) -> str:
+    return f"oai:{metadata_prefix}:{set_spec or '*'}"
+
+
+def harvest_oai(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    client: PoliteClient,
+    *,
+    set_spec: str | None,
+    from_date: dt.date | None = None,
+    until_date: dt.date | None = None,
+    metadata_prefix: str = "arXiv",
+    clock: Clock = utc_clock,
+) -> IngestStats:
+    """Harvest OAI-PMH ListRecords into the store, page by page, resumably.
+
+    Each page commits with its resumption token; an interrupted harvest of the same range
+    resumes from the token. With no ``from_date`` the harvest is incremental: it starts at the
+    day the previous complete harvest reached (that day again, since loading is idempotent).
+    An expired token restarts the range once.
+    """
+    stats = IngestStats()
+    source = oai_source_key(set_spec, metadata_prefix)
+    with session_scope(factory) as session:
+        checkpoint = load_checkpoint(session, source) or {}
+    if from_date is None and checkpoint.get("harvested_until"):
+        from_date = dt.date.fromisoformat(checkpoint["harvested_until"])
+    wanted = {
+        "from": from_date.isoformat() if from_date else None,
+        "until": until_date.isoformat() if until_date else None,
+    }
+    token = checkpoint.get("token") if {k: checkpoint.get(k) for k in wanted} == wanted else None
+    if token:
+        stats.resumed_after = int(checkpoint.get("records", 0))
+    upserter: ArxivUpserter | None = None
+    for attempt in (1, 2):
+        try:
+            pages = list_records(
+                client,
+                settings.oai_url,
+                set_spec=set_spec,
+                from_date=from_date,
+                until_date=until_date,
+                metadata_prefix=metadata_prefix,
+                resumption_token=token,
+            )
+            for page in pages:
+                with session_scope(factory) as session:
+                    if upserter is None:
+                        upserter = ArxivUpserter(session)
+                    upserter.session = session
+                    apply_arxiv_batch(upserter, page.items, stats, clock())
+                    stats.deleted += page.deleted
+                    save_checkpoint(
+                        session,
+                        source,
+                        {
+                            **checkpoint,
+                            **wanted,
+                            "token": page.resumption_token,
+                            "records": stats.total + stats.resumed_after,
+                        },
+                    )
+            break
+        except BadResumptionTokenError:
+            if attempt == 2 or not token:
+                raise
+            token = None  # expired: harvest the whole range again (idempotent)
+    reached = until_date or clock().date()
+    with session_scope(factory) as session:
+        save_checkpoint(session, source, {"harvested_until": reached.isoformat()})
+    return stats
+
+
+def arxiv_api_source_key(query: str) -> str:
+    return f"arxiv-api:{query}"
+
+
+def ingest_arxiv_api(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    client: PoliteClient,
+    *,
+    query: str | None = None,
+    ids: list[str] | None = None,
+    page_size: int = 100,
+    clock: Clock = utc_clock,
+) -> IngestStats:
+    """Load the results of an arXiv API search (resumable by page) or a list of ids."""
+    stats = IngestStats()
+    source = arxiv_api_source_key(query) if query else None
+    start = 0
+    if source:
+        with session_scope(factory) as session:
+            start = int((load_checkpoint(session, source) or {}).get("start", 0))
+        stats.resumed_after = start
+    upserter: ArxivUpserter | None = None
+    id_chunks: list[list[str] | None] = (
+        [ids[i : i + page_size] for i in range(0, len(ids), page_size)] if ids else [None]
+    )
+    for chunk in id_chunks:
+        pages = fetch_api_pages(
+            client,
+            settings.arxiv_api_url,
+            search_query=query,
+            id_list=chunk,
+            page_size=page_size,
+            start=start,
+        )
+        for page in pages:
+            with session_scope(factory) as session:
+                if upserter is None:
+                    upserter = ArxivUpserter(session)
+                upserter.session = session
+                apply_arxiv_batch(upserter, page.items, stats, clock())
+                if source:
+                    save_checkpoint(session, source, {"start": page.start + len(page.items)})
+    if source:
+        with session_scope(factory) as session:
+            clear_checkpoint(session, source)
+    return stats
+
+
+def run_harvest_job(context: JobContext, payload: dict[str, Any]) -> None:
+    """Worker handler for the scheduled daily harvest (kind ``harvest``)."""
+    with make_client(context.settings) as client:
+        stats = harvest_oai(
+            context.factory, context.settings, client, set_spec=payload.get("set") or None
+        )
+    log.info("harvest %s: %s", payload, stats.summary())
+
+
+def run_hf_daily_job(context: JobContext, payload: dict[str, Any]) -> None:
+    """Worker handler: load one Hugging Face day (kind ``ingest_hf_daily``)."""
+    day = dt.date.fromisoformat(str(payload["date"]))
+    with make_client(context.settings, delay_seconds=0) as client:
+        stats = load_hf_daily_date(context.factory, context.settings, client, day)
+    log.info("hf-daily %s: %s", day, stats.summary())

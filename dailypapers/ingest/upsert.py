@@ -38,6 +38,7 @@ class IngestStats:
     failed: int = 0
     errors: list[str] = field(default_factory=list)
     resumed_after: int = 0  # records skipped because an interrupted run had stored them
+    deleted: int = 0  # records the source reports as deleted (skipped)
 
     def count(self, outcome: Outcome) -> None:
         setattr(self, outcome, getattr(self, outcome) + 1)
@@ -49,6 +50,12 @@ class IngestStats:
     @property
     def total(self) -> int:
         return self.new + self.updated + self.unchanged + self.failed
+
+    def summary(self) -> str:
+        return (
+            f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{self.failed} failed"
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,12 +7,14 @@ array of items ``{paper: {...}, publishedAt, submittedBy, organization, …}``.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dailypapers.ingest.http import PoliteClient
 from dailypapers.ingest.textfiles import open_binary
 
 
@@ -43,17 +45,25 @@ def read_hf_daily(path: Path) -> Iterator[RawRecord | SourceError]:
         yield from _read_json_lines(first + stream.readline(), stream)
 
 
-def _read_json_array(content: bytes) -> Iterator[RawRecord | SourceError]:
+def _read_json_array(content: bytes, prefix: str = "") -> Iterator[RawRecord | SourceError]:
     try:
         items = json.loads(content)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        yield SourceError("file", f"not a valid JSON array: {exc}")
+        yield SourceError(
+            f"{prefix}file".strip(", ") if not prefix else prefix.rstrip(", "),
+            f"not a valid JSON array: {exc}",
+        )
+        return
+    if not isinstance(items, list):
+        yield SourceError(prefix.rstrip(", ") or "file", "expected a JSON array")
         return
     for index, item in enumerate(items, start=1):
         if isinstance(item, dict):
-            yield RawRecord(f"item {index}", item)
+            yield RawRecord(f"{prefix}item {index}", item)
         else:
-            yield SourceError(f"item {index}", f"expected an object, got {type(item).__name__}")
+            yield SourceError(
+                f"{prefix}item {index}", f"expected an object, got {type(item).__name__}"
+            )
 
 
 def _read_json_lines(first_line: bytes, rest: Any) -> Iterator[RawRecord | SourceError]:
@@ -82,3 +92,21 @@ def _read_json_lines(first_line: bytes, rest: Any) -> Iterator[RawRecord | Sourc
 def _chain(first: list[bytes], rest: Any) -> Iterator[bytes]:
     yield from first
     yield from rest
+
+
+def fetch_hf_daily(
+    client: PoliteClient, url: str, day: dt.date
+) -> Iterator[RawRecord | SourceError]:
+    """Yield the items of ``GET /api/daily_papers?date=day`` page by page (100 a page)."""
+    page = 0
+    while True:
+        response = client.get(url, params={"date": day.isoformat(), "limit": 100, "p": page})
+        where = f"{day} page {page}"
+        if response.status_code != 200:
+            yield SourceError(where, f"HTTP {response.status_code}")
+            return
+        items = list(_read_json_array(response.content, prefix=f"{where}, "))
+        if not items:
+            return
+        yield from items
+        page += 1

@@ -8,7 +8,6 @@ normalizing it, and with its number, the resume point after an interruption.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import lzma
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import IO, Any
 import orjson
 
 from dailypapers.ingest.sources.hf_daily import SourceError
+from dailypapers.ingest.sources.records import bytes_hash
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,9 +26,13 @@ class SnapshotLine:
     data: dict[str, Any]
     source_hash: str
 
+    @property
+    def position(self) -> str:
+        return f"line {self.line_number}"
+
 
 def line_hash(raw: bytes) -> str:
-    return hashlib.blake2b(raw.strip(), digest_size=16).hexdigest()
+    return bytes_hash(raw.strip())
 
 
 def _decompressed(raw: IO[bytes], path: Path) -> IO[bytes]:
@@ -36,7 +40,7 @@ def _decompressed(raw: IO[bytes], path: Path) -> IO[bytes]:
     if suffix == ".gz":
         return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
     if suffix == ".xz":
-        return lzma.LZMAFile(raw)  # type: ignore[return-value]
+        return lzma.LZMAFile(raw)
     return raw
 
 

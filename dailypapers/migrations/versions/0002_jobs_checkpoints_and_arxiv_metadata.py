@@ -7,6 +7,8 @@ Create Date: 2026-11-25 02:14:38.853547
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -18,12 +20,12 @@ branch_labels = None
 depends_on = None
 
 PENDING = sa.text("state IN ('queued', 'running')")
-NEW_PAPER_COLUMNS = {
-    "title_raw": sa.Text,
-    "abstract_raw": sa.Text,
-    "license": lambda: sa.String(length=200),
-    "listing_date": sa.Date,
-    "metadata_hash": lambda: sa.String(length=32),
+NEW_PAPER_COLUMNS: dict[str, sa.types.TypeEngine[Any]] = {
+    "title_raw": sa.Text(),
+    "abstract_raw": sa.Text(),
+    "license": sa.String(length=200),
+    "listing_date": sa.Date(),
+    "metadata_hash": sa.String(length=32),
 }
 
 
@@ -62,7 +64,7 @@ def upgrade() -> None:
     )
     # Plain ALTER TABLE, not batch mode: recreating papers on SQLite would drop its FTS triggers.
     for name, column_type in NEW_PAPER_COLUMNS.items():
-        op.add_column("papers", sa.Column(name, column_type(), nullable=True))
+        op.add_column("papers", sa.Column(name, column_type, nullable=True))
     op.create_index(op.f("ix_papers_listing_date"), "papers", ["listing_date"], unique=False)
 
 
