@@ -120,3 +120,20 @@ def get_paper(session: Session, arxiv_id: str) -> Paper | None:
             joinedload(Paper.daily_entry).joinedload(DailyEntry.organization),
         )
     )
+
+
+def newest_ingested_day(session: Session) -> dt.date | None:
+    """The newest day the store knows of: a feed date or an arXiv listing date."""
+    newest_feed = session.scalar(select(func.max(DailyEntry.feed_date)))
+    newest_listing = session.scalar(select(func.max(Paper.listing_date)))
+    known = [day for day in (newest_feed, newest_listing) if day is not None]
+    return max(known) if known else None
+
+
+def entries_per_day(session: Session, start: dt.date, end: dt.date) -> dict[dt.date, int]:
+    rows = session.execute(
+        select(DailyEntry.feed_date, func.count())
+        .where(DailyEntry.feed_date >= start, DailyEntry.feed_date <= end)
+        .group_by(DailyEntry.feed_date)
+    )
+    return {day: count for day, count in rows}

@@ -10,6 +10,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import text
 
 from dailypapers import ranking
+from dailypapers.calendar import day_status
 from dailypapers.arxiv_ids import ArxivIdError, parse_arxiv_id
 from dailypapers.papers import (
     FeedQuery,
@@ -17,6 +18,7 @@ from dailypapers.papers import (
     get_paper,
     latest_feed_date,
     neighbour_feed_dates,
+    newest_ingested_day,
 )
 from dailypapers.periods import FeedWindow, PeriodError, WindowKind, day_window, parse_window
 from dailypapers.web.deps import SessionDep, SettingsDep, TemplatesDep
@@ -57,7 +59,15 @@ def _feed_response(
     today = settings.current_date()
     query = FeedQuery(window=window, until=today)
     result = feed_page(session, query, page=page - 1, page_size=settings.feed_page_size)
+    status = None
     if window.kind == "day":
+        status = day_status(
+            window.start,
+            count=result.total,
+            today=today,
+            newest_ingested=newest_ingested_day(session) if result.total == 0 else None,
+            holidays=settings.holidays,
+        )
         previous_day, next_day = neighbour_feed_dates(session, window.start, today)
         previous = day_window(previous_day) if previous_day else None
         following = day_window(next_day) if next_day else None
@@ -72,6 +82,7 @@ def _feed_response(
         "is_home": is_home,
         "today": today,
         "is_future": window.start > today,
+        "day_status": status,
         "feed_url": f"/feeds/{window.kind}/{window.key}.atom",
     }
     return templates.TemplateResponse(request, "feed.html", context)

@@ -56,7 +56,7 @@ def test_day_page_has_navigation_paging_and_card_contents(demo_client: TestClien
 def test_weekend_future_and_empty_pages_say_why(demo_client: TestClient) -> None:
     weekend = demo_client.get("/papers/date/2026-02-14")
     assert weekend.status_code == 200
-    assert "It is a weekend" in weekend.text
+    assert "Saturday, February 14, 2026 is a weekend" in weekend.text
     assert 'href="/papers/date/2026-02-13"' in weekend.text
     future = demo_client.get("/papers/date/2026-03-02")
     assert future.status_code == 200
@@ -64,6 +64,24 @@ def test_weekend_future_and_empty_pages_say_why(demo_client: TestClient) -> None
     past = demo_client.get("/papers/month/2025-06")
     assert past.status_code == 200
     assert "No papers were put on the list in June 2025" in past.text
+
+
+def test_the_calendar_tells_holidays_and_days_not_ingested(demo_settings: Settings) -> None:
+    settings = demo_settings.model_copy(
+        update={"today": dt.date(2026, 3, 6), "holidays": [dt.date(2026, 3, 3)]}
+    )
+    with TestClient(create_app(settings)) as client:
+        kinds = {
+            day: re.search(r'data-kind="(\w+)"', client.get(f"/papers/date/{day}").text)
+            for day in ("2026-03-02", "2026-03-03", "2026-01-30", "2026-02-28")
+        }
+        assert {day: match[1] if match else None for day, match in kinds.items()} == {
+            "2026-03-02": "not_ingested",
+            "2026-03-03": "holiday",
+            "2026-01-30": "empty",
+            "2026-02-28": "weekend",
+        }
+        assert "has not been ingested yet" in client.get("/papers/date/2026-03-02").text
 
 
 @pytest.mark.parametrize(
