@@ -2,28 +2,47 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import signal
 import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
     SpinnerColumn,
+    TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
 )
 from rich.table import Table
+from sqlalchemy.orm import Session, sessionmaker
 
-from dailypapers import __version__, migrate
+from dailypapers import __version__, jobs, migrate
+from dailypapers.arxiv_ids import ArxivIdError, parse_arxiv_id
+from dailypapers.calendar import day_status
 from dailypapers.config import Settings
 from dailypapers.data import DEMO_DAILY_PAPERS
 from dailypapers.db import make_engine, make_session_factory, session_scope
-from dailypapers.ingest.run import load_hf_daily
+from dailypapers.ingest.http import SourceUnavailableError
+from dailypapers.ingest.run import (
+    SNAPSHOT_BATCH_SIZE,
+    harvest_oai,
+    ingest_arxiv_api,
+    load_hf_daily,
+    load_hf_daily_date,
+    load_snapshot,
+    make_client,
+)
+from dailypapers.ingest.sources.oai_pmh import FORMATS, BadResumptionTokenError
+from dailypapers.ingest.sources.records import SourceFormatError
 from dailypapers.ingest.upsert import IngestStats
-from dailypapers.papers import latest_feed_date
+from dailypapers.papers import entries_per_day, latest_feed_date, newest_ingested_day
 
 console = Console(stderr=True)
 DEFAULT_HOST = "127.0.0.1"
@@ -108,26 +127,35 @@ def ingest() -> None:
     """Load papers from a source."""
 
 
-def _load_with_progress(settings: Settings, path: Path) -> IngestStats:
+@contextmanager
+def _session_factory(settings: Settings) -> Iterator[sessionmaker[Session]]:
     engine = make_engine(settings)
     try:
-        factory = make_session_factory(engine)
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            disable=not console.is_terminal,
-            transient=True,
-        ) as progress:
-            task = progress.add_task(f"loading {path.name}", total=None)
-            return load_hf_daily(
-                factory, settings, path, on_progress=lambda n: progress.advance(task, n)
-            )
+        yield make_session_factory(engine)
     finally:
         engine.dispose()
+
+
+def _progress() -> Progress:
+    """A progress bar on a terminal; silent when output is piped or captured."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not console.is_terminal,
+        transient=True,
+    )
+
+
+def _load_with_progress(settings: Settings, path: Path) -> IngestStats:
+    with _session_factory(settings) as factory, _progress() as progress:
+        task = progress.add_task(f"loading {path.name}", total=None)
+        return load_hf_daily(
+            factory, settings, path, on_progress=lambda n: progress.advance(task, n)
+        )
 
 
 def _report(stats: IngestStats) -> None:
@@ -143,20 +171,248 @@ def _report(stats: IngestStats) -> None:
 
 
 @ingest.command("hf-daily")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "path", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Fetch this day from HF_API_URL instead of reading a file.",
+)
 @click.pass_context
-def ingest_hf_daily(ctx: click.Context, path: Path) -> None:
-    """Load Hugging Face Daily Papers from PATH: JSON lines or the API's JSON array (.gz/.xz ok).
+def ingest_hf_daily(ctx: click.Context, path: Path | None, day: dt.datetime | None) -> None:
+    """Load Hugging Face Daily Papers from PATH (JSON lines or the API's JSON array; .gz/.xz
+    ok) or, with --date, from the Hugging Face API.
 
-    Idempotent: loading the same file again changes nothing. Bad records are reported with
+    Idempotent: loading the same input again changes nothing. Bad records are reported with
     their line and skipped; the exit status is 1 when any record failed.
     """
     settings = _settings(ctx)
+    if (path is None) == (day is None):
+        raise click.UsageError("give a PATH or --date, not both")
     _upgrade(settings)
-    stats = _load_with_progress(settings, path)
+    if path is not None:
+        _finish(_load_with_progress(settings, path))
+        return
+    assert day is not None
+    with _session_factory(settings) as factory, make_client(settings, delay_seconds=0) as client:
+        _finish(_guarded(lambda: load_hf_daily_date(factory, settings, client, day.date())))
+
+
+@ingest.command("snapshot")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--batch-size", default=SNAPSHOT_BATCH_SIZE, show_default=True, type=click.IntRange(1)
+)
+@click.pass_context
+def ingest_snapshot(ctx: click.Context, path: Path, batch_size: int) -> None:
+    """Load the arXiv metadata snapshot (or the cs-listings file) at PATH: plain, .gz or .xz.
+
+    Resumes after an interrupted run; a rerun re-reads every record and rewrites only what
+    changed. New and changed papers get an embedding job.
+    """
+    settings = _settings(ctx)
+    _upgrade(settings)
+    size = path.stat().st_size
+    with _session_factory(settings) as factory, _progress() as progress:
+        task = progress.add_task(f"loading {path.name}", total=size)
+        stats = load_snapshot(
+            factory,
+            path,
+            batch_size=batch_size,
+            on_position=lambda position: progress.update(task, completed=position),
+        )
+    if stats.resumed_after:
+        console.print(f"resumed after line {stats.resumed_after} of an interrupted run")
+    _finish(stats)
+
+
+@ingest.command("arxiv")
+@click.option("--query", help="arXiv API search_query, e.g. 'cat:cs.CL AND ti:agents'.")
+@click.option("--ids", help="Comma-separated arXiv ids or URLs.")
+@click.option("--page-size", default=100, show_default=True, type=click.IntRange(1, 2000))
+@click.pass_context
+def ingest_arxiv(ctx: click.Context, query: str | None, ids: str | None, page_size: int) -> None:
+    """Load papers from the arXiv API (ARXIV_API_URL), waiting ARXIV_DELAY_SECONDS between pages."""
+    settings = _settings(ctx)
+    if (query is None) == (ids is None):
+        raise click.UsageError("give --query or --ids")
+    id_list: list[str] | None = None
+    if ids is not None:
+        try:
+            id_list = [parse_arxiv_id(part).versioned for part in ids.split(",") if part.strip()]
+        except ArxivIdError as exc:
+            raise click.BadParameter(str(exc), param_hint="--ids") from None
+    _upgrade(settings)
+    with _session_factory(settings) as factory, make_client(settings) as client:
+        _finish(
+            _guarded(
+                lambda: ingest_arxiv_api(
+                    factory, settings, client, query=query, ids=id_list, page_size=page_size
+                )
+            )
+        )
+
+
+@ingest.command("oai")
+@click.option("--set", "set_spec", default=None, help="OAI set, e.g. cs (default: HARVEST_SET).")
+@click.option("--from", "from_date", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.option("--until", "until_date", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.option(
+    "--format", "metadata_prefix", type=click.Choice(FORMATS), default="arXiv", show_default=True
+)
+@click.pass_context
+def ingest_oai(
+    ctx: click.Context,
+    set_spec: str | None,
+    from_date: dt.datetime | None,
+    until_date: dt.datetime | None,
+    metadata_prefix: str,
+) -> None:
+    """Harvest arXiv over OAI-PMH (OAI_URL). Without --from, continue from the last harvest.
+
+    An interrupted harvest of the same range resumes from its resumption token.
+    """
+    settings = _settings(ctx)
+    _upgrade(settings)
+    with _session_factory(settings) as factory, make_client(settings) as client:
+        _finish(
+            _guarded(
+                lambda: harvest_oai(
+                    factory,
+                    settings,
+                    client,
+                    set_spec=set_spec or settings.harvest_set,
+                    from_date=from_date.date() if from_date else None,
+                    until_date=until_date.date() if until_date else None,
+                    metadata_prefix=metadata_prefix,
+                )
+            )
+        )
+
+
+def _guarded(load: Callable[[], IngestStats]) -> IngestStats:
+    """Turn a source that stopped answering into a clear message and exit status 1."""
+    try:
+        return load()
+    except (SourceUnavailableError, SourceFormatError, BadResumptionTokenError) as exc:
+        console.print(f"[red]stopped:[/red] {exc}", highlight=False)
+        console.print("what was stored is kept; run the same command again to resume")
+        sys.exit(1)
+
+
+def _finish(stats: IngestStats) -> None:
     _report(stats)
     if stats.failed:
         sys.exit(1)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run the jobs that are due, then exit (for cron).")
+@click.pass_context
+def worker(ctx: click.Context, once: bool) -> None:
+    """Run background jobs: scheduled harvests, Hugging Face days, embeddings (when installed)."""
+    from dailypapers.worker import Worker
+
+    settings = _settings(ctx)
+    _upgrade(settings)
+    engine = make_engine(settings)
+    try:
+        runner = Worker(settings, engine, make_session_factory(engine))
+        if once:
+            stats = runner.run_once()
+        else:
+            stop = threading.Event()
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+            console.print(f"worker {runner.worker_id} running (Ctrl+C to stop)")
+            try:
+                stats = runner.run_forever(stop)
+            except KeyboardInterrupt:
+                return
+    finally:
+        engine.dispose()
+    console.print(f"jobs: {stats.done} done, {stats.retried} to retry, {stats.failed} failed")
+    for error in stats.errors:
+        console.print(f"[red]failed[/red] {error}", highlight=False)
+    if stats.failed:
+        sys.exit(1)
+
+
+@main.group("jobs")
+def jobs_group() -> None:
+    """Inspect and retry background jobs."""
+
+
+@jobs_group.command("list")
+@click.option("--failed", is_flag=True, help="Only jobs that failed for good.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@click.pass_context
+def jobs_list(ctx: click.Context, failed: bool, limit: int) -> None:
+    """The newest jobs with their state, attempts and last error."""
+    settings = _settings(ctx)
+    _upgrade(settings)
+    with _session_factory(settings) as factory, session_scope(factory) as session:
+        rows = jobs.list_jobs(session, state=jobs.FAILED if failed else None, limit=limit)
+        table = Table(show_header=True)
+        for column in ("id", "kind", "state", "attempts", "run after", "last error"):
+            table.add_column(column)
+        for job in rows:
+            table.add_row(
+                str(job.id),
+                job.kind,
+                job.state,
+                str(job.attempts),
+                job.run_after.strftime("%Y-%m-%d %H:%M"),
+                (job.last_error or "")[:80],
+            )
+    Console().print(table)
+
+
+@jobs_group.command("retry")
+@click.argument("job_id", type=int)
+@click.pass_context
+def jobs_retry(ctx: click.Context, job_id: int) -> None:
+    """Queue a failed job again now."""
+    settings = _settings(ctx)
+    _upgrade(settings)
+    with _session_factory(settings) as factory, session_scope(factory) as session:
+        try:
+            jobs.retry(session, job_id, jobs.utc_clock())
+        except jobs.RetryRefused as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"job {job_id} queued")
+
+
+@main.command()
+@click.option("--from", "from_date", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.option("--until", "until_date", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.pass_context
+def calendar(
+    ctx: click.Context, from_date: dt.datetime | None, until_date: dt.datetime | None
+) -> None:
+    """Each day's papers, or why there are none (weekend, holiday, not ingested yet)."""
+    settings = _settings(ctx)
+    _upgrade(settings)
+    today = settings.current_date()
+    end = until_date.date() if until_date else today
+    start = from_date.date() if from_date else end - dt.timedelta(days=13)
+    if start > end:
+        raise click.BadParameter("--from is after --until")
+    with _session_factory(settings) as factory, session_scope(factory) as session:
+        counts = entries_per_day(session, start, end)
+        newest = newest_ingested_day(session)
+    day = start
+    while day <= end:
+        status = day_status(
+            day,
+            count=counts.get(day, 0),
+            today=today,
+            newest_ingested=newest,
+            holidays=settings.holidays,
+        )
+        click.echo(f"{day.isoformat()}  {status.kind:<12}  {status.message}")
+        day += dt.timedelta(days=1)
 
 
 @main.command()
@@ -175,10 +431,8 @@ def demo(ctx: click.Context, host: str, port: int, serve: bool) -> None:
     stats = _load_with_progress(settings, DEMO_DAILY_PAPERS)
     _report(stats)
     if settings.today is None:
-        engine = make_engine(settings)
-        with session_scope(make_session_factory(engine)) as session:
+        with _session_factory(settings) as factory, session_scope(factory) as session:
             last_day = latest_feed_date(session, settings.current_date())
-        engine.dispose()
         settings = settings.model_copy(update={"today": last_day})
         console.print(f"demo: 'today' is {last_day} (the last day of the bundled data)")
     if serve:

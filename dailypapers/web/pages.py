@@ -10,8 +10,8 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import text
 
 from dailypapers import ranking
-from dailypapers.calendar import day_status
 from dailypapers.arxiv_ids import ArxivIdError, parse_arxiv_id
+from dailypapers.calendar import day_status
 from dailypapers.papers import (
     FeedQuery,
     feed_page,
