@@ -439,3 +439,7 @@ def demo(ctx: click.Context, host: str, port: int, serve: bool) -> None:
         _serve(settings, host, port, run_migrations=False)
     else:
         click.echo(f"loaded; serve with: dailypapers serve --host {host} --port {port}")
+
+
+if __name__ == "__main__":
+    main()

@@ -94,9 +94,11 @@ def test_api_search_pages_through_every_result_politely(
         paper = session.scalar(select(Paper).where(Paper.arxiv_id == "2606.23959"))
         assert paper is not None
         assert paper.title.startswith("Does My Embedding Reflect That A = B? Evaluating")
-        assert paper.title_raw is not None and "$A = B$" in paper.title_raw
+        assert paper.title_raw is not None
+        assert "$A = B$" in paper.title_raw
         long_list = session.scalar(select(Paper).where(Paper.arxiv_id == "2606.24155"))
-        assert long_list is not None and len(long_list.author_names) == 14
+        assert long_list is not None
+        assert len(long_list.author_names) == 14
         assert long_list.author_names[-1] == "Xu Jie"
         assert session.scalar(select(func.count()).select_from(Job)) == 12  # one embed job each
 
