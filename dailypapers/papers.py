@@ -136,4 +136,4 @@ def entries_per_day(session: Session, start: dt.date, end: dt.date) -> dict[dt.d
         .where(DailyEntry.feed_date >= start, DailyEntry.feed_date <= end)
         .group_by(DailyEntry.feed_date)
     )
-    return dict(rows.tuples().all())
+    return {row[0]: row[1] for row in rows}

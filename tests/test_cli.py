@@ -117,3 +117,62 @@ def test_demo_serves_the_month_on_loopback(tmp_path: Path) -> None:
         output = process.communicate(timeout=20)[0].decode()
     assert "http://127.0.0.1:" in output
     assert "'today' is 2026-02-27" in output
+
+
+def test_ingest_snapshot_then_jobs_and_worker(runner: CliRunner) -> None:
+    snapshot = str(DATA_DIR / "arxiv_snapshot_150.jsonl.gz")
+    result = runner.invoke(main, ["ingest", "snapshot", snapshot])
+    assert result.exit_code == 0, result.output
+    assert "│ 150 │" in result.output
+    listed = runner.invoke(main, ["jobs", "list", "--limit", "3"])
+    assert listed.exit_code == 0
+    assert listed.output.count("embed_paper") == 3
+    # No embedding handler is installed yet: the worker leaves those jobs queued.
+    worked = runner.invoke(main, ["worker", "--once"])
+    assert worked.exit_code == 0, worked.output
+    assert "0 done" in worked.output
+    refused = runner.invoke(main, ["jobs", "retry", "1"])
+    assert refused.exit_code == 1
+    assert "is queued, not failed" in refused.output
+
+
+def test_ingest_arxiv_refuses_bad_ids_before_any_request(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["ingest", "arxiv", "--ids", "2606.17255,not-an-id"])
+    assert result.exit_code == 2
+    assert "'not-an-id' is not an arXiv id" in result.output
+    neither = runner.invoke(main, ["ingest", "arxiv"])
+    assert neither.exit_code == 2
+
+
+def test_ingest_oai_and_arxiv_against_a_local_stand_in(runner: CliRunner) -> None:
+    from tests.fakes import FakeRemote
+
+    with FakeRemote() as remote:
+        env = {
+            "DAILYPAPERS_OAI_URL": f"{remote.url}/oai",
+            "DAILYPAPERS_ARXIV_API_URL": f"{remote.url}/api/query",
+            "DAILYPAPERS_ARXIV_DELAY_SECONDS": "0",
+            "DAILYPAPERS_HTTP_MAX_RETRIES": "0",
+        }
+        harvested = runner.invoke(
+            main, ["ingest", "oai", "--set", "cs", "--from", "2026-06-20"], env=env
+        )
+        assert harvested.exit_code == 0, harvested.output
+        assert "│   6 │" in harvested.output
+        remote.faults.append(("status", 503, "1"))
+        stopped = runner.invoke(main, ["ingest", "arxiv", "--query", "cat:cs.CL"], env=env)
+        assert stopped.exit_code == 1
+        assert "gave up after 1 attempts (HTTP 503)" in stopped.output
+        assert "run the same command again to resume" in stopped.output
+
+
+def test_calendar_explains_each_day(runner: CliRunner) -> None:
+    runner.invoke(main, ["demo", "--no-serve"])
+    result = runner.invoke(main, ["calendar", "--from", "2026-02-13", "--until", "2026-02-16"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("2026-02-13  papers")
+    assert lines[1].startswith("2026-02-14  weekend")
+    assert lines[3].startswith("2026-02-16  papers")
+    later = runner.invoke(main, ["calendar", "--from", "2026-02-25", "--until", "2026-02-27"])
+    assert "not_ingested" not in later.output
