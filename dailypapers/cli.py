@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import signal
 import sys
 import threading
@@ -205,8 +206,13 @@ def ingest_hf_daily(ctx: click.Context, path: Path | None, day: dt.datetime | No
 @click.option(
     "--batch-size", default=SNAPSHOT_BATCH_SIZE, show_default=True, type=click.IntRange(1)
 )
+@click.option(
+    "--parallel/--no-parallel",
+    default=(os.cpu_count() or 1) > 1,
+    help="Read and normalize in a second process while this one writes (default on 2+ cores).",
+)
 @click.pass_context
-def ingest_snapshot(ctx: click.Context, path: Path, batch_size: int) -> None:
+def ingest_snapshot(ctx: click.Context, path: Path, batch_size: int, parallel: bool) -> None:
     """Load the arXiv metadata snapshot (or the cs-listings file) at PATH: plain, .gz or .xz.
 
     Resumes after an interrupted run; a rerun re-reads every record and rewrites only what
@@ -221,6 +227,7 @@ def ingest_snapshot(ctx: click.Context, path: Path, batch_size: int) -> None:
             factory,
             path,
             batch_size=batch_size,
+            parallel=parallel,
             on_position=lambda position: progress.update(task, completed=position),
         )
     if stats.resumed_after:

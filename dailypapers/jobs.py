@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Engine, Table, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from dailypapers.bulk import insert_rows
 from dailypapers.models import Job
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
@@ -89,14 +88,13 @@ def enqueue_many(
         }
         for job in jobs
     ]
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    table = cast(Table, Job.__table__)
-    statement = insert(table).on_conflict_do_nothing(
-        index_elements=["dedupe_key"], index_where=PENDING_INDEX_WHERE
+    # One pending job per dedupe key: the partial unique index turns a repeat into a no-op.
+    insert_rows(
+        session.connection(),
+        cast(Table, Job.__table__),
+        rows,
+        suffix=f"ON CONFLICT (dedupe_key) WHERE {PENDING_INDEX_WHERE.text} DO NOTHING",
     )
-    # On the session's connection, as Core: same transaction, no ORM bulk bookkeeping.
-    session.connection().execute(statement, rows)
 
 
 def claim(

@@ -14,6 +14,7 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dailypapers.arxiv_ids import ArxivId, ArxivIdError, parse_arxiv_id
@@ -22,6 +23,7 @@ from dailypapers.db import session_scope
 from dailypapers.ingest.checkpoints import clear_checkpoint, load_checkpoint, save_checkpoint
 from dailypapers.ingest.http import PoliteClient
 from dailypapers.ingest.normalize import DailyPaperRecord, normalize_arxiv, normalize_hf_daily
+from dailypapers.ingest.prepare import prepare_batches, prepare_batches_in_background
 from dailypapers.ingest.sources.arxiv_api import fetch_api_pages
 from dailypapers.ingest.sources.hf_daily import (
     RawRecord,
@@ -31,11 +33,12 @@ from dailypapers.ingest.sources.hf_daily import (
 )
 from dailypapers.ingest.sources.oai_pmh import BadResumptionTokenError, list_records
 from dailypapers.ingest.sources.records import ArxivRaw
-from dailypapers.ingest.sources.snapshot import SnapshotLine, read_snapshot
+from dailypapers.ingest.sources.snapshot import SnapshotLine
 from dailypapers.ingest.text import RecordError
 from dailypapers.ingest.upsert import DailyPaperUpserter, IngestStats
 from dailypapers.ingest.upsert_arxiv import ArxivUpserter, HashedRecord
 from dailypapers.jobs import Clock, utc_clock
+from dailypapers.models import Paper
 
 if TYPE_CHECKING:
     from dailypapers.worker import JobContext
@@ -128,35 +131,45 @@ def load_snapshot(
     *,
     on_position: ProgressCallback | None = None,
     batch_size: int = SNAPSHOT_BATCH_SIZE,
+    parallel: bool = False,
     clock: Clock = utc_clock,
 ) -> IngestStats:
     """Load an arXiv snapshot file (either schema), resuming after an interrupted run.
 
-    A record whose line hash equals the stored one is unchanged without being normalized; the
-    others are normalized, compared field by field, and written only when something differs.
+    A line whose hash is stored is unchanged without being normalized; the others are
+    normalized, compared field by field, and written only when something differs. With
+    ``parallel`` the reading and normalizing run in a second process (``ingest/prepare.py``).
     """
     stats = IngestStats()
     source = snapshot_source_key(path)
     identity = _file_identity(path)
     with session_scope(factory) as session:
         checkpoint = load_checkpoint(session, source)
+        known_hashes = frozenset(
+            digest for digest in session.scalars(select(Paper.metadata_hash)) if digest is not None
+        )
     resume_after = 0
     if checkpoint and {k: checkpoint.get(k) for k in identity} == identity:
         resume_after = int(checkpoint.get("line", 0))
     stats.resumed_after = resume_after
+    prepare = prepare_batches_in_background if parallel else prepare_batches
+    batches = prepare(
+        path, skip_lines=resume_after, known_hashes=known_hashes, batch_size=batch_size
+    )
     upserter: ArxivUpserter | None = None
-    lines = iter(read_snapshot(path, skip_lines=resume_after, on_position=on_position))
-    while batch := list(islice(lines, batch_size)):
+    for batch in batches:
         with session_scope(factory) as session:
             if upserter is None:
                 upserter = ArxivUpserter(session)
             upserter.session = session
-            apply_arxiv_batch(upserter, batch, stats, clock())
-            last_line = max(
-                (item.line_number for item in batch if isinstance(item, SnapshotLine)),
-                default=resume_after,
-            )
-            save_checkpoint(session, source, {**identity, "line": last_line})
+            for position, message in batch.errors:
+                stats.fail(position, message)
+            stats.unchanged += batch.unchanged
+            for outcome in upserter.apply(batch.records, clock()):
+                stats.count(outcome)
+            save_checkpoint(session, source, {**identity, "line": batch.last_line})
+        if on_position is not None:
+            on_position(batch.bytes_read)
     with session_scope(factory) as session:
         clear_checkpoint(session, source)
     return stats

@@ -21,6 +21,7 @@ from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from dailypapers import jobs
+from dailypapers.bulk import insert_rows
 from dailypapers.ingest.normalize import ArxivRecord
 from dailypapers.ingest.upsert import Outcome, content_hash
 from dailypapers.models import Author, Paper, PaperAuthor, PaperVersion
@@ -227,7 +228,7 @@ class ArxivUpserter:
             for position, name in enumerate(names)
         ]
         if links:
-            self._core(insert(paper_authors_table), links)
+            insert_rows(self.session.connection(), paper_authors_table, links)
 
     def _replace_versions(self, by_paper: dict[int, ArxivRecord]) -> None:
         with_versions = {pid: rec for pid, rec in by_paper.items() if rec.versions}
@@ -237,8 +238,9 @@ class ArxivUpserter:
             self._core(
                 delete(paper_versions_table).where(paper_versions_table.c.paper_id.in_(chunk))
             )
-        self._core(
-            insert(paper_versions_table),
+        insert_rows(
+            self.session.connection(),
+            paper_versions_table,
             [
                 {"paper_id": pid, "version": number, "submitted_at": created}
                 for pid, rec in with_versions.items()

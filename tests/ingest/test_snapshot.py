@@ -226,3 +226,26 @@ def test_kill_9_halfway_then_rerun_matches_an_uninterrupted_run(tmp_path: Path) 
         engine.dispose()
     assert counts[0] == counts[1]
     assert counts[0]["Paper"] == len(expanded)
+
+
+def test_parallel_preparation_gives_the_same_rows(tmp_path: Path, settings: Settings) -> None:
+    """The two-process load stores exactly what the in-process load stores."""
+    from dailypapers import migrate
+
+    results = []
+    for parallel in (False, True):
+        folder_settings = settings.model_copy(update={"data_dir": tmp_path / str(parallel)})
+        engine = make_engine(folder_settings)
+        migrate.upgrade(engine)
+        factory = make_session_factory(engine)
+        stats = load_snapshot(factory, LISTINGS, parallel=parallel, batch_size=40)
+        with factory() as session:
+            rows = session.execute(
+                select(
+                    Paper.arxiv_id, Paper.title, Paper.author_names, Paper.listing_date
+                ).order_by(Paper.arxiv_id)
+            ).all()
+        results.append((stats.new, stats.failed, [tuple(row) for row in rows]))
+        engine.dispose()
+    assert results[0] == results[1]
+    assert results[0][0] == 150

@@ -1,0 +1,132 @@
+"""The CPU-heavy half of a snapshot load, optionally in a second process.
+
+Reading, decompressing, parsing, hashing and normalizing take about as long as writing to the
+database (docs/benchmarks.md), so a bulk load runs them in a child process and the parent only
+writes: the two halves overlap on two cores. A line whose hash is already stored is counted as
+unchanged without being normalized (its hash covers its id and every field). If the parent dies,
+the child's next send fails on the closed pipe and it exits.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from dailypapers.arxiv_ids import ArxivIdError, parse_arxiv_id
+from dailypapers.ingest.normalize import normalize_arxiv
+from dailypapers.ingest.sources.hf_daily import SourceError
+from dailypapers.ingest.sources.snapshot import read_snapshot
+from dailypapers.ingest.text import RecordError
+from dailypapers.ingest.upsert_arxiv import HashedRecord
+
+
+@dataclass(slots=True)
+class PreparedBatch:
+    records: list[HashedRecord] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (position, message)
+    unchanged: int = 0
+    last_line: int = 0
+    bytes_read: int = 0  # of the (compressed) file, for progress
+
+
+def prepare_batches(
+    path: Path, *, skip_lines: int, known_hashes: frozenset[str], batch_size: int
+) -> Iterator[PreparedBatch]:
+    """Yield batches of normalized records, errors and unchanged counts, in file order."""
+    bytes_read = [0]
+    lines = read_snapshot(
+        path, skip_lines=skip_lines, on_position=lambda n: bytes_read.__setitem__(0, n)
+    )
+    last_line = skip_lines
+    while chunk := list(islice(lines, batch_size)):
+        batch = PreparedBatch()
+        for item in chunk:
+            if isinstance(item, SourceError):
+                batch.errors.append((item.position, item.message))
+                last_line = max(last_line, int(item.position.split()[-1]))
+                continue
+            last_line = item.line_number
+            if item.source_hash in known_hashes:
+                batch.unchanged += 1
+                continue
+            try:
+                parsed = parse_arxiv_id(str(item.data.get("id", "")))
+                record = normalize_arxiv(item.data, parsed_id=parsed)
+            except ArxivIdError as exc:
+                batch.errors.append((item.position, f"id: {exc}"))
+                continue
+            except RecordError as exc:
+                batch.errors.append((item.position, str(exc)))
+                continue
+            batch.records.append(HashedRecord(record, item.source_hash))
+        batch.last_line = last_line
+        batch.bytes_read = bytes_read[0]
+        yield batch
+
+
+@dataclass(frozen=True, slots=True)
+class _ChildFailure:
+    message: str
+
+
+def _child(
+    connection: Connection,
+    path: Path,
+    skip_lines: int,
+    known_hashes: frozenset[str],
+    batch_size: int,
+) -> None:
+    try:
+        for batch in prepare_batches(
+            path, skip_lines=skip_lines, known_hashes=known_hashes, batch_size=batch_size
+        ):
+            connection.send(batch)
+        connection.send(None)
+    except (BrokenPipeError, EOFError):
+        return  # the loading process is gone: stop quietly
+    except Exception as exc:  # reported to the parent, which raises it
+        connection.send(_ChildFailure(f"{type(exc).__name__}: {exc}"))
+    finally:
+        connection.close()
+
+
+def prepare_batches_in_background(
+    path: Path, *, skip_lines: int, known_hashes: frozenset[str], batch_size: int
+) -> Iterator[PreparedBatch]:
+    """Like :func:`prepare_batches`, computed in a child process.
+
+    ``fork`` where the platform has it: ``spawn`` would re-run the caller's main module (which
+    breaks scripts without a ``__main__`` guard). The child only reads the file; it never
+    touches the database connections it inherits.
+    """
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(  # type: ignore[attr-defined]
+        target=_child,
+        args=(sender, path, skip_lines, known_hashes, batch_size),
+        daemon=True,
+        name="dailypapers-prepare",
+    )
+    process.start()
+    sender.close()
+    try:
+        while True:
+            try:
+                item = receiver.recv()
+            except EOFError:
+                raise RuntimeError("the preparing process ended unexpectedly") from None
+            if item is None:
+                return
+            if isinstance(item, _ChildFailure):
+                raise RuntimeError(f"preparing {path.name} failed: {item.message}")
+            yield item
+    finally:
+        receiver.close()
+        process.join(timeout=10)
+        if process.is_alive():
+            process.terminate()
