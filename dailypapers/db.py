@@ -64,3 +64,19 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+# Bulk loads on SQLite (measured on 75k papers, docs/benchmarks.md): a 128 MiB page cache and
+# checkpointing the WAL every 20,000 pages instead of 1,000 cut a snapshot load by ~15 %.
+# Per connection, so web processes keep SQLite's defaults.
+SQLITE_BULK_PRAGMAS = ("PRAGMA cache_size=-131072", "PRAGMA wal_autocheckpoint=20000")
+SQLITE_DEFAULT_PRAGMAS = ("PRAGMA cache_size=-2000", "PRAGMA wal_autocheckpoint=1000")
+
+
+def tune_for_bulk_load(session: Session, *, enabled: bool = True) -> None:
+    """Set (or reset) the bulk-load pragmas on the session's SQLite connection; no-op elsewhere."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    for pragma in SQLITE_BULK_PRAGMAS if enabled else SQLITE_DEFAULT_PRAGMAS:
+        connection.exec_driver_sql(pragma)

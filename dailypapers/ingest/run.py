@@ -19,11 +19,20 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dailypapers.arxiv_ids import ArxivId, ArxivIdError, parse_arxiv_id
 from dailypapers.config import Settings
-from dailypapers.db import session_scope
+from dailypapers.db import session_scope, tune_for_bulk_load
 from dailypapers.ingest.checkpoints import clear_checkpoint, load_checkpoint, save_checkpoint
 from dailypapers.ingest.http import PoliteClient
+from dailypapers.ingest.lexical_index import (
+    BULK_AUTOMERGE,
+    DEFAULT_AUTOMERGE,
+    set_lexical_automerge,
+)
 from dailypapers.ingest.normalize import DailyPaperRecord, normalize_arxiv, normalize_hf_daily
-from dailypapers.ingest.prepare import prepare_batches, prepare_batches_in_background
+from dailypapers.ingest.prepare import (
+    PreparedBatch,
+    prepare_batches,
+    prepare_batches_in_background,
+)
 from dailypapers.ingest.sources.arxiv_api import fetch_api_pages
 from dailypapers.ingest.sources.hf_daily import (
     RawRecord,
@@ -157,22 +166,43 @@ def load_snapshot(
         path, skip_lines=resume_after, known_hashes=known_hashes, batch_size=batch_size
     )
     upserter: ArxivUpserter | None = None
-    for batch in batches:
+    with session_scope(factory) as session:
+        set_lexical_automerge(session, BULK_AUTOMERGE)
+    try:
+        for batch in batches:
+            if not batch.records and not batch.errors:
+                # Nothing to write: no transaction. The checkpoint stays at the last write,
+                # so a resume at worst re-reads (and again skips) these lines.
+                stats.unchanged += batch.unchanged
+                if on_position is not None:
+                    on_position(batch.bytes_read)
+                continue
+            with session_scope(factory) as session:
+                tune_for_bulk_load(session)
+                if upserter is None:
+                    upserter = ArxivUpserter(session)
+                upserter.session = session
+                _apply_prepared(upserter, batch, stats, clock())
+                save_checkpoint(session, source, {**identity, "line": batch.last_line})
+            if on_position is not None:
+                on_position(batch.bytes_read)
+    finally:
         with session_scope(factory) as session:
-            if upserter is None:
-                upserter = ArxivUpserter(session)
-            upserter.session = session
-            for position, message in batch.errors:
-                stats.fail(position, message)
-            stats.unchanged += batch.unchanged
-            for outcome in upserter.apply(batch.records, clock()):
-                stats.count(outcome)
-            save_checkpoint(session, source, {**identity, "line": batch.last_line})
-        if on_position is not None:
-            on_position(batch.bytes_read)
+            tune_for_bulk_load(session, enabled=False)
+            set_lexical_automerge(session, DEFAULT_AUTOMERGE)
     with session_scope(factory) as session:
         clear_checkpoint(session, source)
     return stats
+
+
+def _apply_prepared(
+    upserter: ArxivUpserter, batch: PreparedBatch, stats: IngestStats, now: dt.datetime
+) -> None:
+    for position, message in batch.errors:
+        stats.fail(position, message)
+    stats.unchanged += batch.unchanged
+    for outcome in upserter.apply(batch.records, now):
+        stats.count(outcome)
 
 
 def apply_arxiv_batch(

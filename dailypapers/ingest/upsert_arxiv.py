@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from dailypapers import jobs
@@ -147,8 +147,10 @@ class ArxivUpserter:
 
         ids = {arxiv_id: row.id for arxiv_id, row in existing.items()}
         if inserts:
-            returned = self._core(insert(papers).returning(papers.c.id, papers.c.arxiv_id), inserts)
-            ids.update((row.arxiv_id, row.id) for row in returned)
+            for values in inserts:
+                values.update(created_at=now, modified_at=now, external_upvotes=0, local_upvotes=0)
+            insert_rows(self.session.connection(), papers, inserts)
+            ids.update(self._ids_of([values["arxiv_id"] for values in inserts]))
         if content_updates:
             self._update(content_updates, (*CONTENT_COLUMNS, "metadata_hash"))
         if hash_updates:
@@ -166,6 +168,15 @@ class ArxivUpserter:
         ]
         jobs.enqueue_many(self.session, embed, now=now)
         return [outcomes[item.record.arxiv_id] for item in items]
+
+    def _ids_of(self, arxiv_ids: list[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for chunk in _chunks(arxiv_ids):
+            rows = self._core(
+                select(papers.c.arxiv_id, papers.c.id).where(papers.c.arxiv_id.in_(chunk))
+            )
+            found.update((row.arxiv_id, row.id) for row in rows)
+        return found
 
     def _existing_rows(self, arxiv_ids: list[str]) -> dict[str, Any]:
         rows: dict[str, Any] = {}
@@ -211,10 +222,14 @@ class ArxivUpserter:
                 self._author_ids[row.name] = row.id
         to_insert = [{"name": name} for name in missing if name not in self._author_ids]
         if to_insert:
-            returned = self._core(
-                insert(authors_table).returning(authors_table.c.id, authors_table.c.name), to_insert
-            )
-            self._author_ids.update((row.name, row.id) for row in returned)
+            insert_rows(self.session.connection(), authors_table, to_insert)
+            for chunk in _chunks([row["name"] for row in to_insert]):
+                for row in self._core(
+                    select(authors_table.c.id, authors_table.c.name).where(
+                        authors_table.c.name.in_(chunk)
+                    )
+                ):
+                    self._author_ids[row.name] = row.id
 
     def _replace_authors(self, by_paper: dict[int, tuple[str, ...]]) -> None:
         if not by_paper:
