@@ -100,6 +100,25 @@ def db() -> None:
     """Database schema commands."""
 
 
+@contextmanager
+def _background_worker(settings: Settings) -> Iterator[None]:
+    """A worker thread beside the demo server, stopped when the server stops."""
+    from dailypapers.worker import Worker
+
+    engine = make_engine(settings)
+    stop = threading.Event()
+    runner = Worker(settings, engine, make_session_factory(engine))
+    thread = threading.Thread(target=runner.run_forever, args=(stop,), daemon=True, name="worker")
+    thread.start()
+    console.print(f"worker {runner.worker_id} running beside the server")
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        engine.dispose()
+
+
 def _upgrade(settings: Settings) -> None:
     engine = make_engine(settings)
     try:
@@ -428,7 +447,7 @@ def calendar(
 @click.option("--serve/--no-serve", default=True, show_default=True, help="Serve after loading.")
 @click.pass_context
 def demo(ctx: click.Context, host: str, port: int, serve: bool) -> None:
-    """Create the database, load the bundled February 2026 month, and serve it.
+    """Create the database, load the bundled February 2026 month, and serve it with a worker.
 
     Unless DAILYPAPERS_TODAY is set, "today" is the last day of the bundled data, so the front
     page and trending show real content.
@@ -443,7 +462,8 @@ def demo(ctx: click.Context, host: str, port: int, serve: bool) -> None:
         settings = settings.model_copy(update={"today": last_day})
         console.print(f"demo: 'today' is {last_day} (the last day of the bundled data)")
     if serve:
-        _serve(settings, host, port, run_migrations=False)
+        with _background_worker(settings):
+            _serve(settings, host, port, run_migrations=False)
     else:
         click.echo(f"loaded; serve with: dailypapers serve --host {host} --port {port}")
 

@@ -117,6 +117,7 @@ def test_demo_serves_the_month_on_loopback(tmp_path: Path) -> None:
         output = process.communicate(timeout=20)[0].decode()
     assert "http://127.0.0.1:" in output
     assert "'today' is 2026-02-27" in output
+    assert "running beside the server" in output
 
 
 def test_ingest_snapshot_then_jobs_and_worker(runner: CliRunner) -> None:
