@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
-SNAPSHOT_BATCH_SIZE = 2000
+SNAPSHOT_BATCH_SIZE = 5000
 ProgressCallback = Callable[[int], None]
 
 

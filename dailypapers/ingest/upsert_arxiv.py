@@ -21,7 +21,7 @@ from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from dailypapers import jobs
-from dailypapers.bulk import insert_rows
+from dailypapers.bulk import insert_rows, select_in
 from dailypapers.ingest.normalize import ArxivRecord
 from dailypapers.ingest.upsert import Outcome, content_hash
 from dailypapers.models import Author, Paper, PaperAuthor, PaperVersion
@@ -63,8 +63,10 @@ def _chunks(items: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any
         yield items[start : start + size]
 
 
-def _columns(record: ArxivRecord) -> dict[str, Any]:
+def record_columns(record: ArxivRecord) -> dict[str, Any]:
+    """The ``papers`` column values an arXiv record sets, with its content hash."""
     return {
+        "content_hash": _content_hash_of(record),
         "title": record.title,
         "title_raw": record.title_raw,
         "abstract": record.abstract,
@@ -115,10 +117,7 @@ class ArxivUpserter:
         version_changes: dict[str, ArxivRecord] = {}
         for arxiv_id, item in latest.items():
             record = item.record
-            values = _columns(record)
-            values["content_hash"] = content_hash(
-                record.title, record.abstract, record.authors, record.categories
-            )
+            values = record_columns(record)
             row = existing.get(arxiv_id)
             if row is None:
                 values.update(
@@ -170,13 +169,7 @@ class ArxivUpserter:
         return [outcomes[item.record.arxiv_id] for item in items]
 
     def _ids_of(self, arxiv_ids: list[str]) -> dict[str, int]:
-        found: dict[str, int] = {}
-        for chunk in _chunks(arxiv_ids):
-            rows = self._core(
-                select(papers.c.arxiv_id, papers.c.id).where(papers.c.arxiv_id.in_(chunk))
-            )
-            found.update((row.arxiv_id, row.id) for row in rows)
-        return found
+        return select_in(self.session.connection(), papers, "arxiv_id", "id", arxiv_ids)
 
     def _existing_rows(self, arxiv_ids: list[str]) -> dict[str, Any]:
         rows: dict[str, Any] = {}
@@ -213,23 +206,15 @@ class ArxivUpserter:
 
     def _ensure_authors(self, names: set[str]) -> None:
         missing = sorted(names - self._author_ids.keys())
-        for chunk in _chunks(missing):
-            for row in self._core(
-                select(authors_table.c.id, authors_table.c.name).where(
-                    authors_table.c.name.in_(chunk)
-                )
-            ):
-                self._author_ids[row.name] = row.id
+        self._remember_author_ids(missing)
         to_insert = [{"name": name} for name in missing if name not in self._author_ids]
         if to_insert:
             insert_rows(self.session.connection(), authors_table, to_insert)
-            for chunk in _chunks([row["name"] for row in to_insert]):
-                for row in self._core(
-                    select(authors_table.c.id, authors_table.c.name).where(
-                        authors_table.c.name.in_(chunk)
-                    )
-                ):
-                    self._author_ids[row.name] = row.id
+            self._remember_author_ids([row["name"] for row in to_insert])
+
+    def _remember_author_ids(self, names: list[str]) -> None:
+        connection = self.session.connection()
+        self._author_ids.update(select_in(connection, authors_table, "name", "id", names))
 
     def _replace_authors(self, by_paper: dict[int, tuple[str, ...]]) -> None:
         if not by_paper:
