@@ -23,6 +23,8 @@ from dailypapers.ingest.sources.snapshot import read_snapshot
 from dailypapers.ingest.text import RecordError
 from dailypapers.ingest.upsert_arxiv import HashedRecord
 
+FIRST_BATCH_SIZE = 500
+
 
 @dataclass(slots=True)
 class PreparedBatch:
@@ -42,7 +44,10 @@ def prepare_batches(
         path, skip_lines=skip_lines, on_position=lambda n: bytes_read.__setitem__(0, n)
     )
     last_line = skip_lines
-    while chunk := list(islice(lines, batch_size)):
+    # A small first batch lets the writing process start while the rest is prepared.
+    size = min(batch_size, FIRST_BATCH_SIZE)
+    while chunk := list(islice(lines, size)):
+        size = batch_size
         batch = PreparedBatch()
         for item in chunk:
             if isinstance(item, SourceError):
