@@ -31,10 +31,6 @@ class SnapshotLine:
         return f"line {self.line_number}"
 
 
-def line_hash(raw: bytes) -> str:
-    return bytes_hash(raw.strip())
-
-
 def _decompressed(raw: IO[bytes], path: Path) -> IO[bytes]:
     suffix = path.suffix.lower()
     if suffix == ".gz":
@@ -42,6 +38,20 @@ def _decompressed(raw: IO[bytes], path: Path) -> IO[bytes]:
     if suffix == ".xz":
         return lzma.LZMAFile(raw)
     return raw
+
+
+READ_CHUNK_BYTES = 1 << 20
+
+
+def _lines(stream: IO[bytes]) -> Iterator[bytes]:
+    """Lines of ``stream``, read a megabyte at a time (per-line reads cost ~7 µs a line)."""
+    carry = b""
+    while chunk := stream.read(READ_CHUNK_BYTES):
+        pieces = (carry + chunk).split(b"\n")
+        carry = pieces.pop()
+        yield from pieces
+    if carry:
+        yield carry
 
 
 def read_snapshot(
@@ -55,13 +65,16 @@ def read_snapshot(
     ``on_position`` receives the compressed bytes read so far (for a progress bar).
     """
     with path.open("rb") as raw, _decompressed(raw, path) as stream:
-        for line_number, line in enumerate(stream, start=1):
+        for line_number, line in enumerate(_lines(stream), start=1):
             if on_position is not None and line_number % 1000 == 0:
                 on_position(raw.tell())
-            if line_number <= skip_lines or not line.strip():
+            if line_number <= skip_lines:
+                continue
+            stripped = line.strip()
+            if not stripped:
                 continue
             try:
-                data = orjson.loads(line)
+                data = orjson.loads(stripped)
             except orjson.JSONDecodeError as exc:
                 yield SourceError(f"line {line_number}", f"malformed JSON: {exc}")
                 continue
@@ -70,6 +83,6 @@ def read_snapshot(
                     f"line {line_number}", f"expected an object, got {type(data).__name__}"
                 )
                 continue
-            yield SnapshotLine(line_number, data, line_hash(line))
+            yield SnapshotLine(line_number, data, bytes_hash(stripped))
         if on_position is not None:
             on_position(raw.tell())
