@@ -66,10 +66,10 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
-# Bulk loads on SQLite (measured on 75k papers, docs/benchmarks.md): a 128 MiB page cache and
+# Bulk loads on SQLite (measured on 75k papers, docs/benchmarks.md): a 96 MiB page cache and
 # checkpointing the WAL every 20,000 pages instead of 1,000 cut a snapshot load by ~15 %.
 # Per connection, so web processes keep SQLite's defaults.
-SQLITE_BULK_PRAGMAS = ("PRAGMA cache_size=-131072", "PRAGMA wal_autocheckpoint=20000")
+SQLITE_BULK_PRAGMAS = ("PRAGMA cache_size=-98304", "PRAGMA wal_autocheckpoint=20000")
 SQLITE_DEFAULT_PRAGMAS = ("PRAGMA cache_size=-2000", "PRAGMA wal_autocheckpoint=1000")
 
 

@@ -124,7 +124,7 @@ def prepare_batches_in_background(
     # Receive (and unpickle, ~15 µs a record) on a thread: it runs while the writing thread
     # waits in SQLite, which releases the GIL, so the two overlap. (Computing the column
     # values there too was measured slower: that work competes for the GIL.)
-    received: queue.Queue[object] = queue.Queue(maxsize=2)
+    received: queue.Queue[object] = queue.Queue(maxsize=1)
 
     def receive() -> None:
         while True:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
+
+import xxhash
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,4 +22,6 @@ class SourceFormatError(ValueError):
 
 
 def bytes_hash(raw: bytes) -> str:
-    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+    """128-bit XXH3 of a record: it only detects change (no adversary), at ~0.2 µs a record
+    where blake2b took ~3 µs, which counts on a 75k-line re-run."""
+    return xxhash.xxh3_128_hexdigest(raw)
