@@ -172,9 +172,11 @@ class ArxivUpserter:
         return select_in(self.session.connection(), papers, "arxiv_id", "id", arxiv_ids)
 
     def _existing_rows(self, arxiv_ids: list[str]) -> dict[str, Any]:
+        # Find which exist with a cheap lookup first: in a bulk load of new papers, none do.
+        present = list(self._ids_of(arxiv_ids).values())
         rows: dict[str, Any] = {}
-        for chunk in _chunks(arxiv_ids):
-            for row in self._core(select(papers).where(papers.c.arxiv_id.in_(chunk))):
+        for chunk in _chunks(present):
+            for row in self._core(select(papers).where(papers.c.id.in_(chunk))):
                 rows[row.arxiv_id] = row
         return rows
 
