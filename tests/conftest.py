@@ -177,3 +177,12 @@ def add_daily_paper(settings: Settings, **fields: object) -> None:
             [DailyPaperRecord(**values)]  # type: ignore[arg-type]
         )
     engine.dispose()
+
+
+def load_api_fixture(settings: Settings) -> None:
+    """Load the four Hugging Face API items of 2026-02-10 (submitters, an org, an AI summary)."""
+    engine = make_engine(settings)
+    load_hf_daily(
+        make_session_factory(engine), settings, DATA_DIR / "hf_api_daily_papers_2026-02-10.json"
+    )
+    engine.dispose()

@@ -165,7 +165,7 @@ def load_snapshot(
     batches = prepare(
         path, skip_lines=resume_after, known_hashes=known_hashes, batch_size=batch_size
     )
-    upserter: ArxivUpserter | None = None
+    upserter = ArxivUpserter()
     with session_scope(factory) as session:
         set_lexical_automerge(session, BULK_AUTOMERGE)
     try:
@@ -179,10 +179,7 @@ def load_snapshot(
                 continue
             with session_scope(factory) as session:
                 tune_for_bulk_load(session)
-                if upserter is None:
-                    upserter = ArxivUpserter(session)
-                upserter.session = session
-                _apply_prepared(upserter, batch, stats, clock())
+                _apply_prepared(upserter, session, batch, stats, clock())
                 save_checkpoint(session, source, {**identity, "line": batch.last_line})
             if on_position is not None:
                 on_position(batch.bytes_read)
@@ -196,17 +193,22 @@ def load_snapshot(
 
 
 def _apply_prepared(
-    upserter: ArxivUpserter, batch: PreparedBatch, stats: IngestStats, now: dt.datetime
+    upserter: ArxivUpserter,
+    session: Session,
+    batch: PreparedBatch,
+    stats: IngestStats,
+    now: dt.datetime,
 ) -> None:
     for position, message in batch.errors:
         stats.fail(position, message)
     stats.unchanged += batch.unchanged
-    for outcome in upserter.apply(batch.records, now):
+    for outcome in upserter.apply(session, batch.records, now):
         stats.count(outcome)
 
 
 def apply_arxiv_batch(
     upserter: ArxivUpserter,
+    session: Session,
     batch: Sequence[SnapshotLine | ArxivRaw | SourceError],
     stats: IngestStats,
     now: dt.datetime,
@@ -221,7 +223,7 @@ def apply_arxiv_batch(
             keyed.append((parse_arxiv_id(str(item.data.get("id", ""))), item))
         except ArxivIdError as exc:
             stats.fail(item.position, f"id: {exc}")
-    stored = upserter.stored_hashes([parsed.id for parsed, _ in keyed])
+    stored = upserter.stored_hashes(session, [parsed.id for parsed, _ in keyed])
     to_apply: list[HashedRecord] = []
     for parsed, item in keyed:
         if stored.get(parsed.id) == item.source_hash:
@@ -232,7 +234,7 @@ def apply_arxiv_batch(
             to_apply.append(HashedRecord(record, item.source_hash))
         except RecordError as exc:
             stats.fail(item.position, str(exc))
-    for outcome in upserter.apply(to_apply, now):
+    for outcome in upserter.apply(session, to_apply, now):
         stats.count(outcome)
 
 
@@ -271,7 +273,7 @@ def harvest_oai(
     token = checkpoint.get("token") if {k: checkpoint.get(k) for k in wanted} == wanted else None
     if token:
         stats.resumed_after = int(checkpoint.get("records", 0))
-    upserter: ArxivUpserter | None = None
+    upserter = ArxivUpserter()
     for attempt in (1, 2):
         try:
             pages = list_records(
@@ -285,10 +287,7 @@ def harvest_oai(
             )
             for page in pages:
                 with session_scope(factory) as session:
-                    if upserter is None:
-                        upserter = ArxivUpserter(session)
-                    upserter.session = session
-                    apply_arxiv_batch(upserter, page.items, stats, clock())
+                    apply_arxiv_batch(upserter, session, page.items, stats, clock())
                     stats.deleted += page.deleted
                     save_checkpoint(
                         session,
@@ -333,7 +332,7 @@ def ingest_arxiv_api(
         with session_scope(factory) as session:
             start = int((load_checkpoint(session, source) or {}).get("start", 0))
         stats.resumed_after = start
-    upserter: ArxivUpserter | None = None
+    upserter = ArxivUpserter()
     id_chunks: list[list[str] | None] = (
         [ids[i : i + page_size] for i in range(0, len(ids), page_size)] if ids else [None]
     )
@@ -348,10 +347,7 @@ def ingest_arxiv_api(
         )
         for page in pages:
             with session_scope(factory) as session:
-                if upserter is None:
-                    upserter = ArxivUpserter(session)
-                upserter.session = session
-                apply_arxiv_batch(upserter, page.items, stats, clock())
+                apply_arxiv_batch(upserter, session, page.items, stats, clock())
                 if source:
                     save_checkpoint(session, source, {"start": page.start + len(page.items)})
     if source:

@@ -87,14 +87,16 @@ def record_columns(record: ArxivRecord) -> dict[str, Any]:
 
 
 class ArxivUpserter:
-    """Applies batches within the caller's session; remembers author ids across batches."""
+    """Applies batches within each caller's session; remembers author ids across batches."""
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self) -> None:
+        # Author ids are stable once committed, so the cache outlives the batch sessions.
+        self.session: Session
         self._author_ids: dict[str, int] = {}
 
-    def stored_hashes(self, arxiv_ids: Sequence[str]) -> dict[str, str | None]:
+    def stored_hashes(self, session: Session, arxiv_ids: Sequence[str]) -> dict[str, str | None]:
         """The ``metadata_hash`` of each stored paper among ``arxiv_ids``."""
+        self.session = session
         found: dict[str, str | None] = {}
         for chunk in _chunks(arxiv_ids):
             rows = self._core(
@@ -105,8 +107,11 @@ class ArxivUpserter:
             found.update((row.arxiv_id, row.metadata_hash) for row in rows)
         return found
 
-    def apply(self, items: Sequence[HashedRecord], now: dt.datetime) -> list[Outcome]:
-        """Upsert ``items`` (later duplicates of an id win); return each one's outcome."""
+    def apply(
+        self, session: Session, items: Sequence[HashedRecord], now: dt.datetime
+    ) -> list[Outcome]:
+        """Upsert ``items`` in ``session`` (later duplicates of an id win); return outcomes."""
+        self.session = session
         latest = {item.record.arxiv_id: item for item in items}
         existing = self._existing_rows(list(latest))
         outcomes: dict[str, Outcome] = {}

@@ -8,9 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dailypapers.config import Settings
-from dailypapers.db import make_engine, make_session_factory
-from dailypapers.ingest.run import load_hf_daily
-from tests.conftest import DATA_DIR
+from tests.conftest import load_api_fixture
 
 HF_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 
@@ -127,13 +125,7 @@ def test_paper_object_and_its_errors(demo_client: TestClient) -> None:
 def test_submitter_filter_and_object_shapes(
     demo_settings: Settings, demo_client: TestClient
 ) -> None:
-    engine = make_engine(demo_settings)
-    load_hf_daily(
-        make_session_factory(engine),
-        demo_settings,
-        DATA_DIR / "hf_api_daily_papers_2026-02-10.json",
-    )
-    engine.dispose()
+    load_api_fixture(demo_settings)
     items = demo_client.get(
         "/api/daily_papers", params={"date": "2026-02-10", "submitter": "ada"}
     ).json()

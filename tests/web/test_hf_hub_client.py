@@ -9,9 +9,7 @@ from huggingface_hub import HfApi
 from huggingface_hub.errors import HfHubHTTPError
 
 from dailypapers.config import Settings
-from dailypapers.db import make_engine, make_session_factory
-from dailypapers.ingest.run import load_hf_daily
-from tests.conftest import DATA_DIR, LiveServer
+from tests.conftest import LiveServer, load_api_fixture
 
 
 @pytest.fixture(autouse=True)
@@ -24,13 +22,7 @@ def _no_hub_side_effects(
 
 
 def test_list_daily_papers_and_paper_info(demo_settings: Settings, demo_server: LiveServer) -> None:
-    engine = make_engine(demo_settings)
-    load_hf_daily(
-        make_session_factory(engine),
-        demo_settings,
-        DATA_DIR / "hf_api_daily_papers_2026-02-10.json",
-    )
-    engine.dispose()
+    load_api_fixture(demo_settings)
     api = HfApi(endpoint=demo_server.url, token=False)
 
     papers = list(api.list_daily_papers(date="2026-02-10", limit=10))

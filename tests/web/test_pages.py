@@ -11,11 +11,10 @@ from sqlalchemy.orm import Session
 
 from dailypapers.config import Settings
 from dailypapers.db import make_engine, make_session_factory
-from dailypapers.ingest.run import load_hf_daily
 from dailypapers.models import PaperVersion
 from dailypapers.papers import get_paper
 from dailypapers.web.app import create_app
-from tests.conftest import DATA_DIR, QueryCounter, add_daily_paper
+from tests.conftest import QueryCounter, add_daily_paper, load_api_fixture
 
 CARD = re.compile(r'<article class="card" data-paper-id="([^"]+)"')
 
@@ -247,13 +246,7 @@ def test_static_files_and_openapi(demo_client: TestClient) -> None:
 def test_paper_page_shows_ai_summary_submitter_and_org(
     demo_settings: Settings, demo_client: TestClient
 ) -> None:
-    engine = make_engine(demo_settings)
-    load_hf_daily(
-        make_session_factory(engine),
-        demo_settings,
-        DATA_DIR / "hf_api_daily_papers_2026-02-10.json",
-    )
-    engine.dispose()
+    load_api_fixture(demo_settings)
     html = demo_client.get("/papers/2602.08222").text
     assert "AI summary" in html
     assert "A hand-written one-sentence summary used only by the tests." in html
