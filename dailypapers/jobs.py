@@ -129,12 +129,24 @@ def claim(
         return job
 
 
-def mark_done(session: Session, job_id: int, now: dt.datetime) -> None:
-    session.execute(
+def _still_ours(job: Job) -> Any:
+    """The job row is still this worker's claim (no other worker took it after the lease)."""
+    return (
+        (Job.id == job.id)
+        & (Job.state == RUNNING)
+        & (Job.locked_by == job.locked_by)
+        & (Job.attempts == job.attempts)
+    )
+
+
+def mark_done(session: Session, job: Job, now: dt.datetime) -> bool:
+    """Record success; False when another worker has since claimed the job."""
+    result = session.execute(
         update(Job)
-        .where(Job.id == job_id)
+        .where(_still_ours(job))
         .values(state=DONE, finished_at=now, locked_by=None, last_error=None)
     )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def mark_failed(
@@ -145,15 +157,20 @@ def mark_failed(
     now: dt.datetime,
     policy: RetryPolicy,
     rng: random.Random,
-) -> str:
-    """Record a failure: back to ``queued`` with a delay, or ``failed`` after the last attempt."""
+) -> str | None:
+    """Record a failure: back to ``queued`` with a delay, or ``failed`` after the last attempt.
+
+    Returns the new state, or None when another worker has since claimed the job.
+    """
     final = job.attempts >= policy.max_attempts
     values: dict[str, Any] = {"last_error": error[:4000], "locked_by": None, "locked_at": None}
     if final:
         values.update(state=FAILED, finished_at=now)
     else:
         values.update(state=QUEUED, run_after=now + policy.delay(job.attempts, rng))
-    session.execute(update(Job).where(Job.id == job.id).values(**values))
+    result = session.execute(update(Job).where(_still_ours(job)).values(**values))
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return None
     return FAILED if final else QUEUED
 
 

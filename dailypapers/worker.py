@@ -18,12 +18,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dailypapers import jobs
 from dailypapers.config import Settings
 from dailypapers.db import session_scope
+from dailypapers.models import Job
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +62,16 @@ def schedule_daily_harvest(session: Session, settings: Settings, now: dt.datetim
     if not settings.harvest_enabled:
         return
     local_day = now.astimezone(settings.tz).date()
+    key = f"harvest:oai:{settings.harvest_set}:{local_day.isoformat()}"
+    # Once a day means once: a done or failed harvest of the day is not queued again.
+    if session.scalar(select(Job.id).where(Job.dedupe_key == key).limit(1)) is not None:
+        return
     due = dt.datetime.combine(local_day, settings.harvest_time, tzinfo=settings.tz)
     jobs.enqueue(
         session,
         "harvest",
         {"source": "oai", "set": settings.harvest_set},
-        dedupe_key=f"harvest:oai:{settings.harvest_set}:{local_day.isoformat()}",
+        dedupe_key=key,
         run_after=due.astimezone(dt.UTC),
         now=now,
     )
@@ -120,6 +125,8 @@ class Worker:
                 outcome = jobs.mark_failed(
                     session, job, error, now=self.clock(), policy=self.policy, rng=self.rng
                 )
+            if outcome is None:
+                return True  # the lease ran out and another worker owns the job now
             if outcome == jobs.FAILED:
                 stats.failed += 1
                 stats.errors.append(f"job {job.id} ({job.kind}): {error}")
@@ -127,7 +134,7 @@ class Worker:
                 stats.retried += 1
             return True
         with session_scope(self.factory) as session:
-            jobs.mark_done(session, job.id, self.clock())
+            jobs.mark_done(session, job, self.clock())
         stats.done += 1
         return True
 

@@ -13,7 +13,6 @@ import datetime as dt
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from dailypapers.arxiv_ids import ArxivId, ArxivIdError, parse_arxiv_id
 from dailypapers.ingest.text import (
@@ -83,7 +82,10 @@ def parse_timestamp(value: Any, field: str) -> dt.datetime | None:
         raise RecordError(f"{field}: {value[:40]!r} is not an ISO 8601 time") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC)
+    try:
+        return parsed.astimezone(dt.UTC)
+    except OverflowError:
+        raise RecordError(f"{field}: {value[:40]!r} is out of range") from None
 
 
 def parse_feed_date(value: Any) -> dt.date:
@@ -133,16 +135,22 @@ def _keywords(value: Any) -> tuple[str, ...] | None:
     return tuple(clean_text(item, limit=200) for item in value if isinstance(item, str))
 
 
+MAX_COUNT = 2**31 - 1  # fits every database's INTEGER
+
+
 def _count(value: Any, field: str) -> int:
     if value is None:
         return 0
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise RecordError(f"{field}: expected a whole number ≥ 0, got {value!r}"[:120])
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        raise RecordError(
+            f"{field}: expected a whole number from 0 to {MAX_COUNT}, got {value!r}"[:120]
+        )
     return value
 
 
 def _optional_count(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+    ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT
+    return value if ok else None
 
 
 def _user_ref(value: Any) -> SubmitterRef | None:
@@ -169,18 +177,14 @@ def _org_ref(value: Any) -> OrgRef | None:
     )
 
 
-def _midnight_utc(day: dt.date, tz: ZoneInfo) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), tzinfo=tz).astimezone(dt.UTC)
-
-
-def normalize_hf_daily(data: dict[str, Any], tz: ZoneInfo) -> DailyPaperRecord:
+def normalize_hf_daily(data: dict[str, Any]) -> DailyPaperRecord:
     """Normalize one record of either Hugging Face shape (see ``sources/hf_daily.py``).
 
     Unknown fields are ignored. :raises RecordError: for a missing or invalid id, title or date.
     """
     if isinstance(data.get("paper"), dict):
         return _normalize_api_item(data)
-    return _normalize_crawl_record(data, tz)
+    return _normalize_crawl_record(data)
 
 
 def _parse_id(value: Any) -> tuple[str, int | None]:
@@ -207,7 +211,7 @@ def _title(value: Any) -> tuple[str, str | None]:
     return title, raw
 
 
-def _normalize_crawl_record(data: dict[str, Any], tz: ZoneInfo) -> DailyPaperRecord:
+def _normalize_crawl_record(data: dict[str, Any]) -> DailyPaperRecord:
     arxiv_id, version = _parse_id(data.get("arxiv_id"))
     feed_date = parse_feed_date(data.get("daily_date"))
     title, title_raw = _title(data.get("title"))
@@ -224,7 +228,7 @@ def _normalize_crawl_record(data: dict[str, Any], tz: ZoneInfo) -> DailyPaperRec
         published_at=parse_timestamp(data.get("published_at"), "published_at"),
         feed_date=feed_date,
         submitted_at=parse_timestamp(data.get("submitted_at"), "submitted_at")
-        or _midnight_utc(feed_date, tz),
+        or dt.datetime.combine(feed_date, dt.time(), tzinfo=dt.UTC),
         upvotes=_count(data.get("upvotes"), "upvotes"),
         upvotes_read_at=parse_timestamp(data.get("upvotes_fetched_at"), "upvotes_fetched_at"),
         github_repo=clean_url(data.get("github_repo")),
@@ -320,11 +324,14 @@ def _rfc2822(value: Any, field: str) -> dt.datetime | None:
             pass  # fall through to the general parser, which reports the problem
     try:
         parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError):
         return parse_timestamp(value, field)  # some sources give ISO 8601 instead
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC)
+    try:
+        return parsed.astimezone(dt.UTC)
+    except OverflowError:
+        raise RecordError(f"{field}: {value[:40]!r} is out of range") from None
 
 
 def _day(value: Any, field: str) -> dt.date | None:
@@ -346,7 +353,7 @@ def _versions(value: Any) -> tuple[tuple[int, dt.datetime | None], ...]:
         if not isinstance(item, dict):
             continue
         label = str(item.get("version", "")).strip().lower().removeprefix("v")
-        if label.isdigit() and int(label) > 0:
+        if label.isascii() and label.isdigit() and 0 < len(label) <= 4 and int(label) > 0:
             found[int(label)] = _rfc2822(item.get("created"), "versions.created")
     return tuple(sorted(found.items()))
 

@@ -22,7 +22,7 @@ from dailypapers.arxiv_ids import ArxivIdError, parse_arxiv_id
 from dailypapers.ingest.normalize import normalize_arxiv
 from dailypapers.ingest.sources.hf_daily import SourceError
 from dailypapers.ingest.sources.snapshot import read_snapshot
-from dailypapers.ingest.text import RecordError
+from dailypapers.ingest.text import RecordError, record_problem
 from dailypapers.ingest.upsert_arxiv import HashedRecord
 
 FIRST_BATCH_SIZE = 500
@@ -66,8 +66,9 @@ def prepare_batches(
             except ArxivIdError as exc:
                 batch.errors.append((item.position, f"id: {exc}"))
                 continue
-            except RecordError as exc:
-                batch.errors.append((item.position, str(exc)))
+            except (RecordError, TypeError, OverflowError) as exc:
+                # Whatever a record holds, it is reported and the load goes on.
+                batch.errors.append((item.position, record_problem(exc)))
                 continue
             batch.records.append(HashedRecord(record, item.source_hash))
         batch.last_line = last_line

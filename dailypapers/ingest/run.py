@@ -43,7 +43,7 @@ from dailypapers.ingest.sources.hf_daily import (
 from dailypapers.ingest.sources.oai_pmh import BadResumptionTokenError, list_records
 from dailypapers.ingest.sources.records import ArxivRaw
 from dailypapers.ingest.sources.snapshot import SnapshotLine
-from dailypapers.ingest.text import RecordError
+from dailypapers.ingest.text import RecordError, record_problem
 from dailypapers.ingest.upsert import DailyPaperUpserter, IngestStats
 from dailypapers.ingest.upsert_arxiv import ArxivUpserter, HashedRecord
 from dailypapers.jobs import Clock, utc_clock
@@ -96,9 +96,9 @@ def load_hf_daily_records(
                 stats.fail(item.position, item.message)
                 continue
             try:
-                normalized.append(normalize_hf_daily(item.data, settings.tz))
-            except RecordError as exc:
-                stats.fail(item.position, str(exc))
+                normalized.append(normalize_hf_daily(item.data))
+            except (RecordError, TypeError, OverflowError) as exc:
+                stats.fail(item.position, record_problem(exc))
         with session_scope(factory) as session:
             upserter = DailyPaperUpserter(session, settings.trending_window_hours)
             for outcome in upserter.apply(normalized):
@@ -232,8 +232,8 @@ def apply_arxiv_batch(
         try:
             record = normalize_arxiv(item.data, parsed_id=parsed)
             to_apply.append(HashedRecord(record, item.source_hash))
-        except RecordError as exc:
-            stats.fail(item.position, str(exc))
+        except (RecordError, TypeError, OverflowError) as exc:
+            stats.fail(item.position, record_problem(exc))
     for outcome in upserter.apply(session, to_apply, now):
         stats.count(outcome)
 

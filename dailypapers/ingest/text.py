@@ -13,12 +13,22 @@ import re
 import unicodedata
 from typing import Any
 
-# C0/C1 control characters other than whitespace, and bidi overrides: never meaningful here.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# C0/C1 control characters other than whitespace, bidi overrides, lone surrogates and the
+# noncharacters U+FFFE/U+FFFF: never meaningful here, and XML (Atom feeds) forbids several.
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]"
+)
 
 
 class RecordError(ValueError):
     """A record that cannot be stored; the message says which field is wrong."""
+
+
+def record_problem(exc: Exception) -> str:
+    """The message to report for a record that failed, whatever the exception."""
+    if isinstance(exc, RecordError):
+        return str(exc)
+    return f"unusable value ({type(exc).__name__}: {exc})"[:300]
 
 
 def clean_text(value: Any, *, limit: int | None = None) -> str:
@@ -29,7 +39,7 @@ def clean_text(value: Any, *, limit: int | None = None) -> str:
         raise RecordError(f"expected text, got {type(value).__name__}")
     # Fast paths matter: a bulk load cleans ~10^6 strings (str.split beats a regex 5×).
     text = value if value.isascii() else unicodedata.normalize("NFC", value)
-    if not text.isprintable():
+    if not text.isprintable() or not text.isascii():
         text = _CONTROL.sub("", text)
     text = " ".join(text.split())
     if limit is not None and len(text) > limit:
