@@ -399,11 +399,22 @@ def normalize_arxiv(data: dict[str, Any], *, parsed_id: ArxivId | None = None) -
     listing_midnight = (
         dt.datetime.combine(listing_date, dt.time(), tzinfo=dt.UTC) if listing_date else None
     )
-    published_at = (versions[0][1] if versions else None) or listing_midnight
-    update_day = _day(data.get("update_date"), "update_date")
-    revised_at = (versions[-1][1] if versions else None) or (
-        dt.datetime.combine(update_day, dt.time(), tzinfo=dt.UTC) if update_day else published_at
+    created_day = _day(data.get("created"), "created")
+    published_at = (
+        (versions[0][1] if versions else None)
+        or (dt.datetime.combine(created_day, dt.time(), tzinfo=dt.UTC) if created_day else None)
+        or listing_midnight
     )
+    update_day = _day(data.get("update_date"), "update_date")
+    revision_dates = [
+        moment
+        for moment in (
+            versions[-1][1] if versions else None,
+            dt.datetime.combine(update_day, dt.time(), tzinfo=dt.UTC) if update_day else None,
+        )
+        if moment is not None
+    ]
+    revised_at = max(revision_dates) if revision_dates else published_at
     comments = _optional(data.get("comments"), limit=MAX_COMMENTS_LENGTH)
     withdrawn = any(
         text is not None and text.lower().startswith(_WITHDRAWN) for text in (comments, abstract)

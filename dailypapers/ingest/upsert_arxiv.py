@@ -34,22 +34,33 @@ EMBED_JOB = "embed_paper"
 # SQLite allows 32,766 bound parameters; stay well below for IN lists.
 IN_CHUNK = 900
 
-# Columns an arXiv record owns outright: set even to None (e.g. no LaTeX left to keep raw).
-_ALWAYS = ("title", "title_raw", "abstract", "abstract_raw", "author_names", "authors_text")
-# Columns set only when the record knows a value.
+# Merge rules for a record over a stored paper (``_merge``):
+# - text the record carries replaces the stored text, with its raw form (None is a value there:
+#   no LaTeX left to keep); an empty abstract or author list is "unknown" and keeps the stored;
+# - the version and the revision date only move forward, the first publication date only back;
+# - other fields are set when the record knows them.
+_TEXT_GROUPS = (
+    ("title", "title_raw"),
+    ("abstract", "abstract_raw"),
+    ("author_names", "authors_text"),
+)
 _WHEN_KNOWN = (
-    "version",
     "categories",
     "comments",
     "journal_ref",
     "doi",
     "license",
-    "published_at",
-    "revised_at",
     "listing_date",
     "withdrawn_at",
 )
-CONTENT_COLUMNS = (*_ALWAYS, *_WHEN_KNOWN, "content_hash")
+CONTENT_COLUMNS = (
+    *(column for group in _TEXT_GROUPS for column in group),
+    *_WHEN_KNOWN,
+    "version",
+    "published_at",
+    "revised_at",
+    "content_hash",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +131,7 @@ class ArxivUpserter:
         hash_updates: list[dict[str, Any]] = []
         author_changes: dict[str, tuple[str, ...]] = {}
         version_changes: dict[str, ArxivRecord] = {}
+        to_embed: list[str] = []
         for arxiv_id, item in latest.items():
             record = item.record
             values = record_columns(record)
@@ -131,6 +143,7 @@ class ArxivUpserter:
                     categories=values["categories"] or [],
                 )
                 inserts.append(values)
+                to_embed.append(arxiv_id)
                 author_changes[arxiv_id] = record.authors
                 version_changes[arxiv_id] = record
                 outcomes[arxiv_id] = "new"
@@ -141,9 +154,11 @@ class ArxivUpserter:
                     hash_updates.append({"_id": row.id, "metadata_hash": item.source_hash})
                 outcomes[arxiv_id] = "unchanged"
                 continue
+            if merged["content_hash"] != row.content_hash:
+                to_embed.append(arxiv_id)  # a new DOI alone needs no new embedding
             merged.update(_id=row.id, metadata_hash=item.source_hash)
             content_updates.append(merged)
-            if list(record.authors) != list(row.author_names or []):
+            if record.authors and list(record.authors) != list(row.author_names or []):
                 author_changes[arxiv_id] = record.authors
             if record.versions:
                 version_changes[arxiv_id] = record
@@ -160,15 +175,10 @@ class ArxivUpserter:
         if hash_updates:
             self._update(hash_updates, ("metadata_hash",))
         self._replace_authors({ids[key]: names for key, names in author_changes.items()})
-        self._replace_versions({ids[key]: rec for key, rec in version_changes.items()})
+        self._add_versions({ids[key]: rec for key, rec in version_changes.items()})
         embed = [
             {"kind": EMBED_JOB, "payload": {"paper_id": ids[key]}, "dedupe_key": f"embed:{key}"}
-            for key in latest
-            if outcomes[key] == "new"
-            or (
-                outcomes[key] == "updated"
-                and existing[key].content_hash != _content_hash_of(latest[key].record)
-            )
+            for key in to_embed
         ]
         jobs.enqueue_many(self.session, embed, now=now)
         return [outcomes[item.record.arxiv_id] for item in items]
@@ -187,14 +197,20 @@ class ArxivUpserter:
 
     @staticmethod
     def _merge(row: Any, values: dict[str, Any]) -> dict[str, Any] | None:
-        """The full set of content columns after applying ``values``, or None if nothing changes."""
+        """The content columns after applying ``values`` (rules above), or None if unchanged."""
         merged = {column: getattr(row, column) for column in CONTENT_COLUMNS}
-        for column in _ALWAYS:
-            merged[column] = values[column]
+        for shown, raw in _TEXT_GROUPS:
+            if values[shown]:
+                merged[shown], merged[raw] = values[shown], values[raw]
         for column in _WHEN_KNOWN:
             if values[column] is not None:
                 merged[column] = values[column]
-        merged["content_hash"] = values["content_hash"]
+        for column, pick in (("version", max), ("revised_at", max), ("published_at", min)):
+            known = [v for v in (merged[column], values[column]) if v is not None]
+            merged[column] = pick(known) if known else None
+        merged["content_hash"] = content_hash(
+            merged["title"], merged["abstract"], merged["author_names"], merged["categories"]
+        )
         if all(merged[column] == getattr(row, column) for column in CONTENT_COLUMNS):
             return None
         return merged
@@ -237,22 +253,18 @@ class ArxivUpserter:
         if links:
             insert_rows(self.session.connection(), paper_authors_table, links)
 
-    def _replace_versions(self, by_paper: dict[int, ArxivRecord]) -> None:
-        with_versions = {pid: rec for pid, rec in by_paper.items() if rec.versions}
-        if not with_versions:
-            return
-        for chunk in _chunks(list(with_versions)):
-            self._core(
-                delete(paper_versions_table).where(paper_versions_table.c.paper_id.in_(chunk))
-            )
+    def _add_versions(self, by_paper: dict[int, ArxivRecord]) -> None:
+        """Add the versions a record lists; known ones stay (sources list some, not all)."""
+        rows = [
+            {"paper_id": pid, "version": number, "submitted_at": created}
+            for pid, rec in by_paper.items()
+            for number, created in rec.versions
+        ]
         insert_rows(
             self.session.connection(),
             paper_versions_table,
-            [
-                {"paper_id": pid, "version": number, "submitted_at": created}
-                for pid, rec in with_versions.items()
-                for number, created in rec.versions
-            ],
+            rows,
+            suffix="ON CONFLICT (paper_id, version) DO NOTHING",
         )
 
 

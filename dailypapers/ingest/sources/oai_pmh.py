@@ -62,8 +62,14 @@ def _arxiv_format(meta: etree._Element) -> dict[str, object]:
         "journal-ref": _text(meta, f"{ARXIV}journal-ref"),
         "doi": _text(meta, f"{ARXIV}doi"),
         "license": _text(meta, f"{ARXIV}license"),
-        # This format gives the first and the last dates but not the version numbers.
-        "versions": [{"version": "v1", "created": f"{created}T00:00:00Z"}] if created else [],
+        # This format gives the first and the last dates but not the version numbers: only a
+        # paper never revised is known to be at v1.
+        "versions": (
+            [{"version": "v1", "created": f"{created}T00:00:00Z"}]
+            if created and not updated
+            else []
+        ),
+        "created": created,
         "update_date": updated or created,
     }
 
