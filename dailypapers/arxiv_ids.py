@@ -16,10 +16,14 @@ EXPECTED_FORMS = (
     "or an arXiv / Hugging Face paper URL"
 )
 
-_NEW_ID = re.compile(r"(?P<yymm>\d{4})\.(?P<number>\d{4,5})(?:v(?P<version>[1-9]\d{0,3}))?")
+# re.ASCII: \d is 0-9 only (Arabic-Indic digits are not an arXiv id).
+_NEW_ID = re.compile(
+    r"(?P<yymm>\d{4})\.(?P<number>\d{4,5})(?:v(?P<version>[1-9]\d{0,3}))?", re.ASCII
+)
 _OLD_ID = re.compile(
     r"(?P<archive>[a-z]+(?:-[a-z]+)*(?:\.[A-Z]{2})?)/(?P<yymm>\d{4})(?P<number>\d{3})"
-    r"(?:v(?P<version>[1-9]\d{0,3}))?"
+    r"(?:v(?P<version>[1-9]\d{0,3}))?",
+    re.ASCII,
 )
 _ARXIV_HOSTS = {"arxiv.org", "www.arxiv.org", "export.arxiv.org"}
 _PAPER_HOSTS = _ARXIV_HOSTS | {"huggingface.co", "www.huggingface.co", "hf.co"}

@@ -12,13 +12,22 @@ from typing import Literal
 
 WindowKind = Literal["day", "week", "month"]
 
-_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
-_WEEK = re.compile(r"(\d{4})-W(\d{2})")
-_MONTH = re.compile(r"(\d{4})-(\d{2})")
+_DAY = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_WEEK = re.compile(r"([0-9]{4})-W([0-9]{2})")
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 
 
 class PeriodError(ValueError):
     """A malformed or impossible date, week or month; the message says what was expected."""
+
+
+# Years a feed can be asked about; the bounds keep every neighbouring window a valid date.
+MIN_YEAR, MAX_YEAR = 1900, 9998
+
+
+def _check_year(year: int, text: str) -> None:
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise PeriodError(f"{text[:40]!r}: the year must be between {MIN_YEAR} and {MAX_YEAR}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +88,7 @@ def parse_day(text: str) -> FeedWindow:
     match = _DAY.fullmatch(text.strip())
     if not match:
         raise PeriodError(f"{text[:40]!r} is not a date; expected YYYY-MM-DD, e.g. 2026-02-10")
+    _check_year(int(match[1]), text)
     try:
         return day_window(dt.date(*(int(part) for part in match.groups())))
     except ValueError as exc:
@@ -90,6 +100,7 @@ def parse_week(text: str) -> FeedWindow:
     if not match:
         raise PeriodError(f"{text[:40]!r} is not a week; expected YYYY-Www, e.g. 2026-W07")
     year, week = int(match[1]), int(match[2])
+    _check_year(year, text)
     try:
         monday = dt.date.fromisocalendar(year, week, 1)
     except ValueError:
@@ -102,7 +113,8 @@ def parse_month(text: str) -> FeedWindow:
     if not match:
         raise PeriodError(f"{text[:40]!r} is not a month; expected YYYY-MM, e.g. 2026-02")
     year, month = int(match[1]), int(match[2])
-    if not 1 <= month <= 12 or year < 1:
+    _check_year(year, text)
+    if not 1 <= month <= 12:
         raise PeriodError(f"{text!r} is not a real month (01–12)")
     return month_window(year, month)
 

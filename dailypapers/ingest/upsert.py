@@ -21,11 +21,14 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from dailypapers import jobs
 from dailypapers.ingest.normalize import DailyPaperRecord, OrgRef, SubmitterRef
 from dailypapers.models import Author, DailyEntry, Org, Paper, PaperAuthor, User
 from dailypapers.ranking import trending_score
 
 Outcome = Literal["new", "updated", "unchanged"]
+# The job kind that (re)computes a paper's embedding; its handler comes with the search module.
+EMBED_JOB = "embed_paper"
 
 
 @dataclass
@@ -96,16 +99,29 @@ class DailyPaperUpserter:
         papers = self._existing_papers({record.arxiv_id for record in records})
         self._load_authors({name for record in records for name in record.authors})
         outcomes: list[Outcome] = []
+        to_embed: dict[str, Paper] = {}
         for record in records:
             paper = papers.get(record.arxiv_id)
             if paper is None:
                 paper = self._create_paper(record)
                 papers[record.arxiv_id] = paper
                 outcomes.append("new")
+                to_embed[paper.arxiv_id] = paper
             else:
+                text_before = paper.content_hash
                 changed = self._update_paper(paper, record)
                 outcomes.append("updated" if changed else "unchanged")
+                if paper.content_hash != text_before:
+                    to_embed[paper.arxiv_id] = paper
         self.session.flush()
+        # Embedding jobs in the same transaction, as for every source (DESIGN.md §1).
+        jobs.enqueue_many(
+            self.session,
+            [
+                {"kind": EMBED_JOB, "payload": {"paper_id": p.id}, "dedupe_key": f"embed:{key}"}
+                for key, p in to_embed.items()
+            ],
+        )
         return outcomes
 
     def _existing_papers(self, arxiv_ids: set[str]) -> dict[str, Paper]:

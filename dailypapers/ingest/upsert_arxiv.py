@@ -23,14 +23,13 @@ from sqlalchemy.orm import Session
 from dailypapers import jobs
 from dailypapers.bulk import insert_rows, select_in
 from dailypapers.ingest.normalize import ArxivRecord
-from dailypapers.ingest.upsert import Outcome, content_hash
+from dailypapers.ingest.upsert import EMBED_JOB, Outcome, content_hash
 from dailypapers.models import Author, Paper, PaperAuthor, PaperVersion
 
 papers = cast(Table, Paper.__table__)
 authors_table = cast(Table, Author.__table__)
 paper_authors_table = cast(Table, PaperAuthor.__table__)
 paper_versions_table = cast(Table, PaperVersion.__table__)
-EMBED_JOB = "embed_paper"
 # SQLite allows 32,766 bound parameters; stay well below for IN lists.
 IN_CHUNK = 900
 

@@ -55,7 +55,7 @@ def daily_papers(
     month: Annotated[str | None, Query(description="YYYY-MM")] = None,
     submitter: Annotated[str | None, Query(max_length=100)] = None,
     sort: Literal["publishedAt", "trending"] = "publishedAt",
-    p: Annotated[int, Query(ge=0, le=100_000, description="page, from 0")] = 0,
+    p: Annotated[int, Query(ge=0, le=2**31, description="page, from 0")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> list[DailyPaperOut]:
     """With no date, week or month: the latest feed date that has entries."""

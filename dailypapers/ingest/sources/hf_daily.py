@@ -94,19 +94,27 @@ def _chain(first: list[bytes], rest: Any) -> Iterator[bytes]:
     yield from rest
 
 
+HF_PAGE_SIZE = 100
+# No real day has more than a few hundred papers; a server that ignores ``p`` must not loop us.
+HF_MAX_PAGES = 20
+
+
 def fetch_hf_daily(
     client: PoliteClient, url: str, day: dt.date
 ) -> Iterator[RawRecord | SourceError]:
-    """Yield the items of ``GET /api/daily_papers?date=day`` page by page (100 a page)."""
-    page = 0
-    while True:
-        response = client.get(url, params={"date": day.isoformat(), "limit": 100, "p": page})
+    """Yield the items of ``GET /api/daily_papers?date=day`` page by page.
+
+    Stops at a short or empty page, at the first problem (reported), or after HF_MAX_PAGES.
+    """
+    for page in range(HF_MAX_PAGES):
+        params = {"date": day.isoformat(), "limit": HF_PAGE_SIZE, "p": page}
+        response = client.get(url, params=params)
         where = f"{day} page {page}"
         if response.status_code != 200:
             yield SourceError(where, f"HTTP {response.status_code}")
             return
         items = list(_read_json_array(response.content, prefix=f"{where}, "))
-        if not items:
-            return
         yield from items
-        page += 1
+        if len(items) < HF_PAGE_SIZE or any(isinstance(item, SourceError) for item in items):
+            return
+    yield SourceError(f"{day}", f"more than {HF_MAX_PAGES} pages: stopped")
