@@ -349,4 +349,8 @@ def test_hf_daily_by_date(
         nothing = load_hf_daily_date(session_factory, remote_settings, client, dt.date(2026, 2, 14))
     assert stats.new == 4
     assert nothing.total == 0
-    assert [q["p"] for _, q in remote.requests[:2]] == ["0", "1"]
+    # A short page is the last: one request a day.
+    assert [(q["date"], q["p"]) for _, q in remote.requests] == [
+        ("2026-02-10", "0"),
+        ("2026-02-14", "0"),
+    ]

@@ -21,6 +21,7 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 OPENSEARCH = "{http://a9.com/-/spec/opensearch/1.1/}"
 ARXIV = "{http://arxiv.org/schemas/atom}"
 ERROR_ID_PREFIX = "http://arxiv.org/api/errors"
+EMPTY_PAGE_RETRIES = 3
 # Hardened parser: no network, no entity expansion from untrusted responses.
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 
@@ -101,6 +102,7 @@ def fetch_api_pages(
     """Yield pages from ``start`` until the results run out (or an empty page arrives)."""
     if not search_query and not id_list:
         raise ValueError("give a search query or a list of ids")
+    empty_pages = 0
     while True:
         params: dict[str, str | int] = {"start": start, "max_results": page_size}
         if search_query:
@@ -113,6 +115,16 @@ def fetch_api_pages(
                 f"arXiv API answered HTTP {response.status_code} at start={start}"
             )
         page = parse_api_page(response.content, start)
+        if not page.items and start < page.total_results:
+            # The API now and then answers an empty page in the middle of a result: ask again,
+            # and fail (keeping the checkpoint) rather than end the query early as a success.
+            empty_pages += 1
+            if empty_pages > EMPTY_PAGE_RETRIES:
+                raise SourceFormatError(
+                    f"arXiv API gave empty pages at start={start} of {page.total_results} results"
+                )
+            continue
+        empty_pages = 0
         yield page
         start += len(page.items)
         if not page.items or start >= page.total_results:
