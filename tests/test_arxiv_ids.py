@@ -93,3 +93,8 @@ def test_any_text_either_parses_or_raises_the_documented_error(text: str) -> Non
 def test_url_like_text_that_urllib_rejects(text: str) -> None:
     with pytest.raises(ArxivIdError):
         parse_arxiv_id(text)
+
+
+def test_only_ascii_digits_make_an_id() -> None:
+    with pytest.raises(ArxivIdError):
+        parse_arxiv_id("٢٤٠١.٠٠٠٠١")

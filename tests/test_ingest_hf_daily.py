@@ -298,3 +298,35 @@ def test_authors_are_shared_rows_in_order(
         assert distinct_names is not None
         assert links is not None
         assert distinct_names < links
+
+
+def test_unusable_values_are_reported_and_odd_characters_dropped(
+    tmp_path: Path, session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    base = '{"arxiv_id": "%s", "daily_date": "2026-02-10", "title": "%s", "upvotes": %s%s}\n'
+    lines = [
+        base % ("2602.00001", "Lone \\ud800 surrogate \\uffff here", "1", ""),
+        base % ("2602.00002", "Too many votes", str(2**70), ""),
+        base % ("2602.00003", "Far past", "1", ', "published_at": "0001-01-01T00:00:00+05:00"'),
+        base % ("2602.00004", "Fine", "3", ""),
+    ]
+    path = tmp_path / "odd.jsonl"
+    path.write_text("".join(lines))
+    stats = load_hf_daily(session_factory, settings, path)
+    assert (stats.new, stats.failed) == (2, 2), stats.errors
+    assert "line 2: upvotes" in stats.errors[0]
+    assert "line 3: published_at" in stats.errors[1]
+    with session_factory() as session:
+        title = session.scalar(select(Paper.title).where(Paper.arxiv_id == "2602.00001"))
+        assert title == "Lone surrogate here"
+
+
+def test_hf_loads_queue_an_embedding_job_per_paper(
+    session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    from dailypapers.models import Job
+
+    load_hf_daily(session_factory, settings, DEMO_DAILY_PAPERS)
+    load_hf_daily(session_factory, settings, DEMO_DAILY_PAPERS)
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Job)) == 783

@@ -204,3 +204,44 @@ def test_no_harvest_is_scheduled_unless_enabled(
     with session_factory.begin() as session:
         schedule_daily_harvest(session, settings, T0)
     assert _states(session_factory) == Counter()
+
+
+def test_the_daily_harvest_is_not_queued_again_once_done(
+    engine: Engine, session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    settings = settings.model_copy(update={"harvest_enabled": True})
+    runs: list[dict[str, Any]] = []
+    clock = Clock(dt.datetime(2026, 2, 10, 12, 0, tzinfo=dt.UTC))
+    worker = Worker(
+        settings,
+        engine,
+        session_factory,
+        handlers={"harvest": lambda _context, payload: runs.append(payload)},
+        clock=clock,
+    )
+    for _ in range(5):
+        worker.run_once()
+        clock.advance(minutes=10)
+    assert len(runs) == 1
+    clock.advance(days=1)
+    worker.run_once()
+    assert len(runs) == 2
+
+
+def test_a_worker_whose_lease_ran_out_cannot_overwrite_the_new_owner(
+    engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory.begin() as session:
+        jobs.enqueue(session, "slow", now=T0)
+    stale = jobs.claim(engine, session_factory, "a", kinds=["slow"], now=T0, lease=LEASE)
+    late = T0 + dt.timedelta(minutes=16)
+    owner = jobs.claim(engine, session_factory, "b", kinds=["slow"], now=late, lease=LEASE)
+    assert stale is not None
+    assert owner is not None
+    with session_factory.begin() as session:
+        assert jobs.mark_done(session, stale, late) is False
+    with session_factory() as session:
+        assert session.scalars(select(Job)).one().state == "running"
+    with session_factory.begin() as session:
+        assert jobs.mark_done(session, owner, late) is True
+    assert _states(session_factory) == Counter({"done": 1})

@@ -305,6 +305,9 @@ def harvest_oai(
                 raise
             token = None  # expired: harvest the whole range again (idempotent)
     reached = until_date or clock().date()
+    previous = checkpoint.get("harvested_until")
+    if previous and previous > reached.isoformat():
+        reached = dt.date.fromisoformat(previous)  # a backfill does not move the mark back
     with session_scope(factory) as session:
         save_checkpoint(session, source, {"harvested_until": reached.isoformat()})
     return stats

@@ -180,7 +180,14 @@ class ArxivUpserter:
             for key in to_embed
         ]
         jobs.enqueue_many(self.session, embed, now=now)
-        return [outcomes[item.record.arxiv_id] for item in items]
+        # A second record of the same paper in one batch changes nothing more.
+        seen: set[str] = set()
+        results: list[Outcome] = []
+        for item in items:
+            key = item.record.arxiv_id
+            results.append("unchanged" if key in seen else outcomes[key])
+            seen.add(key)
+        return results
 
     def _ids_of(self, arxiv_ids: list[str]) -> dict[str, int]:
         return select_in(self.session.connection(), papers, "arxiv_id", "id", arxiv_ids)

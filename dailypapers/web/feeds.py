@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from html import escape
 
@@ -17,6 +18,15 @@ from dailypapers.web.deps import SessionDep, SettingsDep
 
 router = APIRouter(prefix="/feeds", tags=["feeds"])
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
+# Characters XML 1.0 forbids: ingestion drops them, and feeds drop them again so no stored
+# text (whatever wrote it) can turn a feed into a 500.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(text: str) -> str:
+    return _NOT_XML.sub("", text)
+
+
 FEED_SIZE = 50
 
 
@@ -47,14 +57,16 @@ def build_atom(
         paper = entry.paper
         item = generator.add_entry()
         item.id(f"{base}/papers/{paper.arxiv_id}")
-        item.title(paper.title)
+        item.title(xml_text(paper.title))
         # One link only: feedgen 1.0.0 drops the rel of entry links, and two links without
         # rel would both be "alternate". The arXiv and PDF links go in the content instead.
         item.link(href=f"{base}/papers/{paper.arxiv_id}")
         for name in paper.author_names:
-            item.author({"name": name})
-        item.summary(paper.abstract or paper.title)
-        item.content(_entry_html(paper.abstract, paper.arxiv_id, paper.upvotes), type="html")
+            item.author({"name": xml_text(name)})
+        item.summary(xml_text(paper.abstract or paper.title))
+        item.content(
+            xml_text(_entry_html(paper.abstract, paper.arxiv_id, paper.upvotes)), type="html"
+        )
         item.published(entry.submitted_at)
         item.updated(
             paper.modified_at if paper.modified_at > entry.submitted_at else entry.submitted_at

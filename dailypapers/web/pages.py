@@ -187,7 +187,8 @@ def paper_page(
     try:
         arxiv_id = parse_arxiv_id(paper_path.removesuffix(".md")).id
     except ArxivIdError as exc:
-        raise HTTPException(404, f"No such paper: {exc}") from None
+        # The Markdown form is part of the API contract: a malformed id there is a 400.
+        raise HTTPException(400 if as_markdown else 404, f"No such paper: {exc}") from None
     paper = get_paper(session, arxiv_id)
     if paper is None:
         raise HTTPException(404, f"Paper {arxiv_id} is not in this site's store.")

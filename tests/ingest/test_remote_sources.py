@@ -354,3 +354,42 @@ def test_hf_daily_by_date(
         ("2026-02-10", "0"),
         ("2026-02-14", "0"),
     ]
+
+
+def test_an_empty_page_in_the_middle_is_retried_then_fails_keeping_the_checkpoint(
+    session_factory: sessionmaker[Session],
+    remote_settings: Settings,
+    remote: FakeRemote,
+    fake_time: FakeTime,
+) -> None:
+    original = remote.answer
+
+    def empty_second_page(path: str, query: dict[str, str]) -> tuple[int, bytes, str]:
+        if query.get("start") == "5":
+            body = (DATA_DIR / "arxiv_api/query_page_1.xml").read_bytes()
+            cut = body.index(b"<entry>")
+            return 200, body[:cut] + b"</feed>\n", "application/atom+xml"
+        return original(path, query)
+
+    remote.answer = empty_second_page  # type: ignore[method-assign]
+    with (
+        make_client(fake_time) as client,
+        pytest.raises(SourceFormatError, match="empty pages at start=5 of 12"),
+    ):
+        ingest_arxiv_api(session_factory, remote_settings, client, query="cat:cs.CL", page_size=5)
+    assert len(_ids(session_factory)) == 5
+    assert sum(1 for _, q in remote.requests if q.get("start") == "5") == 4
+
+
+def test_an_hf_answer_that_is_not_a_list_stops_at_once(
+    session_factory: sessionmaker[Session],
+    remote_settings: Settings,
+    remote: FakeRemote,
+    fake_time: FakeTime,
+) -> None:
+    remote.hf_days["2026-02-11"] = b'{"error": "rate limited"}'
+    with make_client(fake_time, delay=0) as client:
+        stats = load_hf_daily_date(session_factory, remote_settings, client, dt.date(2026, 2, 11))
+    assert stats.failed == 1
+    assert "expected a JSON array" in stats.errors[0]
+    assert len(remote.requests) == 1

@@ -249,3 +249,76 @@ def test_parallel_preparation_gives_the_same_rows(tmp_path: Path, settings: Sett
         engine.dispose()
     assert results[0] == results[1]
     assert results[0][0] == 150
+
+
+def test_versions_only_move_forward_and_accumulate(
+    tmp_path: Path, session_factory: sessionmaker[Session]
+) -> None:
+    record = dict(_lines(SNAPSHOT)[0])
+    record["versions"] = [
+        {"version": "v1", "created": "Mon, 1 Jun 2026 10:00:00 GMT"},
+        {"version": "v2", "created": "Mon, 8 Jun 2026 10:00:00 GMT"},
+        {"version": "v3", "created": "Mon, 15 Jun 2026 10:00:00 GMT"},
+    ]
+    record["update_date"] = "2026-06-15"
+    load_snapshot(session_factory, _write(tmp_path / "v3.jsonl", [record]))
+    older = dict(record, versions=[record["versions"][0]], update_date="2026-06-01")
+    load_snapshot(session_factory, _write(tmp_path / "older.jsonl", [older]))
+    with session_factory() as session:
+        paper = session.scalar(select(Paper).where(Paper.arxiv_id == record["id"]))
+        assert paper is not None
+        assert paper.version == 3
+        assert paper.revised_at is not None
+        assert paper.revised_at.day == 15
+        versions = session.scalars(
+            select(PaperVersion.version).where(PaperVersion.paper_id == paper.id)
+        ).all()
+        assert sorted(versions) == [1, 2, 3]
+
+
+def test_a_record_without_authors_or_abstract_keeps_the_stored_ones(
+    tmp_path: Path, session_factory: sessionmaker[Session]
+) -> None:
+    record = _lines(LISTINGS)[0]
+    load_snapshot(session_factory, _write(tmp_path / "full.jsonl", [record]))
+    sparse = dict(record, authors=None, authors_list=None, abstract=None, comments="new comment")
+    stats = load_snapshot(session_factory, _write(tmp_path / "sparse.jsonl", [sparse]))
+    assert stats.updated == 1
+    with session_factory() as session:
+        paper = session.scalar(select(Paper).where(Paper.arxiv_id == record["id"]))
+        assert paper is not None
+        assert paper.author_names == record["authors_list"]
+        assert paper.abstract.startswith(str(record["abstract"]).split()[0])
+        assert paper.comments == "new comment"
+        links = session.scalar(
+            select(func.count()).select_from(PaperAuthor).where(PaperAuthor.paper_id == paper.id)
+        )
+        assert links == len(record["authors_list"])
+
+
+def test_unusable_values_are_reported_and_the_load_goes_on(
+    tmp_path: Path, session_factory: sessionmaker[Session]
+) -> None:
+    good = _lines(SNAPSHOT)[:3]
+    lone_surrogate = b'{"id": "2606.90001", "title": "Lone \\ud800 surrogate \\uffff"}\n'
+    huge_version = dict(good[1], versions=[{"version": "v99999999999999999999", "created": "x"}])
+    far_past = dict(good[2], versions=[{"version": "v1", "created": "0001-01-01T00:00:00+05:00"}])
+    path = _write(tmp_path / "odd.jsonl", [good[0], huge_version, far_past], extra=[lone_surrogate])
+    for parallel in (False, True):
+        stats = load_snapshot(session_factory, path, parallel=parallel)
+        assert stats.failed == 2, stats.errors
+        assert (
+            "line 3: versions.created: '0001-01-01T00:00:00+05:00' is out of range"
+            in stats.errors[0]
+        )
+        assert "line 4: malformed JSON" in stats.errors[1]  # orjson refuses lone surrogates
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Paper)) == 2
+
+
+def test_the_same_paper_twice_in_one_batch_counts_once(
+    tmp_path: Path, session_factory: sessionmaker[Session]
+) -> None:
+    record = _lines(SNAPSHOT)[0]
+    stats = load_snapshot(session_factory, _write(tmp_path / "twice.jsonl", [record, record]))
+    assert (stats.new, stats.unchanged) == (1, 1)

@@ -148,3 +148,19 @@ def test_submitter_filter_and_object_shapes(
         ).json()
         == []
     )
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"month": "9999-12"}, {"week": "9999-W52"}, {"month": "0001-01"}, {"date": "0001-01-01"}],
+)
+def test_years_out_of_range_are_400_not_500(
+    demo_client: TestClient, params: dict[str, str]
+) -> None:
+    response = demo_client.get("/api/daily_papers", params=params)
+    assert response.status_code == 400
+    assert "the year must be between 1900 and 9998" in response.json()["error"]
+
+
+def test_a_page_far_past_the_end_is_empty(demo_client: TestClient) -> None:
+    assert demo_client.get("/api/daily_papers", params={"p": 100_001}).json() == []

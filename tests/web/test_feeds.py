@@ -56,3 +56,13 @@ def test_markup_in_titles_stays_text_in_the_feed(
     add_daily_paper(demo_settings, arxiv_id="2602.99998", title="<b>Bold</b> & $x<y$", upvotes=900)
     _, entries = _entries(demo_client, "/feeds/latest.atom")
     assert entries[0].findtext(f"{ATOM}title") == "<b>Bold</b> & $x<y$"
+
+
+def test_characters_xml_forbids_never_reach_a_feed(
+    demo_client: TestClient, demo_settings: Settings
+) -> None:
+    add_daily_paper(
+        demo_settings, arxiv_id="2602.99997", title="Bad \uffff title \x07", upvotes=950
+    )
+    _, entries = _entries(demo_client, "/feeds/latest.atom")
+    assert entries[0].findtext(f"{ATOM}title") == "Bad  title "

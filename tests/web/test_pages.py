@@ -258,3 +258,11 @@ def test_paper_page_shows_ai_summary_submitter_and_org(
     assert 'class="org">Example Lab' in card
     # A javascript: project page from the source never becomes a link.
     assert "javascript:" not in demo_client.get("/papers/2602.07085").text
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/papers/month/9999-12", "/papers/week/0001-W01", "/feeds/month/9999-12.atom", "/papers/x.md"],
+)
+def test_edge_addresses_are_400(demo_client: TestClient, path: str) -> None:
+    assert demo_client.get(path).status_code == 400
