@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from dailypapers.config import Settings
-from dailypapers.reference_docs import configuration_markdown
+from dailypapers.reference_docs import cli_markdown, configuration_markdown
 
 DOCS = Path(__file__).parent.parent / "docs"
 
@@ -15,6 +15,11 @@ DOCS = Path(__file__).parent.parent / "docs"
 def test_configuration_doc_is_generated_from_settings() -> None:
     """Fails when a setting changes without `make docs`."""
     assert (DOCS / "configuration.md").read_text() == configuration_markdown()
+
+
+def test_cli_doc_is_generated_from_the_commands() -> None:
+    """Fails when a command or option changes without `make docs`."""
+    assert (DOCS / "cli.md").read_text() == cli_markdown()
 
 
 def test_every_setting_is_described() -> None:
