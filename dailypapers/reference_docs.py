@@ -27,14 +27,18 @@ def configuration_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _command_sections(command: click.Command, path: list[str]) -> list[str]:
-    context = command.make_context(" ".join(path), [], resilient_parsing=True)
+def _command_sections(
+    command: click.Command, path: list[str], parent: click.Context | None = None
+) -> list[str]:
+    # Chained contexts, as on the command line: subcommands inherit the root's settings
+    # (e.g. ``-h`` for help), so the page reads the same whatever ran before in the process.
+    context = command.make_context(path[-1], [], parent=parent, resilient_parsing=True)
     sections = [f"## `{' '.join(path)}`", "", "```text", command.get_help(context), "```", ""]
     if isinstance(command, click.Group):
         for name in command.list_commands(context):
             sub = command.get_command(context, name)
             if sub is not None and not sub.hidden:
-                sections += _command_sections(sub, [*path, name])
+                sections += _command_sections(sub, [*path, name], context)
     return sections
 
 
