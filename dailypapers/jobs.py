@@ -139,6 +139,12 @@ def _still_ours(job: Job) -> Any:
     )
 
 
+def renew_lease(session: Session, job: Job, now: dt.datetime) -> bool:
+    """Tell the others this worker is still on the job; False when it has lost the claim."""
+    result = session.execute(update(Job).where(_still_ours(job)).values(locked_at=now))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 def mark_done(session: Session, job: Job, now: dt.datetime) -> bool:
     """Record success; False when another worker has since claimed the job."""
     result = session.execute(

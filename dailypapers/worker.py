@@ -14,7 +14,8 @@ import os
 import random
 import socket
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,7 +118,8 @@ class Worker:
             return False
         context = JobContext(self.settings, self.engine, self.factory, self.clock())
         try:
-            self.handlers[job.kind](context, dict(job.payload))
+            with self._heartbeat(job):
+                self.handlers[job.kind](context, dict(job.payload))
         except Exception as exc:  # a handler's failure is recorded, never kills the worker
             error = f"{type(exc).__name__}: {exc}"
             log.warning("job %s (%s) failed: %s", job.id, job.kind, error)
@@ -137,6 +139,27 @@ class Worker:
             jobs.mark_done(session, job, self.clock())
         stats.done += 1
         return True
+
+    @contextmanager
+    def _heartbeat(self, job: Job) -> Iterator[None]:
+        """Renew the job's lease every third of it while the handler runs, so no other worker
+        takes a long job (a harvest of a whole set) from a worker that is still alive."""
+        stop = threading.Event()
+        interval = self.lease.total_seconds() / 3
+
+        def beat() -> None:
+            while not stop.wait(interval):
+                with session_scope(self.factory) as session:
+                    if not jobs.renew_lease(session, job, self.clock()):
+                        return
+
+        thread = threading.Thread(target=beat, daemon=True, name=f"lease-{job.id}")
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
     def run_once(self) -> WorkerStats:
         """Schedule what is due, then run jobs until none is due (``worker --once``, for cron)."""

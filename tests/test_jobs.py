@@ -245,3 +245,38 @@ def test_a_worker_whose_lease_ran_out_cannot_overwrite_the_new_owner(
     with session_factory.begin() as session:
         assert jobs.mark_done(session, owner, late) is True
     assert _states(session_factory) == Counter({"done": 1})
+
+
+def test_a_long_job_keeps_its_lease_while_its_worker_lives(
+    engine: Engine, session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    """A handler running for 2.5 leases is never taken by another worker (real clock)."""
+    settings = settings.model_copy(update={"job_lease_seconds": 0.6})
+    with session_factory.begin() as session:
+        jobs.enqueue(session, "long")
+    stolen: list[int] = []
+    running = threading.Event()
+    finished = threading.Event()
+
+    def long_job(_context: JobContext, _payload: dict[str, Any]) -> None:
+        running.set()
+        finished.wait(1.5)
+
+    def thief() -> None:
+        running.wait(5)
+        while not finished.is_set():
+            job = jobs.claim(
+                engine, session_factory, "thief", kinds=["long"], now=jobs.utc_clock(),
+                lease=dt.timedelta(seconds=0.6),
+            )  # fmt: skip
+            if job is not None:
+                stolen.append(job.id)
+            finished.wait(0.1)
+
+    watcher = threading.Thread(target=thief)
+    watcher.start()
+    stats = Worker(settings, engine, session_factory, handlers={"long": long_job}).run_once()
+    finished.set()
+    watcher.join()
+    assert stolen == []
+    assert stats.done == 1
