@@ -167,8 +167,10 @@ class ArxivUpserter:
         if inserts:
             for values in inserts:
                 values.update(created_at=now, modified_at=now, external_upvotes=0, local_upvotes=0)
-            insert_rows(self.session.connection(), papers, inserts)
-            ids.update(self._ids_of([values["arxiv_id"] for values in inserts]))
+            returned = insert_rows(
+                self.session.connection(), papers, inserts, returning=("arxiv_id", "id")
+            )
+            ids.update((arxiv_id, paper_id) for arxiv_id, paper_id in returned)
         if content_updates:
             self._update(content_updates, (*CONTENT_COLUMNS, "metadata_hash"))
         if hash_updates:
@@ -238,8 +240,10 @@ class ArxivUpserter:
         self._remember_author_ids(missing)
         to_insert = [{"name": name} for name in missing if name not in self._author_ids]
         if to_insert:
-            insert_rows(self.session.connection(), authors_table, to_insert)
-            self._remember_author_ids([row["name"] for row in to_insert])
+            returned = insert_rows(
+                self.session.connection(), authors_table, to_insert, returning=("name", "id")
+            )
+            self._author_ids.update((name, author_id) for name, author_id in returned)
 
     def _remember_author_ids(self, names: list[str]) -> None:
         connection = self.session.connection()
