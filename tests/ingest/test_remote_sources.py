@@ -23,6 +23,14 @@ API_IDS = [
 ]  # fmt: skip
 
 
+# The range the recorded OAI-PMH pages answer.
+OAI_WINDOW: dict[str, object] = {
+    "set_spec": "cs",
+    "from_date": dt.date(2026, 6, 20),
+    "until_date": dt.date(2026, 7, 1),
+}
+
+
 class FakeTime:
     """A clock that moves only when the code sleeps: records every wait, never waits."""
 
@@ -229,11 +237,7 @@ def test_oai_drop_mid_harvest_then_resume_has_no_duplicate_and_no_gap(
     remote: FakeRemote,
     fake_time: FakeTime,
 ) -> None:
-    window = {
-        "set_spec": "cs",
-        "from_date": dt.date(2026, 6, 20),
-        "until_date": dt.date(2026, 7, 1),
-    }
+    window = OAI_WINDOW
     # Page 1 answers; page 2's connection drops and no retry is allowed: the run stops.
     with make_client(fake_time, retries=0) as client:
         first = harvest_first_page_then_drop(
@@ -279,11 +283,7 @@ def test_oai_expired_token_restarts_the_range(
     from dailypapers.ingest.checkpoints import save_checkpoint
     from dailypapers.ingest.run import oai_source_key
 
-    window = {
-        "set_spec": "cs",
-        "from_date": dt.date(2026, 6, 20),
-        "until_date": dt.date(2026, 7, 1),
-    }
+    window = OAI_WINDOW
     with session_factory.begin() as session:
         save_checkpoint(
             session,
