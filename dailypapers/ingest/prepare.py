@@ -83,11 +83,15 @@ class _ChildFailure:
 
 def _child(
     connection: Connection,
+    parents_end: Connection,
     path: Path,
     skip_lines: int,
     known_hashes: frozenset[str],
     batch_size: int,
 ) -> None:
+    # A forked child holds a copy of the parent's reading end; close it, or the pipe would
+    # never break when the parent dies and this process would wait on it forever.
+    parents_end.close()
     try:
         for batch in prepare_batches(
             path, skip_lines=skip_lines, known_hashes=known_hashes, batch_size=batch_size
@@ -116,7 +120,7 @@ def prepare_batches_in_background(
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(  # type: ignore[attr-defined]
         target=_child,
-        args=(sender, path, skip_lines, known_hashes, batch_size),
+        args=(sender, receiver, path, skip_lines, known_hashes, batch_size),
         daemon=True,
         name="dailypapers-prepare",
     )

@@ -165,6 +165,24 @@ def test_hf_daily_on_top_of_the_snapshot_keeps_the_arxiv_metadata(
         assert paper.external_upvotes == 5
 
 
+def _processes_reading(path: Path, *, within_seconds: float) -> list[int]:
+    """Pids whose command line names ``path``, after waiting up to ``within_seconds`` for none."""
+    deadline = time.monotonic() + within_seconds
+    while True:
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    cmdline = (entry / "cmdline").read_bytes()
+                except OSError:
+                    continue
+                if str(path).encode() in cmdline:
+                    pids.append(int(entry.name))
+        if not pids or time.monotonic() > deadline:
+            return pids
+        time.sleep(0.1)
+
+
 def test_kill_9_halfway_then_rerun_matches_an_uninterrupted_run(tmp_path: Path) -> None:
     """A real `dailypapers ingest snapshot` process killed with SIGKILL mid-load, then rerun."""
     records = _lines(SNAPSHOT)  # 150 real records
@@ -211,6 +229,8 @@ def test_kill_9_halfway_then_rerun_matches_an_uninterrupted_run(tmp_path: Path) 
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert 0 < stored < len(expanded), "the load was not caught in the middle"
+    # The preparing child notices its parent is gone and ends too (no orphan left waiting).
+    assert _processes_reading(big, within_seconds=15) == []
 
     resumed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
