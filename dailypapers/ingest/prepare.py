@@ -18,10 +18,11 @@ from itertools import islice
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from dailypapers.arxiv_ids import ArxivIdError, parse_arxiv_id
+from dailypapers.arxiv_ids import ArxivId, ArxivIdError, parse_arxiv_id
 from dailypapers.ingest.normalize import normalize_arxiv
 from dailypapers.ingest.sources.hf_daily import SourceError
-from dailypapers.ingest.sources.snapshot import read_snapshot
+from dailypapers.ingest.sources.records import ArxivRaw
+from dailypapers.ingest.sources.snapshot import SnapshotLine, read_snapshot
 from dailypapers.ingest.text import RecordError, record_problem
 from dailypapers.ingest.upsert_arxiv import HashedRecord
 
@@ -35,6 +36,22 @@ class PreparedBatch:
     unchanged: int = 0
     last_line: int = 0
     bytes_read: int = 0  # of the (compressed) file, for progress
+
+
+def record_id(item: SnapshotLine | ArxivRaw) -> ArxivId:
+    """The record's arXiv id; :raises RecordError: naming the problem."""
+    try:
+        return parse_arxiv_id(str(item.data.get("id", "")))
+    except ArxivIdError as exc:
+        raise RecordError(f"id: {exc}") from None
+
+
+def prepare_record(item: SnapshotLine | ArxivRaw, parsed: ArxivId) -> HashedRecord:
+    """Normalize one record; whatever it holds, a problem is a :class:`RecordError`."""
+    try:
+        return HashedRecord(normalize_arxiv(item.data, parsed_id=parsed), item.source_hash)
+    except (RecordError, TypeError, OverflowError) as exc:
+        raise RecordError(record_problem(exc)) from None
 
 
 def prepare_batches(
@@ -61,16 +78,9 @@ def prepare_batches(
                 batch.unchanged += 1
                 continue
             try:
-                parsed = parse_arxiv_id(str(item.data.get("id", "")))
-                record = normalize_arxiv(item.data, parsed_id=parsed)
-            except ArxivIdError as exc:
-                batch.errors.append((item.position, f"id: {exc}"))
-                continue
-            except (RecordError, TypeError, OverflowError) as exc:
-                # Whatever a record holds, it is reported and the load goes on.
-                batch.errors.append((item.position, record_problem(exc)))
-                continue
-            batch.records.append(HashedRecord(record, item.source_hash))
+                batch.records.append(prepare_record(item, record_id(item)))
+            except RecordError as exc:  # reported; the load goes on
+                batch.errors.append((item.position, str(exc)))
         batch.last_line = last_line
         batch.bytes_read = bytes_read[0]
         yield batch

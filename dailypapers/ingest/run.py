@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from dailypapers.arxiv_ids import ArxivId, ArxivIdError, parse_arxiv_id
+from dailypapers.arxiv_ids import ArxivId
 from dailypapers.config import Settings
 from dailypapers.db import session_scope, tune_for_bulk_load
 from dailypapers.ingest.checkpoints import clear_checkpoint, load_checkpoint, save_checkpoint
@@ -27,11 +27,13 @@ from dailypapers.ingest.lexical_index import (
     DEFAULT_AUTOMERGE,
     set_lexical_automerge,
 )
-from dailypapers.ingest.normalize import DailyPaperRecord, normalize_arxiv, normalize_hf_daily
+from dailypapers.ingest.normalize import DailyPaperRecord, normalize_hf_daily
 from dailypapers.ingest.prepare import (
     PreparedBatch,
     prepare_batches,
     prepare_batches_in_background,
+    prepare_record,
+    record_id,
 )
 from dailypapers.ingest.sources.arxiv_api import fetch_api_pages
 from dailypapers.ingest.sources.hf_daily import (
@@ -42,7 +44,6 @@ from dailypapers.ingest.sources.hf_daily import (
 )
 from dailypapers.ingest.sources.oai_pmh import BadResumptionTokenError, list_records
 from dailypapers.ingest.sources.records import ArxivRaw
-from dailypapers.ingest.sources.snapshot import SnapshotLine
 from dailypapers.ingest.text import RecordError, record_problem
 from dailypapers.ingest.upsert import DailyPaperUpserter, IngestStats
 from dailypapers.ingest.upsert_arxiv import ArxivUpserter, HashedRecord
@@ -209,20 +210,20 @@ def _apply_prepared(
 def apply_arxiv_batch(
     upserter: ArxivUpserter,
     session: Session,
-    batch: Sequence[SnapshotLine | ArxivRaw | SourceError],
+    batch: Sequence[ArxivRaw | SourceError],
     stats: IngestStats,
     now: dt.datetime,
 ) -> None:
     """Count errors, skip records whose hash is stored, normalize and upsert the rest."""
-    keyed: list[tuple[ArxivId, SnapshotLine | ArxivRaw]] = []
+    keyed: list[tuple[ArxivId, ArxivRaw]] = []
     for item in batch:
         if isinstance(item, SourceError):
             stats.fail(item.position, item.message)
             continue
         try:
-            keyed.append((parse_arxiv_id(str(item.data.get("id", ""))), item))
-        except ArxivIdError as exc:
-            stats.fail(item.position, f"id: {exc}")
+            keyed.append((record_id(item), item))
+        except RecordError as exc:
+            stats.fail(item.position, str(exc))
     stored = upserter.stored_hashes(session, [parsed.id for parsed, _ in keyed])
     to_apply: list[HashedRecord] = []
     for parsed, item in keyed:
@@ -230,10 +231,9 @@ def apply_arxiv_batch(
             stats.count("unchanged")
             continue
         try:
-            record = normalize_arxiv(item.data, parsed_id=parsed)
-            to_apply.append(HashedRecord(record, item.source_hash))
-        except (RecordError, TypeError, OverflowError) as exc:
-            stats.fail(item.position, record_problem(exc))
+            to_apply.append(prepare_record(item, parsed))
+        except RecordError as exc:
+            stats.fail(item.position, str(exc))
     for outcome in upserter.apply(session, to_apply, now):
         stats.count(outcome)
 

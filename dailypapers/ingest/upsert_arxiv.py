@@ -106,16 +106,7 @@ class ArxivUpserter:
 
     def stored_hashes(self, session: Session, arxiv_ids: Sequence[str]) -> dict[str, str | None]:
         """The ``metadata_hash`` of each stored paper among ``arxiv_ids``."""
-        self.session = session
-        found: dict[str, str | None] = {}
-        for chunk in _chunks(arxiv_ids):
-            rows = self._core(
-                select(papers.c.arxiv_id, papers.c.metadata_hash).where(
-                    papers.c.arxiv_id.in_(chunk)
-                )
-            )
-            found.update((row.arxiv_id, row.metadata_hash) for row in rows)
-        return found
+        return select_in(session.connection(), papers, "arxiv_id", "metadata_hash", arxiv_ids)
 
     def apply(
         self, session: Session, items: Sequence[HashedRecord], now: dt.datetime
