@@ -1,4 +1,6 @@
-"""The ``dailypapers`` command: serve, db, ingest, demo. Each calls the same services as the web."""
+"""The ``dailypapers`` command: serve, db, ingest, worker, digest, demo.
+
+Each calls the same services as the web."""
 
 from __future__ import annotations
 
@@ -456,6 +458,9 @@ def demo(ctx: click.Context, host: str, port: int, serve: bool) -> None:
     _upgrade(settings)
     stats = _load_with_progress(settings, DEMO_DAILY_PAPERS)
     _report(stats)
+    if "mailer" not in settings.model_fields_set:
+        # Confirmations and digests are printed by the demo's worker, never sent anywhere.
+        settings = settings.model_copy(update={"mailer": "console"})
     if settings.today is None:
         with _session_factory(settings) as factory, session_scope(factory) as session:
             last_day = latest_feed_date(session, settings.current_date())
@@ -466,6 +471,83 @@ def demo(ctx: click.Context, host: str, port: int, serve: bool) -> None:
             _serve(settings, host, port, run_migrations=False)
     else:
         click.echo(f"loaded; serve with: dailypapers serve --host {host} --port {port}")
+
+
+@main.group()
+def digest() -> None:
+    """Email digests: send a period now, or preview one."""
+
+
+def _digest_period(text: str) -> str:
+    from dailypapers.periods import PeriodError, digest_period_key, parse_digest_period
+
+    try:
+        return digest_period_key(*parse_digest_period(text))
+    except PeriodError as exc:
+        raise click.BadParameter(str(exc), param_hint="--period") from None
+
+
+@digest.command("send")
+@click.option("--period", required=True, help="daily:YYYY-MM-DD or weekly:YYYY-Www.")
+@click.pass_context
+def digest_send(ctx: click.Context, period: str) -> None:
+    """Claim and send a period's digest to every active subscriber that has not had it.
+
+    Safe to run again: each subscriber gets the period's mail once. Mails refused for now
+    (SMTP 4xx) stay queued for the worker's retries; the exit code is 1 while any is left.
+    """
+    from dailypapers.digests.send import SEND_JOB, period_counts, run_send_job, schedule_period
+    from dailypapers.worker import Worker, WorkerStats
+
+    settings = _settings(ctx)
+    key = _digest_period(period)
+    _upgrade(settings)
+    engine = make_engine(settings)
+    factory = make_session_factory(engine)
+    try:
+        with session_scope(factory) as session:
+            claimed = schedule_period(session, settings, key, jobs.utc_clock())
+        console.print(f"{key}: {claimed} new subscriber(s) to send to")
+        runner = Worker(settings, engine, factory, handlers={SEND_JOB: run_send_job})
+        stats = WorkerStats()
+        with _progress() as progress:
+            task = progress.add_task("sending (chunks)", total=None)
+            while runner.run_one(stats):
+                progress.advance(task)
+        with session_scope(factory) as session:
+            counts = period_counts(session, key)
+    finally:
+        engine.dispose()
+    click.echo(
+        f"{key}: {counts.get('sent', 0)} sent, {counts.get('skipped', 0)} skipped, "
+        f"{counts.get('failed', 0)} failed, {counts.get('pending', 0)} waiting for a retry"
+    )
+    if counts.get("pending", 0) or stats.failed:
+        sys.exit(1)
+
+
+@digest.command("preview")
+@click.option("--email", "address", help="A subscriber's address (default: a new subscriber).")
+@click.option("--period", help="daily:YYYY-MM-DD or weekly:YYYY-Www (default: the latest day).")
+@click.option("--html", "as_html", is_flag=True, help="Print the HTML part instead of the text.")
+@click.pass_context
+def digest_preview(
+    ctx: click.Context, address: str | None, period: str | None, as_html: bool
+) -> None:
+    """Print a digest as a subscriber would get it, without sending or recording anything."""
+    from dailypapers.digests.preview import preview_digests
+
+    settings = _settings(ctx)
+    key = _digest_period(period) if period else None
+    _upgrade(settings)
+    with _session_factory(settings) as factory, session_scope(factory) as session:
+        try:
+            previews = preview_digests(session, settings, address, key)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--email") from None
+        for subject, parts in previews:
+            click.echo(f"Subject: {subject}\n")
+            click.echo(parts.html if as_html else parts.text)
 
 
 if __name__ == "__main__":

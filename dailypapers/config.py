@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "DAILYPAPERS_"
@@ -120,6 +121,116 @@ class Settings(BaseSettings):
             '`["2026-12-25", "2027-01-01"]`); the feed says "holiday" on them.'
         ),
     )
+
+    secret_key: SecretStr | None = Field(
+        None,
+        description=(
+            "Key that signs confirmation links (and later sessions). Unset: a random key is "
+            "made once and kept in `DATA_DIR/secret_key`; set it when several machines serve "
+            "the site."
+        ),
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Addresses of reverse proxies whose `X-Forwarded-For` names the client (JSON list, "
+            '`["127.0.0.1"]`); per-IP rate limits use that client address.'
+        ),
+    )
+
+    mailer: Literal["smtp", "console"] = Field(
+        "smtp",
+        description=(
+            "How mail leaves: `smtp` (the SMTP_* settings) or `console` (printed to the "
+            "worker's output; what `make demo` uses, nothing is delivered)."
+        ),
+    )
+    smtp_host: str = Field("localhost", description="SMTP server (your relay or provider).")
+    smtp_port: int = Field(25, ge=1, le=65535, description="SMTP port (587 for STARTTLS, 465 TLS).")
+    smtp_security: Literal["none", "starttls", "tls"] = Field(
+        "none",
+        description=(
+            "`starttls` (upgrade on connect, port 587), `tls` (implicit TLS, port 465) or `none` "
+            "(a relay on this machine; credentials are then refused for a remote host)."
+        ),
+    )
+    smtp_username: str | None = Field(None, description="SMTP login, if the server needs one.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    smtp_timeout_seconds: float = Field(30.0, gt=0, description="Timeout of one SMTP exchange.")
+    mail_from: str = Field(
+        "Daily Papers <digest@localhost>",
+        description="From header of every mail (use an address your domain's SPF/DKIM cover).",
+    )
+    mail_unsubscribe_address: str | None = Field(
+        None,
+        description=(
+            "Inbound address that unsubscribes whoever writes to it; when set, `List-Unsubscribe` "
+            "also carries a `mailto:` (the https one-click URL is always there)."
+        ),
+    )
+
+    digest_enabled: bool = Field(
+        True, description="Let the worker send the daily and weekly digests on schedule."
+    )
+    digest_daily_time: dt.time = Field(
+        dt.time(8, 0),
+        description=(
+            "Local time (TIMEZONE) of the daily digest, sent Monday to Friday with the previous "
+            "weekday's papers."
+        ),
+    )
+    digest_weekly_day: int = Field(
+        1,
+        ge=1,
+        le=7,
+        description="ISO weekday of the weekly digest (1 = Monday), with the previous ISO week.",
+    )
+    digest_weekly_time: dt.time = Field(
+        dt.time(8, 0), description="Local time (TIMEZONE) of the weekly digest."
+    )
+    digest_default_papers: int = Field(
+        10, ge=1, le=50, description="Papers in a digest unless the subscriber chose a number."
+    )
+    digest_empty_period: Literal["note", "skip"] = Field(
+        "note",
+        description=(
+            "When a period has no papers for a subscription: `note` sends a short mail saying why "
+            "(weekend, holiday, nothing matched the topic), `skip` sends nothing."
+        ),
+    )
+    digest_max_hard_failures: int = Field(
+        3,
+        ge=1,
+        description="Permanent (5xx) refusals in a row after which a subscription is deactivated.",
+    )
+    digest_max_attempts: int = Field(
+        5, ge=1, le=50, description="Tries of one digest mail on temporary (4xx) SMTP errors."
+    )
+    digest_chunk_size: int = Field(
+        250,
+        ge=1,
+        le=5000,
+        description="Subscriptions per send job; several workers share a period's jobs.",
+    )
+    subscribe_confirm_days: int = Field(
+        7, ge=1, description="Days a subscription's confirmation link stays valid."
+    )
+    subscribe_limit_per_ip: str = Field(
+        "10/hour",
+        description="Subscribe requests one client address may make (`N/second|minute|hour|day`).",
+    )
+    subscribe_limit_per_address: str = Field(
+        "3/day",
+        description="Confirmation or sample mails one email address may be sent (`N/period`).",
+    )
+
+    @field_validator("subscribe_limit_per_ip", "subscribe_limit_per_address")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from dailypapers.rate_limits import parse_rate
+
+        parse_rate(value)
+        return value
 
     @field_validator("timezone")
     @classmethod

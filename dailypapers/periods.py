@@ -122,3 +122,40 @@ def parse_month(text: str) -> FeedWindow:
 def parse_window(kind: WindowKind, text: str) -> FeedWindow:
     parser = {"day": parse_day, "week": parse_week, "month": parse_month}[kind]
     return parser(text)
+
+
+# Digest periods: ``daily:2026-02-10`` (one feed day) and ``weekly:2026-W07`` (one ISO week).
+DigestCadence = Literal["daily", "weekly"]
+CADENCES: tuple[DigestCadence, ...] = ("daily", "weekly")
+
+
+def parse_digest_period(key: str) -> tuple[DigestCadence, FeedWindow]:
+    """``"weekly:2026-W07"`` → ``("weekly", <that week>)``; a PeriodError says what is expected."""
+    cadence, _, rest = key.strip().partition(":")
+    if cadence == "daily":
+        return "daily", parse_day(rest)
+    if cadence == "weekly":
+        return "weekly", parse_week(rest)
+    raise PeriodError(
+        f"{key[:40]!r} is not a digest period; expected daily:YYYY-MM-DD or weekly:YYYY-Www"
+    )
+
+
+def digest_period_key(cadence: DigestCadence, window: FeedWindow) -> str:
+    return f"{cadence}:{window.key}"
+
+
+def due_digest_window(
+    cadence: DigestCadence, send_day: dt.date, weekly_day: int
+) -> FeedWindow | None:
+    """The period a digest sent on ``send_day`` covers, or None when that cadence sends nothing
+    that day: daily digests go out Monday–Friday with the previous weekday (Monday: Friday);
+    weekly ones on ISO weekday ``weekly_day`` with the previous ISO week."""
+    if cadence == "daily":
+        if send_day.weekday() >= 5:
+            return None
+        back = 3 if send_day.weekday() == 0 else 1
+        return day_window(send_day - dt.timedelta(days=back))
+    if send_day.isoweekday() != weekly_day:
+        return None
+    return week_window_of(send_day - dt.timedelta(days=7))

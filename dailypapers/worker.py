@@ -53,9 +53,18 @@ class WorkerStats:
 
 def default_handlers() -> dict[str, Handler]:
     """Every job kind this installation can run."""
+    from dailypapers.digests.send import JOB_HANDLERS as DIGEST_HANDLERS
     from dailypapers.ingest.run import run_harvest_job, run_hf_daily_job
 
-    return {"harvest": run_harvest_job, "ingest_hf_daily": run_hf_daily_job}
+    return {"harvest": run_harvest_job, "ingest_hf_daily": run_hf_daily_job, **DIGEST_HANDLERS}
+
+
+def schedule_due_work(session: Session, settings: Settings, now: dt.datetime) -> None:
+    """Queue the periodic work that is due: the daily harvest and the digests."""
+    from dailypapers.digests.send import schedule_due_digests
+
+    schedule_daily_harvest(session, settings, now)
+    schedule_due_digests(session, settings, now)
 
 
 def schedule_daily_harvest(session: Session, settings: Settings, now: dt.datetime) -> None:
@@ -165,7 +174,7 @@ class Worker:
         """Schedule what is due, then run jobs until none is due (``worker --once``, for cron)."""
         stats = WorkerStats()
         with session_scope(self.factory) as session:
-            schedule_daily_harvest(session, self.settings, self.clock())
+            schedule_due_work(session, self.settings, self.clock())
         while self.run_one(stats):
             pass
         return stats
@@ -174,7 +183,7 @@ class Worker:
         stats = WorkerStats()
         while not stop.is_set():
             with session_scope(self.factory) as session:
-                schedule_daily_harvest(session, self.settings, self.clock())
+                schedule_due_work(session, self.settings, self.clock())
             if not self.run_one(stats):
                 stop.wait(self.settings.worker_poll_seconds)
         return stats

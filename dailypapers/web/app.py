@@ -13,11 +13,13 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from dailypapers import __version__
 from dailypapers.config import Settings
 from dailypapers.db import make_engine, make_session_factory
-from dailypapers.web import api, feeds, pages
+from dailypapers.signing import Signer
+from dailypapers.web import api, digest_pages, feeds, pages, subscriptions
 from dailypapers.web.templating import configure_templates
 
 WEB_DIR = Path(__file__).parent
@@ -44,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
+    app.state.signer = Signer(settings)
     templates = Jinja2Templates(directory=WEB_DIR / "templates")
     configure_templates(templates, settings)
     app.state.templates = templates
@@ -51,8 +54,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.include_router(api.router)
     app.include_router(feeds.router)
+    app.include_router(subscriptions.router)
+    app.include_router(digest_pages.router)
     app.include_router(pages.router)  # last: /papers/{id} takes any path below /papers/
 
+    if settings.trusted_proxies:
+        # Per-IP rate limits need the client's address, which a proxy passes in X-Forwarded-For.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     return app

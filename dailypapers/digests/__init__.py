@@ -1,0 +1,1 @@
+"""Email digests: subscriptions, composing a period's papers, rendering and sending them."""

@@ -1,0 +1,180 @@
+"""What a digest holds: the top papers of a period for one subscription (service, no commits).
+
+A :class:`PeriodComposer` is made once per period and run: it ranks the period's Daily Papers
+once, searches each distinct topic query once (10,000 subscribers with 500 distinct topics make
+500 searches, not 5,000), and then picks for each subscription its best papers that it has not
+been sent before.
+
+- Trending (no topic): the period's Daily Papers list, by shown upvotes then submission time,
+  as on the feed pages.
+- Topic: papers of the period that match the query — those on the Daily Papers list and those
+  arXiv announced in the period — by shown upvotes, then lexical relevance.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from dailypapers.calendar import day_status
+from dailypapers.config import Settings
+from dailypapers.models import DailyEntry, DigestReceived, Paper, Subscription
+from dailypapers.papers import newest_ingested_day
+from dailypapers.periods import DigestCadence, FeedWindow, parse_digest_period
+from dailypapers.search import lexical
+
+SHOWN_UPVOTES = Paper.external_upvotes + Paper.local_upvotes
+# Topic matches considered per query and period before ranking by upvotes.
+TOPIC_CANDIDATES = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ComposedDigest:
+    """The paper ids of one digest, best first; ``note`` says why it is empty."""
+
+    paper_ids: list[int]
+    note: str | None = None
+
+
+class PeriodComposer:
+    def __init__(self, session: Session, settings: Settings, period_key: str) -> None:
+        self.session = session
+        self.settings = settings
+        self.period_key = period_key
+        self.cadence: DigestCadence
+        self.window: FeedWindow
+        self.cadence, self.window = parse_digest_period(period_key)
+        self._trending: list[int] | None = None
+        self._topics: dict[str, list[int]] = {}
+
+    @property
+    def label(self) -> str:
+        return self.window.label
+
+    def trending_ids(self) -> list[int]:
+        if self._trending is None:
+            statement = (
+                select(DailyEntry.paper_id)
+                .join(DailyEntry.paper)
+                .where(DailyEntry.feed_date.between(self.window.start, self.window.end))
+                .order_by(SHOWN_UPVOTES.desc(), DailyEntry.submitted_at, Paper.arxiv_id)
+            )
+            self._trending = list(self.session.scalars(statement))
+        return self._trending
+
+    def topic_ids(self, query: str) -> list[int]:
+        """Papers of the period matching ``query``, searched once per distinct query."""
+        if query not in self._topics:
+            on_list = select(DailyEntry.paper_id).where(
+                DailyEntry.feed_date.between(self.window.start, self.window.end)
+            )
+            in_period = or_(
+                Paper.id.in_(on_list),
+                Paper.listing_date.between(self.window.start, self.window.end),
+            )
+            matches: list[int] = list(
+                self.session.scalars(
+                    lexical.matching(self.session, query, in_period).limit(TOPIC_CANDIDATES)
+                )
+            )
+            relevance = {paper_id: rank for rank, paper_id in enumerate(matches)}
+            upvotes = dict(
+                self.session.execute(
+                    select(Paper.id, SHOWN_UPVOTES).where(Paper.id.in_(matches))
+                ).tuples()
+            )
+            self._topics[query] = sorted(matches, key=lambda i: (-upvotes[i], relevance[i]))
+        return self._topics[query]
+
+    def received(self, subscription_ids: Collection[int]) -> dict[int, set[int]]:
+        """For each subscription, which of this period's candidate papers it was already sent."""
+        candidates = set(self.trending_ids())
+        for ids in self._topics.values():
+            candidates.update(ids)
+        found: dict[int, set[int]] = defaultdict(set)
+        if not subscription_ids or not candidates:
+            return found
+        rows = self.session.execute(
+            select(DigestReceived.subscription_id, DigestReceived.paper_id).where(
+                DigestReceived.subscription_id.in_(subscription_ids),
+                DigestReceived.paper_id.in_(candidates),
+            )
+        ).tuples()
+        for subscription_id, paper_id in rows:
+            found[subscription_id].add(paper_id)
+        return found
+
+    def compose(self, subscription: Subscription, already_sent: Iterable[int]) -> ComposedDigest:
+        topic = subscription.topic_query
+        ranked = self.topic_ids(topic) if topic else self.trending_ids()
+        sent = set(already_sent)
+        fresh = [paper_id for paper_id in ranked if paper_id not in sent]
+        if fresh:
+            return ComposedDigest(fresh[: subscription.paper_count])
+        return ComposedDigest([], self.empty_note(topic, had_papers=bool(ranked)))
+
+    def compose_many(self, subscriptions: Collection[Subscription]) -> dict[int, ComposedDigest]:
+        for subscription in subscriptions:  # search every topic before asking what was sent
+            if subscription.topic_query:
+                self.topic_ids(subscription.topic_query)
+        sent = self.received([s.id for s in subscriptions])
+        return {s.id: self.compose(s, sent.get(s.id, ())) for s in subscriptions}
+
+    def empty_note(self, topic: str, *, had_papers: bool) -> str:
+        """Why there is nothing to send: weekend, holiday, not ingested, or nothing new/matching."""
+        if topic:
+            return f"No new papers matched “{topic}” in {self.describe_period()}."
+        if had_papers:
+            return f"Nothing new in {self.describe_period()}: you have seen every paper of it."
+        if self.cadence == "daily":
+            status = day_status(
+                self.window.start,
+                count=0,
+                today=self.settings.current_date(),
+                newest_ingested=newest_ingested_day(self.session),
+                holidays=self.settings.holidays,
+            )
+            return status.message
+        return f"No papers were put on the list in {self.describe_period()}."
+
+    def describe_period(self) -> str:
+        if self.cadence == "daily":
+            return f"the list of {self.window.start.strftime('%A, %B %-d, %Y')}"
+        return self.window.label.replace("Week", "week", 1)
+
+
+def load_papers(session: Session, paper_ids: Collection[int]) -> dict[int, Paper]:
+    """The papers of some digests in one query, by id."""
+    if not paper_ids:
+        return {}
+    papers = session.scalars(select(Paper).where(Paper.id.in_(paper_ids)))
+    return {paper.id: paper for paper in papers}
+
+
+def feed_dates(session: Session, paper_ids: Collection[int]) -> dict[int, dt.date]:
+    if not paper_ids:
+        return {}
+    rows = session.execute(
+        select(DailyEntry.paper_id, DailyEntry.feed_date).where(DailyEntry.paper_id.in_(paper_ids))
+    ).tuples()
+    return dict(rows)
+
+
+def count_subscribers(session: Session, cadence: DigestCadence) -> int:
+    """Active subscriptions of a cadence (for the CLI's report)."""
+    return int(
+        session.scalar(
+            select(func.count(Subscription.id)).where(
+                Subscription.cadence == cadence,
+                Subscription.confirmed_at.is_not(None),
+                Subscription.unsubscribed_at.is_(None),
+                Subscription.deactivated_at.is_(None),
+            )
+        )
+        or 0
+    )

@@ -1,0 +1,154 @@
+"""Turning a digest or a confirmation into a MIME message (Jinja2 text + HTML parts).
+
+Templates live in ``templates/<name>/{subject.txt,body.txt,body.html}``. The HTML part is a
+≤ 600 px table layout with every style inline (mail clients drop ``<style>`` blocks and
+classes); the text part is complete on its own. Every link is absolute, from BASE_URL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.policy
+import email.utils
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from dailypapers import arxiv_ids
+from dailypapers.config import Settings
+from dailypapers.models import Paper, Subscription
+from dailypapers.web.templating import author_line, shorten
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+DIGEST_ABSTRACT_CHARS = 280
+
+
+@dataclass(frozen=True, slots=True)
+class MailParts:
+    subject: str
+    text: str
+    html: str
+
+
+def one_line(value: str) -> str:
+    """Header text on one line: no CR/LF or other control character can start a new header."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in value).split())
+
+
+class MailRenderer:
+    """One Jinja2 environment for every mail, built once per process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.env = Environment(
+            loader=FileSystemLoader(TEMPLATES_DIR),
+            autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        self.env.filters["shorten"] = shorten
+        self.env.filters["author_line"] = author_line
+        self.env.globals["site_name"] = settings.site_name
+        self.env.globals["base_url"] = settings.base_url
+        self.mail_domain = urlsplit(settings.base_url).hostname or "localhost"
+
+    def render(self, name: str, context: Mapping[str, Any]) -> MailParts:
+        def part(filename: str) -> str:
+            return self.env.get_template(f"{name}/{filename}").render(context)
+
+        return MailParts(one_line(part("subject.txt")), part("body.txt"), part("body.html"))
+
+    def message(
+        self,
+        parts: MailParts,
+        *,
+        to: str,
+        message_id: str,
+        headers: Mapping[str, str] = {},
+        now: dt.datetime | None = None,
+    ) -> EmailMessage:
+        message = EmailMessage(policy=email.policy.SMTP)
+        message["From"] = self.settings.mail_from
+        message["To"] = to
+        message["Subject"] = parts.subject
+        message["Date"] = email.utils.format_datetime(now or dt.datetime.now(dt.UTC))
+        message["Message-ID"] = message_id
+        for name, value in headers.items():
+            message[name] = value
+        message.set_content(parts.text, cte="quoted-printable")
+        message.add_alternative(parts.html, subtype="html", cte="quoted-printable")
+        return message
+
+    def paper_view(self, paper: Paper) -> dict[str, Any]:
+        base = self.settings.base_url
+        return {
+            "title": paper.title,
+            "url": f"{base}/papers/{quote(paper.arxiv_id, safe='/')}",
+            "arxiv_url": arxiv_ids.abs_url(paper.arxiv_id),
+            "pdf_url": arxiv_ids.pdf_url(paper.arxiv_id),
+            "code_url": paper.github_repo,
+            "authors": author_line(list(paper.author_names)),
+            "abstract": shorten(paper.abstract, DIGEST_ABSTRACT_CHARS),
+            "upvotes": paper.upvotes,
+        }
+
+    def digest_message_id(self, subscription_id: int, period_key: str) -> str:
+        """Stable per (subscription, period): a resend after a crash carries the same id."""
+        cadence, _, key = period_key.partition(":")
+        return f"<digest.{cadence}.{key}.s{subscription_id}@{self.mail_domain}>"
+
+    def list_headers(self, subscription: Subscription) -> dict[str, str]:
+        """RFC 2369 / RFC 8058: one-click unsubscribe by POST to the https URL; a mailto only
+        when an inbound address is configured."""
+        url = unsubscribe_url(self.settings, subscription)
+        targets = [f"<{url}>"]
+        if self.settings.mail_unsubscribe_address:
+            address = quote(self.settings.mail_unsubscribe_address, safe="@")
+            targets.append(f"<mailto:{address}?subject=unsubscribe%20{subscription.id}>")
+        return {
+            "List-Unsubscribe": ", ".join(targets),
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "List-Id": f"{one_line(self.settings.site_name)} digest <digest.{self.mail_domain}>",
+            "Auto-Submitted": "auto-generated",
+        }
+
+    def digest(
+        self,
+        subscription: Subscription,
+        *,
+        period_key: str,
+        period_label: str,
+        papers: Sequence[Paper],
+        note: str | None,
+        sample: bool = False,
+    ) -> MailParts:
+        cadence, _, key = period_key.partition(":")
+        return self.render(
+            "digest",
+            {
+                "cadence": cadence,
+                "period_label": period_label,
+                "topic": subscription.topic_query,
+                "papers": [self.paper_view(paper) for paper in papers],
+                "note": note,
+                "sample": sample,
+                "web_url": f"{self.settings.base_url}/digests/{cadence}/{key}",
+                "manage_url": manage_url(self.settings, subscription),
+                "unsubscribe_url": unsubscribe_url(self.settings, subscription),
+            },
+        )
+
+
+def unsubscribe_url(settings: Settings, subscription: Subscription) -> str:
+    return f"{settings.base_url}/unsubscribe/{subscription.unsubscribe_token}"
+
+
+def manage_url(settings: Settings, subscription: Subscription) -> str:
+    return f"{settings.base_url}/subscriptions/{subscription.unsubscribe_token}"

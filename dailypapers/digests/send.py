@@ -1,0 +1,425 @@
+"""Delivering digests: none lost, none repeated (DESIGN.md §3).
+
+1. ``schedule_period`` claims one ``digest_sends`` row per active subscription of the cadence
+   (unique on subscription × period) and queues the send jobs, in one transaction.
+2. A ``send_digest`` job takes a chunk of rows: it composes and freezes the papers of each
+   pending row (committed), then sends each message and commits ``sent`` right after the SMTP
+   server accepts it. A crash between the two can only resend that one message, with the same
+   Message-ID and content; every other row is either sent or still pending.
+3. A 4xx reply or a lost connection leaves the row pending and the job is retried with backoff;
+   a 5xx reply fails that row only, and a subscription refused too often is deactivated.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, exists, func, insert, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, joinedload
+
+from dailypapers import jobs
+from dailypapers.config import Settings
+from dailypapers.db import session_scope
+from dailypapers.digests.compose import PeriodComposer, load_papers
+from dailypapers.digests.mailer import Mailer, PermanentMailError, TransientMailError, make_mailer
+from dailypapers.digests.render import MailRenderer
+from dailypapers.digests.subscriptions import CONFIRM_MAIL_JOB, SAMPLE_MAIL_JOB, confirm_token
+from dailypapers.models import DigestReceived, DigestSend, Job, Subscription
+from dailypapers.papers import latest_feed_date
+from dailypapers.periods import CADENCES, digest_period_key, due_digest_window, parse_digest_period
+from dailypapers.signing import Signer
+
+log = logging.getLogger(__name__)
+
+SEND_JOB = "send_digest"
+SCHEDULE_JOB = "schedule_digest"
+PENDING, SENT, SKIPPED, FAILED = "pending", "sent", "skipped", "failed"
+# Transient failures in a row after which a chunk stops and waits for its retry (server trouble).
+MAX_TRANSIENT_IN_A_ROW = 3
+
+if TYPE_CHECKING:
+    from dailypapers.worker import JobContext
+
+
+def _active() -> Any:
+    return and_(
+        Subscription.confirmed_at.is_not(None),
+        Subscription.unsubscribed_at.is_(None),
+        Subscription.deactivated_at.is_(None),
+    )
+
+
+@dataclass
+class SendStats:
+    """What a run did; ``pending`` rows wait for a retry."""
+
+    scheduled: int = 0
+    sent: int = 0
+    skipped: int = 0
+    failed: int = 0
+    pending: int = 0
+
+
+def schedule_period(session: Session, settings: Settings, period_key: str, now: dt.datetime) -> int:
+    """Claim a send row for every active subscription of the period's cadence that has none,
+    and queue the jobs that send them, in the caller's transaction. Returns the rows claimed;
+    a second call claims only subscriptions confirmed since."""
+    cadence, window = parse_digest_period(period_key)
+    key = digest_period_key(cadence, window)
+    already = exists().where(
+        DigestSend.subscription_id == Subscription.id, DigestSend.period_key == key
+    )
+    claim = insert(DigestSend).from_select(
+        ["subscription_id", "period_key", "state", "attempts", "created_at"],
+        select(
+            Subscription.id,
+            literal(key),
+            literal(PENDING),
+            literal(0),
+            literal(now, DigestSend.created_at.type),
+        )
+        .where(Subscription.cadence == cadence, _active(), ~already)
+        .order_by(Subscription.id),
+    )
+    session.execute(claim)
+    waiting = list(
+        session.scalars(
+            select(DigestSend.id)
+            .where(DigestSend.period_key == key, DigestSend.state == PENDING)
+            .order_by(DigestSend.id)
+        )
+    )
+    unqueued = _not_yet_queued(session, key, waiting)
+    size = settings.digest_chunk_size
+    chunks = [unqueued[i : i + size] for i in range(0, len(unqueued), size)]
+    jobs.enqueue_many(
+        session,
+        [
+            {
+                "kind": SEND_JOB,
+                "payload": {"period": key, "send_ids": chunk},
+                "dedupe_key": f"digest:{key}:{chunk[0]}",
+            }
+            for chunk in chunks
+        ],
+        now=now,
+    )
+    return len(unqueued)
+
+
+def _not_yet_queued(session: Session, key: str, send_ids: Sequence[int]) -> list[int]:
+    """Rows of the period that no send job names yet (a rescheduled period only queues those)."""
+    if not send_ids:
+        return []
+    queued: set[int] = set()
+    payloads = session.scalars(
+        select(Job.payload).where(Job.kind == SEND_JOB, Job.dedupe_key.like(f"digest:{key}:%"))
+    )
+    for payload in payloads:
+        queued.update(payload.get("send_ids", ()))
+    return [send_id for send_id in send_ids if send_id not in queued]
+
+
+def period_counts(session: Session, period_key: str) -> dict[str, int]:
+    """Send rows of a period by state (pending / sent / skipped / failed)."""
+    rows = session.execute(
+        select(DigestSend.state, func.count())
+        .where(DigestSend.period_key == period_key)
+        .group_by(DigestSend.state)
+    ).tuples()
+    return dict(rows)
+
+
+def schedule_due_digests(session: Session, settings: Settings, now: dt.datetime) -> None:
+    """Queue each cadence's scheduling job at its local send time, once per period (called by
+    the worker loop, like the daily harvest)."""
+    if not settings.digest_enabled:
+        return
+    local_day = now.astimezone(settings.tz).date()
+    for cadence in CADENCES:
+        window = due_digest_window(cadence, local_day, settings.digest_weekly_day)
+        if window is None:
+            continue
+        key = digest_period_key(cadence, window)
+        dedupe = f"digest-schedule:{key}"
+        if session.scalar(select(Job.id).where(Job.dedupe_key == dedupe).limit(1)) is not None:
+            continue
+        at = settings.digest_daily_time if cadence == "daily" else settings.digest_weekly_time
+        due = dt.datetime.combine(local_day, at, tzinfo=settings.tz).astimezone(dt.UTC)
+        jobs.enqueue(
+            session, SCHEDULE_JOB, {"period": key}, dedupe_key=dedupe, run_after=due, now=now
+        )
+
+
+@contextmanager
+def _mailer(settings: Settings, mailer: Mailer | None) -> Iterator[Mailer]:
+    own = mailer is None
+    active = mailer or make_mailer(settings)
+    try:
+        yield active
+    finally:
+        if own:
+            active.close()
+
+
+@dataclass
+class _Outgoing:
+    send_id: int
+    subscription_id: int
+    paper_ids: list[int]
+    message: EmailMessage
+
+
+def _prepare_chunk(
+    session: Session,
+    settings: Settings,
+    renderer: MailRenderer,
+    period_key: str,
+    send_ids: Sequence[int],
+    stats: SendStats,
+    now: dt.datetime,
+) -> list[_Outgoing]:
+    """Freeze the content of the chunk's pending rows and render their messages."""
+    sends = list(
+        session.scalars(
+            select(DigestSend)
+            .options(joinedload(DigestSend.subscription))
+            .where(DigestSend.id.in_(send_ids), DigestSend.state == PENDING)
+            .order_by(DigestSend.id)
+        )
+    )
+    composer = PeriodComposer(session, settings, period_key)
+    live = []
+    for send in sends:
+        if send.subscription.active:
+            live.append(send)
+        else:  # unsubscribed between scheduling and sending
+            send.state, send.last_error = SKIPPED, "subscription no longer active"
+            stats.skipped += 1
+    fresh = [send for send in live if send.paper_ids is None]
+    composed = composer.compose_many([send.subscription for send in fresh])
+    for send in fresh:
+        digest = composed[send.subscription_id]
+        send.paper_ids, send.note = digest.paper_ids, digest.note
+        send.message_id = renderer.digest_message_id(send.subscription_id, period_key)
+    outgoing = []
+    papers = load_papers(session, {i for send in live for i in send.paper_ids or ()})
+    for send in live:
+        if not send.paper_ids and settings.digest_empty_period == "skip":
+            send.state = SKIPPED
+            stats.skipped += 1
+            continue
+        subscription = send.subscription
+        parts = renderer.digest(
+            subscription,
+            period_key=period_key,
+            period_label=composer.label,
+            papers=[papers[i] for i in send.paper_ids or () if i in papers],
+            note=send.note,
+        )
+        message = renderer.message(
+            parts,
+            to=subscription.email,
+            message_id=send.message_id or renderer.digest_message_id(subscription.id, period_key),
+            headers=renderer.list_headers(subscription),
+            now=now,
+        )
+        outgoing.append(_Outgoing(send.id, subscription.id, list(send.paper_ids or ()), message))
+    return outgoing
+
+
+def _record_sent(session: Session, item: _Outgoing, now: dt.datetime) -> None:
+    session.execute(
+        update(DigestSend)
+        .where(DigestSend.id == item.send_id, DigestSend.state == PENDING)
+        .values(state=SENT, sent_at=now, attempts=DigestSend.attempts + 1, last_error=None)
+    )
+    if item.paper_ids:
+        dialect = session.get_bind().dialect.name
+        insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        session.execute(
+            insert_(DigestReceived)
+            .values(
+                [{"subscription_id": item.subscription_id, "paper_id": i} for i in item.paper_ids]
+            )
+            .on_conflict_do_nothing()
+        )
+    session.execute(
+        update(Subscription)
+        .where(Subscription.id == item.subscription_id, Subscription.hard_failures != 0)
+        .values(hard_failures=0)
+    )
+
+
+def _record_failure(
+    session: Session,
+    settings: Settings,
+    item: _Outgoing,
+    error: Exception,
+    *,
+    permanent: bool,
+    now: dt.datetime,
+) -> str:
+    """Count the attempt; a permanent refusal (or too many tries) fails the row. Returns its
+    new state."""
+    send = session.get(DigestSend, item.send_id)
+    if send is None or send.state != PENDING:
+        return SENT if send is not None and send.state == SENT else FAILED
+    send.attempts += 1
+    send.last_error = str(error)[:1000]
+    if permanent or send.attempts >= settings.digest_max_attempts:
+        send.state = FAILED
+    if permanent:
+        subscription = session.get(Subscription, item.subscription_id)
+        if subscription is not None:
+            subscription.hard_failures += 1
+            subscription.last_error = send.last_error
+            if subscription.hard_failures >= settings.digest_max_hard_failures:
+                subscription.deactivated_at = now
+    return send.state
+
+
+def send_chunk(
+    settings: Settings,
+    factory: Any,
+    period_key: str,
+    send_ids: Sequence[int],
+    *,
+    mailer: Mailer | None = None,
+    renderer: MailRenderer | None = None,
+    clock: jobs.Clock = jobs.utc_clock,
+) -> SendStats:
+    """Send the pending rows among ``send_ids``; see the module docstring for the guarantees."""
+    stats = SendStats()
+    renderer = renderer or MailRenderer(settings)
+    with session_scope(factory) as session:
+        outgoing = _prepare_chunk(session, settings, renderer, period_key, send_ids, stats, clock())
+    in_a_row = 0
+    with _mailer(settings, mailer) as active:
+        for index, item in enumerate(outgoing):
+            try:
+                active.send(item.message)
+            except (TransientMailError, PermanentMailError) as exc:
+                permanent = isinstance(exc, PermanentMailError)
+                with session_scope(factory) as session:
+                    state = _record_failure(
+                        session, settings, item, exc, permanent=permanent, now=clock()
+                    )
+                log.warning(
+                    "digest %s to subscription %s: %s", period_key, item.subscription_id, exc
+                )
+                if state == FAILED:
+                    stats.failed += 1
+                else:
+                    stats.pending += 1
+                in_a_row = 0 if permanent else in_a_row + 1
+                if in_a_row >= MAX_TRANSIENT_IN_A_ROW:
+                    stats.pending += len(outgoing) - index - 1
+                    break
+                continue
+            in_a_row = 0
+            with session_scope(factory) as session:
+                _record_sent(session, item, clock())
+            stats.sent += 1
+    return stats
+
+
+def run_send_job(context: JobContext, payload: dict[str, Any]) -> None:
+    """Worker handler of ``send_digest``: raising makes the worker retry with backoff."""
+    stats = send_chunk(
+        context.settings, context.factory, str(payload["period"]), list(payload["send_ids"])
+    )
+    if stats.pending:
+        raise TransientMailError(f"{stats.pending} digest mails wait for a retry")
+
+
+def run_schedule_job(context: JobContext, payload: dict[str, Any]) -> None:
+    with session_scope(context.factory) as session:
+        schedule_period(session, context.settings, str(payload["period"]), context.now)
+
+
+def run_confirmation_job(context: JobContext, payload: dict[str, Any]) -> None:
+    """Send the double opt-in mail; a 5xx is recorded on the subscription, not retried."""
+    settings = context.settings
+    renderer = MailRenderer(settings)
+    with session_scope(context.factory) as session:
+        subscription = session.get(Subscription, int(payload["subscription_id"]))
+        if subscription is None or subscription.unsubscribed_at is not None:
+            return
+        token = confirm_token(Signer(settings), subscription)
+        parts = renderer.render(
+            "confirm",
+            {
+                "cadence": subscription.cadence,
+                "topic": subscription.topic_query,
+                "confirm_url": f"{settings.base_url}/subscribe/confirm/{token}",
+                "valid_days": settings.subscribe_confirm_days,
+            },
+        )
+        message = renderer.message(
+            parts,
+            to=subscription.email,
+            message_id=email.utils.make_msgid("confirm", domain=renderer.mail_domain),
+            now=context.now,
+        )
+    _send_one(context, message, int(payload["subscription_id"]))
+
+
+def run_sample_job(context: JobContext, payload: dict[str, Any]) -> None:
+    """ "Send me a sample now": the latest daily list as this subscription would get it, without
+    counting its papers as received."""
+    settings = context.settings
+    renderer = MailRenderer(settings)
+    with session_scope(context.factory) as session:
+        subscription = session.get(Subscription, int(payload["subscription_id"]))
+        if subscription is None or not subscription.active:
+            return
+        day = latest_feed_date(session, settings.current_date()) or settings.current_date()
+        period_key = f"daily:{day.isoformat()}"
+        composer = PeriodComposer(session, settings, period_key)
+        digest = composer.compose(subscription, ())
+        papers = load_papers(session, digest.paper_ids)
+        parts = renderer.digest(
+            subscription,
+            period_key=period_key,
+            period_label=composer.label,
+            papers=[papers[i] for i in digest.paper_ids],
+            note=digest.note,
+            sample=True,
+        )
+        message = renderer.message(
+            parts,
+            to=subscription.email,
+            message_id=email.utils.make_msgid("sample", domain=renderer.mail_domain),
+            headers=renderer.list_headers(subscription),
+            now=context.now,
+        )
+    _send_one(context, message, int(payload["subscription_id"]))
+
+
+def _send_one(context: JobContext, message: EmailMessage, subscription_id: int) -> None:
+    with _mailer(context.settings, None) as mailer:
+        try:
+            mailer.send(message)
+        except PermanentMailError as exc:
+            with session_scope(context.factory) as session:
+                subscription = session.get(Subscription, subscription_id)
+                if subscription is not None:
+                    subscription.last_error = str(exc)[:1000]
+            log.warning("mail to subscription %s refused: %s", subscription_id, exc)
+
+
+JOB_HANDLERS = {
+    SEND_JOB: run_send_job,
+    SCHEDULE_JOB: run_schedule_job,
+    CONFIRM_MAIL_JOB: run_confirmation_job,
+    SAMPLE_MAIL_JOB: run_sample_job,
+}

@@ -1,0 +1,240 @@
+"""Subscribing to digests: double opt-in, manage by link, one-click unsubscribe (services).
+
+Functions take a session and never commit; mail is a job queued in the caller's transaction.
+Nothing says whether an address was already subscribed (the same answer and the same mail
+either way), so the form cannot be used to learn who reads the site.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dailypapers import jobs, rate_limits
+from dailypapers.config import Settings
+from dailypapers.digests.render import one_line
+from dailypapers.models import Subscription
+from dailypapers.periods import CADENCES, DigestCadence
+from dailypapers.search.lexical import MAX_QUERY_CHARS, fts5_expression
+from dailypapers.signing import Signer, TokenError
+
+CONFIRM_PURPOSE = "subscription-confirm"
+CONFIRM_MAIL_JOB = "send_subscription_confirmation"
+SAMPLE_MAIL_JOB = "send_digest_sample"
+MAX_PAPERS = 50
+
+
+class SubscriptionFormError(ValueError):
+    """Bad form input: ``errors`` maps each field to what is wrong with it."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionChoice:
+    """A validated subscribe form."""
+
+    email: str
+    email_key: str
+    cadence: DigestCadence
+    topic_query: str
+    paper_count: int
+
+
+def normalize_email(raw: str) -> tuple[str, str]:
+    """(address to write to, address as compared); ValueError with a message people can act on.
+
+    Syntax only: whether the mailbox exists is learnt by the confirmation mail."""
+    text = raw.strip()
+    if not text:
+        raise ValueError("Enter your email address.")
+    if any(not ch.isprintable() for ch in text) or len(text) > 254:
+        raise ValueError("This is not an email address.")
+    try:
+        result = validate_email(text, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"This is not a valid email address: {exc}") from None
+    return result.normalized, result.normalized.lower()
+
+
+def clean_topic(raw: str) -> str:
+    """A topic query kept on one line and short; one with no searchable word is refused."""
+    topic = one_line(raw)
+    if len(topic) > MAX_QUERY_CHARS:
+        raise ValueError(f"Keep the topic under {MAX_QUERY_CHARS} characters.")
+    if topic and fts5_expression(topic) is None:
+        raise ValueError("The topic needs at least one word to search for.")
+    return topic
+
+
+def validate_choice(
+    settings: Settings, *, email: str, cadence: str, topic: str, paper_count: str | int | None
+) -> SubscriptionChoice:
+    """Check every field at once, so the form can show every problem with the text kept."""
+    errors: dict[str, str] = {}
+    address = key = ""
+    try:
+        address, key = normalize_email(email)
+    except ValueError as exc:
+        errors["email"] = str(exc)
+    if cadence not in CADENCES:
+        errors["cadence"] = "Choose daily or weekly."
+    try:
+        topic_query = clean_topic(topic)
+    except ValueError as exc:
+        errors["topic"] = str(exc)
+        topic_query = ""
+    count = settings.digest_default_papers
+    if paper_count not in (None, ""):
+        try:
+            count = int(paper_count)
+        except ValueError:
+            count = 0
+        if not 1 <= count <= MAX_PAPERS:
+            errors["paper_count"] = f"Choose between 1 and {MAX_PAPERS} papers."
+    if errors:
+        raise SubscriptionFormError(errors)
+    return SubscriptionChoice(address, key, cadence, topic_query, count)  # type: ignore[arg-type]
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def subscribe(
+    session: Session,
+    settings: Settings,
+    choice: SubscriptionChoice,
+    *,
+    client_ip: str | None,
+    now: dt.datetime,
+) -> Subscription:
+    """Create (or revive) a subscription and queue its confirmation mail.
+
+    Raises :class:`rate_limits.RateLimitedError` when this client or this address has asked
+    too often; the per-address limit counts mails, so the form cannot mail-bomb anyone."""
+    if client_ip:
+        rate_limits.hit(
+            session,
+            f"subscribe:ip:{client_ip}",
+            rate_limits.parse_rate(settings.subscribe_limit_per_ip),
+            now,
+        )
+    limit_address_mail(session, settings, choice.email_key, now)
+    subscription = session.scalar(
+        select(Subscription).where(
+            Subscription.email_key == choice.email_key,
+            Subscription.cadence == choice.cadence,
+            Subscription.topic_query == choice.topic_query,
+        )
+    )
+    if subscription is None:
+        subscription = Subscription(
+            email=choice.email,
+            email_key=choice.email_key,
+            cadence=choice.cadence,
+            topic_query=choice.topic_query,
+            paper_count=choice.paper_count,
+            unsubscribe_token=new_token(),
+            hard_failures=0,
+            created_at=now,
+        )
+        session.add(subscription)
+    elif not subscription.active:
+        # Coming back after unsubscribing (or a bounce): confirm again, with a new link.
+        subscription.confirmed_at = None
+        subscription.unsubscribed_at = None
+        subscription.deactivated_at = None
+        subscription.hard_failures = 0
+        subscription.unsubscribe_token = new_token()
+    if not subscription.active:
+        subscription.email = choice.email
+        subscription.paper_count = choice.paper_count
+    session.flush()
+    jobs.enqueue(session, CONFIRM_MAIL_JOB, {"subscription_id": subscription.id}, now=now)
+    return subscription
+
+
+def limit_address_mail(
+    session: Session, settings: Settings, email_key: str, now: dt.datetime
+) -> None:
+    """Count one mail asked for by a visitor (confirmation, sample) to this address. Callers
+    commit even when it raises, so refused attempts count too."""
+    rate_limits.hit(
+        session,
+        f"subscribe:address:{email_key}",
+        rate_limits.parse_rate(settings.subscribe_limit_per_address),
+        now,
+    )
+
+
+def confirm_token(signer: Signer, subscription: Subscription) -> str:
+    return signer.dumps(CONFIRM_PURPOSE, [subscription.id, subscription.unsubscribe_token])
+
+
+def confirm(
+    session: Session, settings: Settings, signer: Signer, token: str, now: dt.datetime
+) -> Subscription:
+    """Confirm by the mailed link; confirming twice is harmless. TokenError when the link is
+    altered, expired, or from before an unsubscribe (the subscription's token changed)."""
+    value = signer.loads(
+        CONFIRM_PURPOSE, token, max_age_seconds=settings.subscribe_confirm_days * 86400
+    )
+    try:
+        subscription_id, unsubscribe_token = int(value[0]), str(value[1])
+    except (TypeError, ValueError, IndexError, KeyError):
+        raise TokenError("This link is not valid (it may have been cut or altered).") from None
+    subscription = session.get(Subscription, subscription_id)
+    if subscription is None or subscription.unsubscribe_token != unsubscribe_token:
+        raise TokenError("This link is no longer valid; subscribe again to get a new one.")
+    if subscription.unsubscribed_at is not None or subscription.deactivated_at is not None:
+        raise TokenError("This subscription has ended; subscribe again to get a new link.")
+    if subscription.confirmed_at is None:
+        subscription.confirmed_at = now
+    return subscription
+
+
+def by_token(session: Session, token: str) -> Subscription | None:
+    if not token or len(token) > 64:
+        return None
+    return session.scalar(select(Subscription).where(Subscription.unsubscribe_token == token))
+
+
+def unsubscribe(subscription: Subscription, now: dt.datetime) -> None:
+    """Stop every later digest; idempotent (a second click changes nothing)."""
+    if subscription.unsubscribed_at is None:
+        subscription.unsubscribed_at = now
+
+
+def update(session: Session, subscription: Subscription, choice: SubscriptionChoice) -> None:
+    """Change cadence, topic or size from the manage page (the address stays)."""
+    clash = session.scalar(
+        select(Subscription.id).where(
+            Subscription.email_key == subscription.email_key,
+            Subscription.cadence == choice.cadence,
+            Subscription.topic_query == choice.topic_query,
+            Subscription.id != subscription.id,
+        )
+    )
+    if clash is not None:
+        raise SubscriptionFormError(
+            {"topic": "You already have a subscription with this cadence and topic."}
+        )
+    subscription.cadence = choice.cadence
+    subscription.topic_query = choice.topic_query
+    subscription.paper_count = choice.paper_count
+
+
+def request_sample(
+    session: Session, settings: Settings, subscription: Subscription, now: dt.datetime
+) -> None:
+    """Queue "send me a sample now" (rate-limited with the confirmation mails)."""
+    limit_address_mail(session, settings, subscription.email_key, now)
+    jobs.enqueue(session, SAMPLE_MAIL_JOB, {"subscription_id": subscription.id}, now=now)
