@@ -22,7 +22,8 @@ def configuration_markdown() -> str:
         "|---|---|---|",
     ]
     for name, field in Settings.model_fields.items():
-        shown = "unset" if field.default is None else f"`{field.default}`"
+        default = field.get_default(call_default_factory=True)
+        shown = "unset" if default is None else f"`{default}`"
         lines.append(f"| `{ENV_PREFIX}{name.upper()}` | {shown} | {field.description} |")
     return "\n".join(lines) + "\n"
 

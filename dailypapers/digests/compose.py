@@ -13,12 +13,11 @@ been sent before.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from dailypapers.calendar import day_status
@@ -86,7 +85,7 @@ class PeriodComposer:
             upvotes = dict(
                 self.session.execute(
                     select(Paper.id, SHOWN_UPVOTES).where(Paper.id.in_(matches))
-                ).tuples()
+                ).all()
             )
             self._topics[query] = sorted(matches, key=lambda i: (-upvotes[i], relevance[i]))
         return self._topics[query]
@@ -104,7 +103,7 @@ class PeriodComposer:
                 DigestReceived.subscription_id.in_(subscription_ids),
                 DigestReceived.paper_id.in_(candidates),
             )
-        ).tuples()
+        )
         for subscription_id, paper_id in rows:
             found[subscription_id].add(paper_id)
         return found
@@ -154,27 +153,3 @@ def load_papers(session: Session, paper_ids: Collection[int]) -> dict[int, Paper
         return {}
     papers = session.scalars(select(Paper).where(Paper.id.in_(paper_ids)))
     return {paper.id: paper for paper in papers}
-
-
-def feed_dates(session: Session, paper_ids: Collection[int]) -> dict[int, dt.date]:
-    if not paper_ids:
-        return {}
-    rows = session.execute(
-        select(DailyEntry.paper_id, DailyEntry.feed_date).where(DailyEntry.paper_id.in_(paper_ids))
-    ).tuples()
-    return dict(rows)
-
-
-def count_subscribers(session: Session, cadence: DigestCadence) -> int:
-    """Active subscriptions of a cadence (for the CLI's report)."""
-    return int(
-        session.scalar(
-            select(func.count(Subscription.id)).where(
-                Subscription.cadence == cadence,
-                Subscription.confirmed_at.is_not(None),
-                Subscription.unsubscribed_at.is_(None),
-                Subscription.deactivated_at.is_(None),
-            )
-        )
-        or 0
-    )

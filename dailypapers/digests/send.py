@@ -134,7 +134,7 @@ def period_counts(session: Session, period_key: str) -> dict[str, int]:
         select(DigestSend.state, func.count())
         .where(DigestSend.period_key == period_key)
         .group_by(DigestSend.state)
-    ).tuples()
+    ).all()
     return dict(rows)
 
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, literal_column, select, text
+from sqlalchemy import ColumnElement, Select, column, func, select, table, text
 from sqlalchemy.orm import Session
 
 from dailypapers.models import Paper
@@ -22,6 +22,8 @@ MAX_QUERY_CHARS = 300
 MAX_TERMS = 16
 _TERM = re.compile(r'(-?)"([^"]*)"|(-?)([^\s"]+)')
 _WORD = re.compile(r"\w+", re.UNICODE)
+# The FTS5 table of migration 0001; its hidden column named like the table takes MATCH.
+PAPERS_FTS = table("papers_fts", column("rowid"), column("papers_fts"))
 
 
 def _quoted(words: Sequence[str]) -> str:
@@ -64,12 +66,10 @@ def matching(session: Session, query: str, where: ColumnElement[bool]) -> Select
             .where(where, document.op("@@")(tsquery))
             .order_by(func.ts_rank(document, tsquery).desc())
         )
-    fts: ColumnElement[Any] = literal_column("papers_fts")
     return (
         select(Paper.id)
-        .select_from(Paper)
-        .join(text("papers_fts"), text("papers_fts.rowid = papers.id"))
-        .where(fts.op("MATCH")(expression), where)
+        .join(PAPERS_FTS, PAPERS_FTS.c.rowid == Paper.id)
+        .where(PAPERS_FTS.c.papers_fts.op("MATCH")(expression), where)
         # bm25 weights: title 4, abstract 1, authors 2 (FTS5 ranks lower = better).
         .order_by(text("bm25(papers_fts, 4.0, 1.0, 2.0)"))
     )

@@ -1,0 +1,116 @@
+"""A real SMTP server (aiosmtpd) on 127.0.0.1 that records what it accepts and can refuse."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import secrets
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy.orm import Session
+
+from dailypapers.config import Settings
+from dailypapers.models import Subscription
+from tests.conftest import make_settings
+
+
+@dataclass
+class SmtpRecorder:
+    """aiosmtpd handler: keeps every accepted message; ``rcpt_replies`` refuses addresses,
+    ``data_replies`` answers the next DATA commands (e.g. ``["451 try later"]``)."""
+
+    messages: list[EmailMessage] = field(default_factory=list)
+    rcpt_replies: dict[str, str] = field(default_factory=dict)
+    data_replies: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(  # noqa: N802 (aiosmtpd's hook name)
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        reply = self.rcpt_replies.get(address)
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        with self.lock:
+            if self.data_replies:
+                return self.data_replies.pop(0)
+            message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+            assert isinstance(message, EmailMessage)
+            self.messages.append(message)
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        with self.lock:
+            return [m for m in self.messages if m["To"] == address]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[SmtpRecorder, int]]:
+    recorder = SmtpRecorder()
+    port = free_port()
+    controller = Controller(recorder, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield recorder, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp(smtp_server: tuple[SmtpRecorder, int]) -> SmtpRecorder:
+    return smtp_server[0]
+
+
+@pytest.fixture
+def mail_settings(demo_settings: Settings, smtp_server: tuple[SmtpRecorder, int]) -> Settings:
+    """The demo month, mail through the recording server, fast retries."""
+    return make_settings(
+        demo_settings.data_dir,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_server[1],
+        smtp_timeout_seconds=10,
+        job_retry_base_seconds=0.01,
+        job_retry_cap_seconds=0.05,
+    )
+
+
+def add_subscription(
+    session: Session,
+    address: str,
+    *,
+    cadence: str = "daily",
+    topic: str = "",
+    paper_count: int = 5,
+    confirmed: bool = True,
+) -> Subscription:
+    """Factory: a subscription row (confirmed unless told), flushed so it has an id."""
+    subscription = Subscription(
+        email=address,
+        email_key=address.lower(),
+        cadence=cadence,
+        topic_query=topic,
+        paper_count=paper_count,
+        unsubscribe_token=secrets.token_urlsafe(32),
+        hard_failures=0,
+        confirmed_at=dt.datetime(2026, 2, 1, tzinfo=dt.UTC) if confirmed else None,
+    )
+    session.add(subscription)
+    session.flush()
+    return subscription
