@@ -158,7 +158,14 @@ def subscribe(
         subscription.email = choice.email
         subscription.paper_count = choice.paper_count
     session.flush()
-    jobs.enqueue(session, CONFIRM_MAIL_JOB, {"subscription_id": subscription.id}, now=now)
+    # One pending confirmation mail per subscription, however often the form is sent.
+    jobs.enqueue(
+        session,
+        CONFIRM_MAIL_JOB,
+        {"subscription_id": subscription.id},
+        dedupe_key=f"confirm:{subscription.id}",
+        now=now,
+    )
     return subscription
 
 
