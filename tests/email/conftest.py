@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import email
 import email.policy
@@ -30,6 +31,7 @@ class SmtpRecorder:
     messages: list[EmailMessage] = field(default_factory=list)
     rcpt_replies: dict[str, str] = field(default_factory=dict)
     data_replies: list[str] = field(default_factory=list)
+    delay_seconds: float = 0.0  # per accepted message, to make a send take a while
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_RCPT(  # noqa: N802 (aiosmtpd's hook name)
@@ -42,6 +44,8 @@ class SmtpRecorder:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        if self.delay_seconds:
+            await asyncio.sleep(self.delay_seconds)
         with self.lock:
             if self.data_replies:
                 return self.data_replies.pop(0)
@@ -50,9 +54,9 @@ class SmtpRecorder:
             self.messages.append(message)
         return "250 Message accepted for delivery"
 
-    def to(self, address: str) -> list[EmailMessage]:
+    def count(self) -> int:
         with self.lock:
-            return [m for m in self.messages if m["To"] == address]
+            return len(self.messages)
 
 
 def free_port() -> int:
