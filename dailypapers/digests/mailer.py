@@ -13,7 +13,7 @@ import smtplib
 import ssl
 import sys
 import threading
-from email.message import EmailMessage
+from email.message import Message
 from typing import Protocol, TextIO
 
 from dailypapers.config import Settings
@@ -38,7 +38,7 @@ class MailConfigError(ValueError):
 
 
 class Mailer(Protocol):
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Message) -> None:
         """Deliver one message or raise a :class:`MailError`."""
 
     def close(self) -> None:
@@ -100,7 +100,7 @@ class SmtpMailer:
             connection.login(settings.smtp_username, password)
         return connection
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Message) -> None:
         try:
             # A kept connection may have been closed by the server while idle: one reconnect.
             for attempt in (1, 2):
@@ -141,9 +141,14 @@ class ConsoleMailer:
         self.stream = stream or sys.stdout
         self._lock = threading.Lock()
 
-    def send(self, message: EmailMessage) -> None:
-        body = message.get_body(("plain",))
-        text = body.get_content() if isinstance(body, EmailMessage) else ""
+    def send(self, message: Message) -> None:
+        text = ""
+        for part in message.walk():
+            if part.get_content_type() == "text/plain":
+                payload = part.get_payload(decode=True)
+                if isinstance(payload, bytes):
+                    text = payload.decode(part.get_content_charset() or "utf-8", "replace")
+                break
         headers = "".join(f"{name}: {message[name]}\n" for name in ("To", "Subject", "Message-ID"))
         with self._lock:
             self.stream.write(f"----- mail (console mailer) -----\n{headers}\n{text}\n")

@@ -8,11 +8,14 @@ classes); the text part is complete on its own. Every link is absolute, from BAS
 from __future__ import annotations
 
 import datetime as dt
-import email.policy
+import email.charset
 import email.utils
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -26,6 +29,12 @@ from dailypapers.web.templating import author_line, shorten
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 DIGEST_ABSTRACT_CHARS = 280
+# UTF-8 bodies as quoted-printable: readable source, safe through any relay (no 8BITMIME needed).
+UTF8_QP = email.charset.Charset("utf-8")
+UTF8_QP.body_encoding = email.charset.QP
+# Rendered digests kept per job: subscribers with the same papers share one render.
+RENDER_CACHE_SIZE = 2048
+TOKEN_PLACEHOLDER = "@@SUBSCRIPTION-TOKEN@@"  # noqa: S105 (replaced by each subscriber's token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +67,7 @@ class MailRenderer:
         self.env.globals["site_name"] = settings.site_name
         self.env.globals["base_url"] = settings.base_url
         self.mail_domain = urlsplit(settings.base_url).hostname or "localhost"
+        self._digest_cache: dict[tuple[Any, ...], MailParts] = {}
 
     def render(self, name: str, context: Mapping[str, Any]) -> MailParts:
         def part(filename: str) -> str:
@@ -73,17 +83,32 @@ class MailRenderer:
         message_id: str,
         headers: Mapping[str, str] = {},
         now: dt.datetime | None = None,
-    ) -> EmailMessage:
-        message = EmailMessage(policy=email.policy.SMTP)
-        message["From"] = self.settings.mail_from
-        message["To"] = to
-        message["Subject"] = parts.subject
-        message["Date"] = email.utils.format_datetime(now or dt.datetime.now(dt.UTC))
-        message["Message-ID"] = message_id
-        for name, value in headers.items():
+    ) -> Message:
+        """multipart/alternative, UTF-8 quoted-printable parts.
+
+        Built with the ``email.mime`` classes (the compat32 API): measured 0.9 ms a 20 KiB
+        digest against 1.6 ms with ``EmailMessage``, whose header objects re-parse and
+        re-fold every value. That API does not refuse line breaks in header values, so this
+        method does."""
+        message = MIMEMultipart("alternative")
+        fields = {
+            "From": email.utils.formataddr(
+                email.utils.parseaddr(self.settings.mail_from), charset="utf-8"
+            ),
+            "To": to,
+            "Date": email.utils.format_datetime(now or dt.datetime.now(dt.UTC)),
+            "Message-ID": message_id,
+            **headers,
+        }
+        for name, value in fields.items():
+            if "\r" in value or "\n" in value.replace("\n ", ""):
+                raise ValueError(f"a line break in the {name} header")
             message[name] = value
-        message.set_content(parts.text, cte="quoted-printable")
-        message.add_alternative(parts.html, subtype="html", cte="quoted-printable")
+        # A Header object, so the folding knows the name's length (no empty first line).
+        message["Subject"] = Header(parts.subject, "utf-8", header_name="Subject")
+        # MIMEText passes the charset to set_payload, which takes a Charset (typeshed says str).
+        message.attach(MIMEText(parts.text, "plain", UTF8_QP))  # type: ignore[arg-type]
+        message.attach(MIMEText(parts.html, "html", UTF8_QP))  # type: ignore[arg-type]
         return message
 
     def paper_view(self, paper: Paper) -> dict[str, Any]:
@@ -129,26 +154,45 @@ class MailRenderer:
         note: str | None,
         sample: bool = False,
     ) -> MailParts:
-        cadence, _, key = period_key.partition(":")
-        return self.render(
-            "digest",
-            {
-                "cadence": cadence,
-                "period_label": period_label,
-                "topic": subscription.topic_query,
-                "papers": [self.paper_view(paper) for paper in papers],
-                "note": note,
-                "sample": sample,
-                "web_url": f"{self.settings.base_url}/digests/{cadence}/{key}",
-                "manage_url": manage_url(self.settings, subscription),
-                "unsubscribe_url": unsubscribe_url(self.settings, subscription),
-            },
+        """The digest's parts. Only the links carry the subscriber (their token), so a render is
+        shared by every subscription with the same papers, topic and note, and the token is put
+        in afterwards (10,000 trending subscribers: one Jinja render, not 10,000)."""
+        cache_key = (
+            period_key,
+            period_label,
+            subscription.topic_query,
+            tuple(paper.id for paper in papers),
+            note,
+            sample,
+        )
+        shared = self._digest_cache.get(cache_key)
+        if shared is None:
+            if len(self._digest_cache) >= RENDER_CACHE_SIZE:
+                self._digest_cache.clear()
+            cadence, _, key = period_key.partition(":")
+            base = self.settings.base_url
+            shared = self.render(
+                "digest",
+                {
+                    "cadence": cadence,
+                    "period_label": period_label,
+                    "topic": subscription.topic_query,
+                    "papers": [self.paper_view(paper) for paper in papers],
+                    "note": note,
+                    "sample": sample,
+                    "web_url": f"{base}/digests/{cadence}/{key}",
+                    "manage_url": f"{base}/subscriptions/{TOKEN_PLACEHOLDER}",
+                    "unsubscribe_url": f"{base}/unsubscribe/{TOKEN_PLACEHOLDER}",
+                },
+            )
+            self._digest_cache[cache_key] = shared
+        token = subscription.unsubscribe_token
+        return MailParts(
+            shared.subject,
+            shared.text.replace(TOKEN_PLACEHOLDER, token),
+            shared.html.replace(TOKEN_PLACEHOLDER, token),
         )
 
 
 def unsubscribe_url(settings: Settings, subscription: Subscription) -> str:
     return f"{settings.base_url}/unsubscribe/{subscription.unsubscribe_token}"
-
-
-def manage_url(settings: Settings, subscription: Subscription) -> str:
-    return f"{settings.base_url}/subscriptions/{subscription.unsubscribe_token}"

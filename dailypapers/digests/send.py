@@ -3,9 +3,10 @@
 1. ``schedule_period`` claims one ``digest_sends`` row per active subscription of the cadence
    (unique on subscription × period) and queues the send jobs, in one transaction.
 2. A ``send_digest`` job takes a chunk of rows: it composes and freezes the papers of each
-   pending row (committed), then sends each message and commits ``sent`` right after the SMTP
-   server accepts it. A crash between the two can only resend that one message, with the same
-   Message-ID and content; every other row is either sent or still pending.
+   pending row and records them as received (committed), then sends each message and commits
+   ``sent`` right after the SMTP server accepts it. A crash between the two can only resend
+   that one message, with the same Message-ID and content; every other row is either sent or
+   still pending.
 3. A 4xx reply or a lost connection leaves the row pending and the job is retried with backoff;
    a 5xx reply fails that row only, and a subscription refused too often is deactivated.
 """
@@ -18,12 +19,12 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.message import Message
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, exists, func, insert, literal, select, update
+from sqlalchemy import Engine, and_, delete, exists, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from dailypapers import jobs
 from dailypapers.config import Settings
@@ -175,7 +176,8 @@ class _Outgoing:
     send_id: int
     subscription_id: int
     paper_ids: list[int]
-    message: EmailMessage
+    message: Message
+    reset_failures: bool  # the subscription had hard failures; a delivery clears them
 
 
 def _prepare_chunk(
@@ -206,10 +208,18 @@ def _prepare_chunk(
             stats.skipped += 1
     fresh = [send for send in live if send.paper_ids is None]
     composed = composer.compose_many([send.subscription for send in fresh])
+    received = []
     for send in fresh:
         digest = composed[send.subscription_id]
         send.paper_ids, send.note = digest.paper_ids, digest.note
         send.message_id = renderer.digest_message_id(send.subscription_id, period_key)
+        received += [
+            {"subscription_id": send.subscription_id, "paper_id": i} for i in digest.paper_ids
+        ]
+    # Frozen content counts as received at once (one statement a chunk, not one a message):
+    # it is exactly what this row will deliver, and a row that fails for good gives it back.
+    if received:
+        session.execute(_insert_ignore(session, DigestReceived).values(received))
     outgoing = []
     papers = load_papers(session, {i for send in live for i in send.paper_ids or ()})
     for send in live:
@@ -232,31 +242,39 @@ def _prepare_chunk(
             headers=renderer.list_headers(subscription),
             now=now,
         )
-        outgoing.append(_Outgoing(send.id, subscription.id, list(send.paper_ids or ()), message))
+        outgoing.append(
+            _Outgoing(
+                send.id,
+                subscription.id,
+                list(send.paper_ids or ()),
+                message,
+                reset_failures=subscription.hard_failures != 0,
+            )
+        )
     return outgoing
 
 
-def _record_sent(session: Session, item: _Outgoing, now: dt.datetime) -> None:
-    session.execute(
-        update(DigestSend)
-        .where(DigestSend.id == item.send_id, DigestSend.state == PENDING)
-        .values(state=SENT, sent_at=now, attempts=DigestSend.attempts + 1, last_error=None)
-    )
-    if item.paper_ids:
-        dialect = session.get_bind().dialect.name
-        insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        session.execute(
-            insert_(DigestReceived)
-            .values(
-                [{"subscription_id": item.subscription_id, "paper_id": i} for i in item.paper_ids]
-            )
-            .on_conflict_do_nothing()
+def _insert_ignore(session: Session, model: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert_(model).on_conflict_do_nothing()
+
+
+def _record_sent(engine: Engine, item: _Outgoing, now: dt.datetime) -> None:
+    """One UPDATE and a commit right after the server took the message: the whole window in
+    which a crash can repeat it."""
+    with engine.begin() as connection:
+        connection.execute(
+            update(DigestSend)
+            .where(DigestSend.id == item.send_id, DigestSend.state == PENDING)
+            .values(state=SENT, sent_at=now, attempts=DigestSend.attempts + 1, last_error=None)
         )
-    session.execute(
-        update(Subscription)
-        .where(Subscription.id == item.subscription_id, Subscription.hard_failures != 0)
-        .values(hard_failures=0)
-    )
+        if item.reset_failures:
+            connection.execute(
+                update(Subscription)
+                .where(Subscription.id == item.subscription_id)
+                .values(hard_failures=0)
+            )
 
 
 def _record_failure(
@@ -277,6 +295,13 @@ def _record_failure(
     send.last_error = str(error)[:1000]
     if permanent or send.attempts >= settings.digest_max_attempts:
         send.state = FAILED
+        if item.paper_ids:  # never delivered: later digests may carry these papers
+            session.execute(
+                delete(DigestReceived).where(
+                    DigestReceived.subscription_id == item.subscription_id,
+                    DigestReceived.paper_id.in_(item.paper_ids),
+                )
+            )
     if permanent:
         subscription = session.get(Subscription, item.subscription_id)
         if subscription is not None:
@@ -289,7 +314,8 @@ def _record_failure(
 
 def send_chunk(
     settings: Settings,
-    factory: Any,
+    engine: Engine,
+    factory: sessionmaker[Session],
     period_key: str,
     send_ids: Sequence[int],
     *,
@@ -326,8 +352,7 @@ def send_chunk(
                     break
                 continue
             in_a_row = 0
-            with session_scope(factory) as session:
-                _record_sent(session, item, clock())
+            _record_sent(engine, item, clock())
             stats.sent += 1
     return stats
 
@@ -335,7 +360,11 @@ def send_chunk(
 def run_send_job(context: JobContext, payload: dict[str, Any]) -> None:
     """Worker handler of ``send_digest``: raising makes the worker retry with backoff."""
     stats = send_chunk(
-        context.settings, context.factory, str(payload["period"]), list(payload["send_ids"])
+        context.settings,
+        context.engine,
+        context.factory,
+        str(payload["period"]),
+        list(payload["send_ids"]),
     )
     if stats.pending:
         raise TransientMailError(f"{stats.pending} digest mails wait for a retry")
@@ -405,7 +434,7 @@ def run_sample_job(context: JobContext, payload: dict[str, Any]) -> None:
     _send_one(context, message, int(payload["subscription_id"]))
 
 
-def _send_one(context: JobContext, message: EmailMessage, subscription_id: int) -> None:
+def _send_one(context: JobContext, message: Message, subscription_id: int) -> None:
     with _mailer(context.settings, None) as mailer:
         try:
             mailer.send(message)

@@ -58,7 +58,8 @@ def normalize_email(raw: str) -> tuple[str, str]:
     if any(not ch.isprintable() for ch in text) or len(text) > 254:
         raise ValueError("This is not an email address.")
     try:
-        result = validate_email(text, check_deliverability=False)
+        # No SMTPUTF8 addresses: a relay without that extension would bounce every digest.
+        result = validate_email(text, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise ValueError(f"This is not a valid email address: {exc}") from None
     return result.normalized, result.normalized.lower()

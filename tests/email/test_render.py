@@ -4,6 +4,7 @@ rewrites it after a deliberate change; review the diff like code)."""
 from __future__ import annotations
 
 import datetime as dt
+from email.header import decode_header, make_header
 
 from sqlalchemy.orm import Session
 from syrupy.assertion import SnapshotAssertion
@@ -52,7 +53,7 @@ def test_a_rendered_digest_matches_its_snapshot(
         headers=renderer.list_headers(subscription),
         now=NOW,
     )
-    headers = {name: str(value).strip() for name, value in message.items()}
+    headers = {name: str(make_header(decode_header(value))) for name, value in message.items()}
     assert headers == snapshot(name="headers")
     assert parts.text == snapshot(name="text")
     assert parts.html == snapshot(name="html")
