@@ -47,6 +47,8 @@ fmt: $(STAMP) ## Format the code and apply safe lint fixes
 
 bench: $(STAMP) ## Run the benchmarks and append their figures to docs/benchmarks.md
 	$(BIN)/python -m bench.bench_feed
+	$(BIN)/python -m bench.bench_ingest
+	$(BIN)/python -m bench.bench_digest
 
 docs: $(STAMP) ## Regenerate docs/configuration.md and docs/cli.md from the code
 	$(BIN)/python -m dailypapers.reference_docs

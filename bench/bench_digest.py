@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import collections
 import datetime as dt
+import email.policy
 import itertools
 import multiprocessing
 import random
@@ -53,6 +54,7 @@ SHARED_CORPUS = (
     Path(__file__).resolve().parents[2] / "shared/data/arxiv_cs_listings_2025-03_2026-07.jsonl.xz"
 )
 TARGET_SECONDS = 60.0
+SMTP_LINES = email.policy.compat32.clone(linesep="\r\n")  # what smtplib.send_message writes
 STOPWORDS = {
     "with",
     "from",
@@ -167,7 +169,7 @@ def _prepare(folder: Path, corpus: Path | None, subscribers: int, cadence: str) 
     factory = make_session_factory(engine)
     if corpus is not None:
         started = time.perf_counter()
-        load_snapshot(factory, settings, corpus)
+        load_snapshot(factory, corpus, parallel=True)
         print(f"corpus loaded in {time.perf_counter() - started:.1f} s")
     load_hf_daily(factory, settings, DEMO_DAILY_PAPERS)
     rng = random.Random(7)
@@ -237,7 +239,7 @@ def _prerender(settings: Settings, period: str) -> list[tuple[str, bytes]]:
                 message_id=send.message_id or "",
                 headers=renderer.list_headers(subscription),
             )
-            out.append((subscription.email, message.as_bytes()))
+            out.append((subscription.email, message.as_bytes(policy=SMTP_LINES)))
     engine.dispose()
     return out
 

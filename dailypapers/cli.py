@@ -340,7 +340,7 @@ def _finish(stats: IngestStats) -> None:
 @click.option("--once", is_flag=True, help="Run the jobs that are due, then exit (for cron).")
 @click.pass_context
 def worker(ctx: click.Context, once: bool) -> None:
-    """Run background jobs: scheduled harvests, Hugging Face days, embeddings (when installed)."""
+    """Run background jobs: harvests, Hugging Face days, digests and their mail, embeddings."""
     from dailypapers.worker import Worker
 
     settings = _settings(ctx)

@@ -320,6 +320,18 @@ class DigestSend(Base):
     subscription: Mapped[Subscription] = relationship()
 
 
+class DigestTopicMatch(Base):
+    """A topic query's ranked papers for one period, searched once and shared by every
+    subscription (and every send job and worker) with that topic."""
+
+    __tablename__ = "digest_topic_matches"
+
+    period_key: Mapped[str] = mapped_column(String(30), primary_key=True)
+    topic_query: Mapped[str] = mapped_column(String(300), primary_key=True)
+    paper_ids: Mapped[list[int]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class DigestReceived(Base):
     """Papers a subscription has been sent, so no later digest repeats one."""
 
@@ -349,6 +361,7 @@ __all__ = [
     "DailyEntry",
     "DigestReceived",
     "DigestSend",
+    "DigestTopicMatch",
     "IngestCheckpoint",
     "Job",
     "Org",

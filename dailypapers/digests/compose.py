@@ -13,16 +13,25 @@ been sent before.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import or_, select
+from sqlalchemy import Table, or_, select
 from sqlalchemy.orm import Session
 
+from dailypapers.bulk import insert_rows
 from dailypapers.calendar import day_status
 from dailypapers.config import Settings
-from dailypapers.models import DailyEntry, DigestReceived, Paper, Subscription
+from dailypapers.models import (
+    DailyEntry,
+    DigestReceived,
+    DigestTopicMatch,
+    Paper,
+    Subscription,
+)
 from dailypapers.papers import newest_ingested_day
 from dailypapers.periods import DigestCadence, FeedWindow, parse_digest_period
 from dailypapers.search import lexical
@@ -41,8 +50,15 @@ class ComposedDigest:
 
 
 class PeriodComposer:
-    def __init__(self, session: Session, settings: Settings, period_key: str) -> None:
+    """Composes a period's digests. With ``share_topics`` (the send jobs), each topic's results
+    are stored the first time they are searched, so every job and worker of the period reuses
+    them; previews and samples read stored results but store nothing."""
+
+    def __init__(
+        self, session: Session, settings: Settings, period_key: str, *, share_topics: bool = False
+    ) -> None:
         self.session = session
+        self.share_topics = share_topics
         self.settings = settings
         self.period_key = period_key
         self.cadence: DigestCadence
@@ -66,8 +82,24 @@ class PeriodComposer:
             self._trending = list(self.session.scalars(statement))
         return self._trending
 
+    def load_topics(self, queries: Collection[str]) -> None:
+        """Fetch the stored results of these topics for this period in one query."""
+        wanted = [query for query in queries if query not in self._topics]
+        if not wanted:
+            return
+        stored = self.session.execute(
+            select(DigestTopicMatch.topic_query, DigestTopicMatch.paper_ids).where(
+                DigestTopicMatch.period_key == self.period_key,
+                DigestTopicMatch.topic_query.in_(wanted),
+            )
+        ).all()
+        for query, paper_ids in stored:
+            self._topics[query] = list(paper_ids)
+
     def topic_ids(self, query: str) -> list[int]:
         """Papers of the period matching ``query``, searched once per distinct query."""
+        if query not in self._topics:
+            self.load_topics([query])
         if query not in self._topics:
             on_list = select(DailyEntry.paper_id).where(
                 DailyEntry.feed_date.between(self.window.start, self.window.end)
@@ -88,6 +120,20 @@ class PeriodComposer:
                 ).all()
             )
             self._topics[query] = sorted(matches, key=lambda i: (-upvotes[i], relevance[i]))
+            if self.share_topics:
+                row = {
+                    "period_key": self.period_key,
+                    "topic_query": query,
+                    "paper_ids": self._topics[query],
+                    "created_at": dt.datetime.now(dt.UTC),
+                }
+                # Another job may have stored it meanwhile: theirs stands, the same search.
+                insert_rows(
+                    self.session.connection(),
+                    cast(Table, DigestTopicMatch.__table__),
+                    [row],
+                    suffix="ON CONFLICT DO NOTHING",
+                )
         return self._topics[query]
 
     def received(self, subscription_ids: Collection[int]) -> dict[int, set[int]]:
@@ -118,6 +164,7 @@ class PeriodComposer:
         return ComposedDigest([], self.empty_note(topic, had_papers=bool(ranked)))
 
     def compose_many(self, subscriptions: Collection[Subscription]) -> dict[int, ComposedDigest]:
+        self.load_topics({s.topic_query for s in subscriptions if s.topic_query})
         for subscription in subscriptions:  # search every topic before asking what was sent
             if subscription.topic_query:
                 self.topic_ids(subscription.topic_query)

@@ -105,7 +105,7 @@ class MailRenderer:
                 raise ValueError(f"a line break in the {name} header")
             message[name] = value
         # A Header object, so the folding knows the name's length (no empty first line).
-        message["Subject"] = Header(parts.subject, "utf-8", header_name="Subject")
+        message["Subject"] = Header(parts.subject, "utf-8", header_name="Subject")  # type: ignore[assignment]
         # MIMEText passes the charset to set_payload, which takes a Charset (typeshed says str).
         message.attach(MIMEText(parts.text, "plain", UTF8_QP))  # type: ignore[arg-type]
         message.attach(MIMEText(parts.html, "html", UTF8_QP))  # type: ignore[arg-type]

@@ -20,13 +20,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import Message
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Engine, and_, delete, exists, func, insert, literal, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, Table, and_, delete, exists, func, insert, literal, select, update
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from dailypapers import jobs
+from dailypapers.bulk import insert_rows
 from dailypapers.config import Settings
 from dailypapers.db import session_scope
 from dailypapers.digests.compose import PeriodComposer, load_papers
@@ -198,7 +198,7 @@ def _prepare_chunk(
             .order_by(DigestSend.id)
         )
     )
-    composer = PeriodComposer(session, settings, period_key)
+    composer = PeriodComposer(session, settings, period_key, share_topics=True)
     live = []
     for send in sends:
         if send.subscription.active:
@@ -219,7 +219,12 @@ def _prepare_chunk(
     # Frozen content counts as received at once (one statement a chunk, not one a message):
     # it is exactly what this row will deliver, and a row that fails for good gives it back.
     if received:
-        session.execute(_insert_ignore(session, DigestReceived).values(received))
+        insert_rows(
+            session.connection(),
+            cast(Table, DigestReceived.__table__),
+            received,
+            suffix="ON CONFLICT DO NOTHING",
+        )
     outgoing = []
     papers = load_papers(session, {i for send in live for i in send.paper_ids or ()})
     for send in live:
@@ -252,12 +257,6 @@ def _prepare_chunk(
             )
         )
     return outgoing
-
-
-def _insert_ignore(session: Session, model: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert_(model).on_conflict_do_nothing()
 
 
 def _record_sent(engine: Engine, item: _Outgoing, now: dt.datetime) -> None:

@@ -21,6 +21,9 @@ PATHS = [
     "/about/ranking",
     "/papers/date/2025-13-40",
     "/papers/2601.99999",
+    "/subscribe",
+    "/digests",
+    "/digests/daily/2026-02-10",
 ]
 LONG_WORD = "Supercalifragilistic" * 12
 
@@ -80,5 +83,29 @@ def test_day_navigation_and_opening_a_paper(browser: Browser, demo_server: LiveS
         page.locator("nav a", has_text="Trending").click()
         page.wait_for_url("**/papers/trending")
         assert page.locator("article.card").count() == 50
+    finally:
+        page.close()
+
+
+def test_subscribing_from_a_feed_page_and_fixing_a_bad_address(
+    browser: Browser, demo_server: LiveServer
+) -> None:
+    page = browser.new_page(viewport={"width": 360, "height": 800})
+    try:
+        page.goto(demo_server.url + "/papers/date/2026-02-10")
+        page.fill("#subscribe-email", "reader@example.org")
+        page.select_option(".subscribe-box select", "weekly")
+        page.click(".subscribe-box button")
+        page.wait_for_url("**/subscribe")
+        assert page.locator("h1").inner_text() == "Check your inbox"
+        assert "weekly digest" in page.locator("main").inner_text()
+
+        page.goto(demo_server.url + "/subscribe")
+        page.fill("#email", "not an address")
+        page.fill("#topic", "diffusion -video")
+        page.click("form[action='/subscribe'] button")
+        assert page.locator("#email-error").is_visible()
+        assert page.input_value("#topic") == "diffusion -video"
+        assert page.input_value("#email") == "not an address"
     finally:
         page.close()

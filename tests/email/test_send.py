@@ -321,3 +321,23 @@ def test_the_scheduled_job_claims_the_period_and_the_worker_sends_it(
             select(DailyEntry).where(DailyEntry.feed_date == dt.date(2026, 2, 9))
         ).all()
     assert entries  # the period had papers, so the mail carried them
+
+
+def test_a_topic_is_searched_once_per_period_across_jobs(
+    mail_settings: Settings, factory: sessionmaker[Session], mail_engine: Engine, smtp: SmtpRecorder
+) -> None:
+    settings = make_settings(
+        mail_settings.data_dir,
+        smtp_host="127.0.0.1",
+        smtp_port=mail_settings.smtp_port,
+        digest_chunk_size=2,
+    )
+    _subscribe(factory, *(f"r{i}@example.org" for i in range(5)), topic="agents")
+    with QueryCounter(mail_engine) as counter:
+        assert _send(settings, factory) == 5
+    assert len([s for s in counter.statements if "MATCH" in s]) == 1  # 3 jobs, one search
+    assert len(smtp.messages) == 5
+    texts = {
+        m.get_body(("plain",)).get_content().split("Read this digest")[0] for m in smtp.messages
+    }  # type: ignore[union-attr]
+    assert len(texts) == 1  # the same papers for every subscriber of the topic

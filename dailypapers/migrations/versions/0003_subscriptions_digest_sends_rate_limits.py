@@ -80,6 +80,16 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_digest_received_paper_id"), ["paper_id"], unique=False)
 
     op.create_table(
+        "digest_topic_matches",
+        sa.Column("period_key", sa.String(length=30), nullable=False),
+        sa.Column("topic_query", sa.String(length=300), nullable=False),
+        sa.Column("paper_ids", sa.JSON(), nullable=False),
+        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "period_key", "topic_query", name=op.f("pk_digest_topic_matches")
+        ),
+    )
+    op.create_table(
         "digest_sends",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("subscription_id", sa.Integer(), nullable=False),
@@ -106,6 +116,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("digest_topic_matches")
     with op.batch_alter_table("digest_sends", schema=None) as batch_op:
         batch_op.drop_index("ix_digest_sends_period_state")
 
