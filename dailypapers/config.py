@@ -154,6 +154,13 @@ class Settings(BaseSettings):
             "(a relay on this machine; credentials are then refused for a remote host)."
         ),
     )
+    smtp_ca_file: Path | None = Field(
+        None,
+        description=(
+            "CA certificates (PEM) that sign the SMTP server's certificate, for a relay with a "
+            "private CA. Unset: the system's trusted CAs."
+        ),
+    )
     smtp_username: str | None = Field(None, description="SMTP login, if the server needs one.")
     smtp_password: SecretStr | None = Field(None, description="SMTP password.")
     smtp_timeout_seconds: float = Field(30.0, gt=0, description="Timeout of one SMTP exchange.")

@@ -80,7 +80,9 @@ class SmtpMailer:
 
     def _connect(self) -> smtplib.SMTP:
         settings = self.settings
-        context = ssl.create_default_context()
+        context = ssl.create_default_context(
+            cafile=str(settings.smtp_ca_file) if settings.smtp_ca_file else None
+        )
         connection: smtplib.SMTP
         if settings.smtp_security == "tls":
             connection = smtplib.SMTP_SSL(

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import Engine, Table, and_, delete, exists, func, insert, literal, select, update
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
-from dailypapers import jobs
+from dailypapers import jobs, rate_limits
 from dailypapers.bulk import insert_rows
 from dailypapers.config import Settings
 from dailypapers.db import session_scope
@@ -33,7 +33,7 @@ from dailypapers.digests.compose import PeriodComposer, load_papers
 from dailypapers.digests.mailer import Mailer, PermanentMailError, TransientMailError, make_mailer
 from dailypapers.digests.render import MailRenderer
 from dailypapers.digests.subscriptions import CONFIRM_MAIL_JOB, SAMPLE_MAIL_JOB, confirm_token
-from dailypapers.models import DigestReceived, DigestSend, Job, Subscription
+from dailypapers.models import DigestReceived, DigestSend, DigestTopicMatch, Job, Subscription
 from dailypapers.papers import latest_feed_date
 from dailypapers.periods import CADENCES, digest_period_key, due_digest_window, parse_digest_period
 from dailypapers.signing import Signer
@@ -45,6 +45,8 @@ SCHEDULE_JOB = "schedule_digest"
 PENDING, SENT, SKIPPED, FAILED = "pending", "sent", "skipped", "failed"
 # Transient failures in a row after which a chunk stops and waits for its retry (server trouble).
 MAX_TRANSIENT_IN_A_ROW = 3
+# Stored topic results outlive their period's retries by far; then they are dropped.
+TOPIC_RESULTS_KEPT = dt.timedelta(days=30)
 
 if TYPE_CHECKING:
     from dailypapers.worker import JobContext
@@ -370,8 +372,16 @@ def run_send_job(context: JobContext, payload: dict[str, Any]) -> None:
 
 
 def run_schedule_job(context: JobContext, payload: dict[str, Any]) -> None:
+    """Claim the period; also drop what no later run reads (old rate-limit windows and
+    topic results of periods long sent)."""
     with session_scope(context.factory) as session:
         schedule_period(session, context.settings, str(payload["period"]), context.now)
+        rate_limits.prune(session, context.now)
+        session.execute(
+            delete(DigestTopicMatch).where(
+                DigestTopicMatch.created_at < context.now - TOPIC_RESULTS_KEPT
+            )
+        )
 
 
 def run_confirmation_job(context: JobContext, payload: dict[str, Any]) -> None:

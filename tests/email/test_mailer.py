@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import io
+import ssl
 from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
 
 import pytest
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 from dailypapers.config import Settings
 from dailypapers.digests.mailer import (
@@ -16,7 +22,7 @@ from dailypapers.digests.mailer import (
     TransientMailError,
 )
 from tests.conftest import make_settings
-from tests.email.conftest import SmtpRecorder
+from tests.email.conftest import SmtpRecorder, free_port
 
 
 def _message(to: str = "reader@example.org", subject: str = "Hello") -> EmailMessage:
@@ -68,8 +74,6 @@ def test_replies_are_sorted_into_transient_and_permanent(
 
 
 def test_a_server_that_is_down_is_a_transient_error(tmp_path: object) -> None:
-    from tests.email.conftest import free_port
-
     mailer = SmtpMailer(_settings(tmp_path, free_port(), smtp_timeout_seconds=2))
     with pytest.raises(TransientMailError, match="connection problem"):
         mailer.send(_message())
@@ -92,3 +96,50 @@ def test_the_console_mailer_prints_instead_of_sending() -> None:
     ConsoleMailer(stream).send(_message(subject="Printed"))
     assert "Subject: Printed" in stream.getvalue()
     assert "body" in stream.getvalue()
+
+
+def test_starttls_and_login_against_a_server_with_a_private_ca(tmp_path: Path) -> None:
+    authority = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(server_context)
+    ca_file = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+    logins: list[tuple[bytes, bytes]] = []
+
+    def authenticate(
+        server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
+        logins.append((data.login, data.password))
+        return AuthResult(success=data.login == b"me" and data.password == b"secret")
+
+    recorder, port = SmtpRecorder(), free_port()
+    controller = Controller(
+        recorder,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=server_context,
+        require_starttls=True,
+        authenticator=authenticate,
+        auth_require_tls=True,
+    )
+    controller.start()
+    try:
+        settings = _settings(
+            tmp_path,
+            port,
+            smtp_security="starttls",
+            smtp_ca_file=ca_file,
+            smtp_username="me",
+            smtp_password="secret",
+        )
+        mailer = SmtpMailer(settings)
+        mailer.send(_message())
+        mailer.close()
+        # Without the private CA the certificate is not trusted: a clear, retryable error.
+        untrusting = SmtpMailer(_settings(tmp_path, port, smtp_security="starttls"))
+        with pytest.raises(TransientMailError, match="CERTIFICATE_VERIFY_FAILED"):
+            untrusting.send(_message())
+    finally:
+        controller.stop()
+    assert len(recorder.messages) == 1
+    assert logins[0] == (b"me", b"secret")
