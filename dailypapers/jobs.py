@@ -21,6 +21,7 @@ from sqlalchemy import Engine, Table, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from dailypapers.bulk import insert_rows
+from dailypapers.db import begin_write
 from dailypapers.models import Job
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
@@ -112,10 +113,9 @@ def claim(
     )
     query = select(Job).where(Job.kind.in_(kinds), due).order_by(Job.run_after, Job.id).limit(1)
     with factory() as session:
-        if engine.dialect.name == "sqlite":
-            # Take the write lock before reading, so two workers cannot pick the same row.
-            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
-        else:
+        # SQLite: take the write lock before reading, so two workers cannot pick the same row.
+        begin_write(session)
+        if engine.dialect.name != "sqlite":
             query = query.with_for_update(skip_locked=True)
         job = session.scalar(query)
         if job is None:

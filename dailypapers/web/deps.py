@@ -19,8 +19,10 @@ def get_settings(request: Request) -> Settings:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """The request owns the transaction: committed when the handler returns, else rolled back."""
-    with session_scope(request.app.state.session_factory) as session:
+    """The request owns the transaction: committed when the handler returns, else rolled back.
+    A POST (or PUT, PATCH, DELETE) starts as a writer, so concurrent writes queue up."""
+    write = request.method not in ("GET", "HEAD", "OPTIONS")
+    with session_scope(request.app.state.session_factory, write=write) as session:
         yield session
 
 
