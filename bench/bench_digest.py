@@ -230,7 +230,7 @@ def _prerender(settings: Settings, period: str) -> list[tuple[str, bytes]]:
                 subscription,
                 period_key=period,
                 period_label=window.label,
-                papers=[papers[i] for i in send.paper_ids or ()],
+                papers=[papers[i] for i in send.paper_ids or () if i in papers],
                 note=send.note,
             )
             message = renderer.message(

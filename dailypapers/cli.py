@@ -550,5 +550,63 @@ def digest_preview(
             click.echo(parts.html if as_html else parts.text)
 
 
+@main.group()
+def user() -> None:
+    """Accounts: create one (e.g. the first admin) or change a role."""
+
+
+@user.command("create")
+@click.option("--username", required=True)
+@click.option("--email", required=True)
+@click.option(
+    "--role", type=click.Choice(["user", "moderator", "admin"]), default="user", show_default=True
+)
+@click.password_option(help="Password (prompted twice when not given).")
+@click.pass_context
+def user_create(ctx: click.Context, username: str, email: str, role: str, password: str) -> None:
+    """Create a verified account (no mail is sent)."""
+    from dailypapers.accounts import AccountFormError, create_user
+
+    settings = _settings(ctx)
+    _upgrade(settings)
+    with _session_factory(settings) as factory, session_scope(factory) as session:
+        try:
+            created = create_user(
+                session,
+                settings,
+                username=username,
+                email=email,
+                password=password,
+                role=role,
+                now=jobs.utc_clock(),
+            )
+        except AccountFormError as exc:
+            raise click.UsageError(str(exc)) from None
+        click.echo(f"created {created.username} ({created.role})")
+
+
+@user.command("promote")
+@click.argument("username")
+@click.option(
+    "--role",
+    type=click.Choice(["user", "moderator", "admin"]),
+    default="moderator",
+    show_default=True,
+)
+@click.pass_context
+def user_promote(ctx: click.Context, username: str, role: str) -> None:
+    """Give an account a role (moderator, admin, or back to user)."""
+    from dailypapers.accounts import set_role
+
+    settings = _settings(ctx)
+    _upgrade(settings)
+    with _session_factory(settings) as factory, session_scope(factory) as session:
+        try:
+            changed = set_role(session, username, role)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+        click.echo(f"{changed.username} is now {changed.role}")
+
+
 if __name__ == "__main__":
     main()

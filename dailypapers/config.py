@@ -138,6 +138,35 @@ class Settings(BaseSettings):
         ),
     )
 
+    session_max_age_days: int = Field(
+        30, ge=1, le=400, description="Days a sign-in lasts without signing in again."
+    )
+    password_min_length: int = Field(10, ge=8, le=128, description="Shortest password accepted.")
+    submit_daily_cap: int = Field(
+        10, ge=1, description="Papers one account may put on the Daily Papers list per day."
+    )
+    submit_max_age_days: int = Field(
+        7,
+        ge=1,
+        le=3650,
+        description="Only papers published on arXiv at most this many days ago can be submitted.",
+    )
+    limit_signin_per_ip: str = Field("30/hour", description="Sign-in attempts per client address.")
+    limit_signin_per_account: str = Field(
+        "10/hour", description="Sign-in attempts per account (by the address typed)."
+    )
+    limit_signup_per_ip: str = Field("10/hour", description="Sign-ups per client address.")
+    limit_reset_per_ip: str = Field("10/hour", description="Password-reset requests per address.")
+    limit_reset_per_account: str = Field(
+        "3/hour", description="Password-reset mails per account (by the address typed)."
+    )
+    limit_submit_per_ip: str = Field("60/hour", description="Submissions per client address.")
+    limit_submit_per_account: str = Field("30/hour", description="Submissions per account.")
+    limit_vote_per_ip: str = Field("1200/hour", description="Upvotes and un-votes per address.")
+    limit_vote_per_account: str = Field("600/hour", description="Upvotes and un-votes per account.")
+    limit_comment_per_ip: str = Field("60/hour", description="Comments per client address.")
+    limit_comment_per_account: str = Field("30/hour", description="Comments per account.")
+
     mailer: Literal["smtp", "console"] = Field(
         "smtp",
         description=(
@@ -231,7 +260,21 @@ class Settings(BaseSettings):
         description="Confirmation or sample mails one email address may be sent (`N/period`).",
     )
 
-    @field_validator("subscribe_limit_per_ip", "subscribe_limit_per_address")
+    @field_validator(
+        "subscribe_limit_per_ip",
+        "subscribe_limit_per_address",
+        "limit_signin_per_ip",
+        "limit_signin_per_account",
+        "limit_signup_per_ip",
+        "limit_reset_per_ip",
+        "limit_reset_per_account",
+        "limit_submit_per_ip",
+        "limit_submit_per_account",
+        "limit_vote_per_ip",
+        "limit_vote_per_account",
+        "limit_comment_per_ip",
+        "limit_comment_per_account",
+    )
     @classmethod
     def _rate(cls, value: str) -> str:
         from dailypapers.rate_limits import parse_rate

@@ -133,6 +133,8 @@ class Paper(Base):
         order_by="PaperVersion.version", cascade="all, delete-orphan"
     )
     daily_entry: Mapped[DailyEntry | None] = relationship(back_populates="paper")
+    # Hidden by a moderator: gone from feeds, pages, the API, search and Atom feeds.
+    hidden_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     @property
     def upvotes(self) -> int:
@@ -163,6 +165,29 @@ class User(Base):
     # Accounts seen only as submitters in imported Hugging Face data; they cannot sign in.
     is_external: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    email_verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    banned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Bumped on password change or sign-out everywhere: older session cookies stop working.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+
+    @property
+    def display_name(self) -> str:
+        return self.fullname or self.username
+
+
+class ApiToken(Base):
+    """A personal token for the JSON API (``Authorization: Bearer``); only its hash is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
 
 
 class Org(Base):
@@ -355,15 +380,55 @@ class RateLimitCounter(Base):
     hits: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class Comment(Base):
+    """A comment on a paper, threaded by ``parent_id``. Deleting keeps the row (the thread stays
+    readable) and drops the text; a deleted account leaves ``user_id`` empty ("deleted user")."""
+
+    __tablename__ = "comments"
+    __table_args__ = (Index("ix_comments_paper_created", "paper_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"))
+    body: Mapped[str] = mapped_column(Text)  # Markdown as written
+    body_html: Mapped[str] = mapped_column(Text)  # rendered and sanitized (nh3)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    edited_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    hidden_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User | None] = relationship()
+
+
+class ModerationAction(Base):
+    """Who hid, showed or banned what, when and why (the moderation log)."""
+
+    __tablename__ = "moderation_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    moderator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(30))  # hide_paper, hide_comment, ban_user, …
+    target_type: Mapped[str] = mapped_column(String(20))  # paper | comment | user
+    target_id: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    moderator: Mapped[User | None] = relationship()
+
+
 __all__ = [
+    "ApiToken",
     "Author",
     "Base",
+    "Comment",
     "DailyEntry",
     "DigestReceived",
     "DigestSend",
     "DigestTopicMatch",
     "IngestCheckpoint",
     "Job",
+    "ModerationAction",
     "Org",
     "OrgMember",
     "Paper",

@@ -47,8 +47,14 @@ class FeedPage:
         return max(1, -(-self.total // self.page_size))
 
 
+# Papers hidden by moderators: a small set, so NOT IN needs no join in the count query.
+HIDDEN_PAPER_IDS = select(Paper.id).where(Paper.hidden_at.is_not(None))
+
+
 def _filtered(statement: Select[Any], query: FeedQuery) -> Select[Any]:
-    statement = statement.where(DailyEntry.feed_date <= query.until)
+    statement = statement.where(
+        DailyEntry.feed_date <= query.until, DailyEntry.paper_id.not_in(HIDDEN_PAPER_IDS)
+    )
     if query.window is not None:
         statement = statement.where(
             DailyEntry.feed_date >= query.window.start, DailyEntry.feed_date <= query.window.end
@@ -109,12 +115,14 @@ def neighbour_feed_dates(
     return previous, following
 
 
-def get_paper(session: Session, arxiv_id: str) -> Paper | None:
-    """A paper with its authors, versions and daily entry, by canonical arXiv id."""
+def get_paper(session: Session, arxiv_id: str, *, include_hidden: bool = False) -> Paper | None:
+    """A paper with its authors, versions and daily entry, by canonical arXiv id; a paper
+    hidden by moderators is None unless ``include_hidden``."""
+    statement = select(Paper).where(Paper.arxiv_id == arxiv_id)
+    if not include_hidden:
+        statement = statement.where(Paper.hidden_at.is_(None))
     return session.scalar(
-        select(Paper)
-        .where(Paper.arxiv_id == arxiv_id)
-        .options(
+        statement.options(
             selectinload(Paper.versions),
             joinedload(Paper.daily_entry).joinedload(DailyEntry.submitter),
             joinedload(Paper.daily_entry).joinedload(DailyEntry.organization),

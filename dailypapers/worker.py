@@ -53,10 +53,16 @@ class WorkerStats:
 
 def default_handlers() -> dict[str, Handler]:
     """Every job kind this installation can run."""
+    from dailypapers.accounts import ACCOUNT_MAIL_JOB, run_account_mail_job
     from dailypapers.digests.send import JOB_HANDLERS as DIGEST_HANDLERS
     from dailypapers.ingest.run import run_harvest_job, run_hf_daily_job
 
-    return {"harvest": run_harvest_job, "ingest_hf_daily": run_hf_daily_job, **DIGEST_HANDLERS}
+    return {
+        "harvest": run_harvest_job,
+        "ingest_hf_daily": run_hf_daily_job,
+        ACCOUNT_MAIL_JOB: run_account_mail_job,
+        **DIGEST_HANDLERS,
+    }
 
 
 def schedule_due_work(session: Session, settings: Settings, now: dt.datetime) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 import socket
 import threading
@@ -188,3 +189,13 @@ def load_api_fixture(settings: Settings) -> None:
         make_session_factory(engine), settings, DATA_DIR / "hf_api_daily_papers_2026-02-10.json"
     )
     engine.dispose()
+
+
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token(client: TestClient, path: str = "/subscribe") -> str:
+    """The CSRF token of the client's session, read from a form page as a browser would."""
+    match = _CSRF.search(client.get(path).text)
+    assert match, f"no form token on {path}"
+    return match[1]

@@ -19,7 +19,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Table, or_, select
+from sqlalchemy import Table, and_, or_, select
 from sqlalchemy.orm import Session
 
 from dailypapers.bulk import insert_rows
@@ -76,7 +76,10 @@ class PeriodComposer:
             statement = (
                 select(DailyEntry.paper_id)
                 .join(DailyEntry.paper)
-                .where(DailyEntry.feed_date.between(self.window.start, self.window.end))
+                .where(
+                    DailyEntry.feed_date.between(self.window.start, self.window.end),
+                    Paper.hidden_at.is_(None),
+                )
                 .order_by(SHOWN_UPVOTES.desc(), DailyEntry.submitted_at, Paper.arxiv_id)
             )
             self._trending = list(self.session.scalars(statement))
@@ -104,9 +107,12 @@ class PeriodComposer:
             on_list = select(DailyEntry.paper_id).where(
                 DailyEntry.feed_date.between(self.window.start, self.window.end)
             )
-            in_period = or_(
-                Paper.id.in_(on_list),
-                Paper.listing_date.between(self.window.start, self.window.end),
+            in_period = and_(
+                or_(
+                    Paper.id.in_(on_list),
+                    Paper.listing_date.between(self.window.start, self.window.end),
+                ),
+                Paper.hidden_at.is_(None),
             )
             matches: list[int] = list(
                 self.session.scalars(
@@ -195,8 +201,11 @@ class PeriodComposer:
 
 
 def load_papers(session: Session, paper_ids: Collection[int]) -> dict[int, Paper]:
-    """The papers of some digests in one query, by id."""
+    """The papers of some digests in one query, by id; papers hidden by moderators since the
+    digest was composed are left out."""
     if not paper_ids:
         return {}
-    papers = session.scalars(select(Paper).where(Paper.id.in_(paper_ids)))
+    papers = session.scalars(
+        select(Paper).where(Paper.id.in_(paper_ids), Paper.hidden_at.is_(None))
+    )
     return {paper.id: paper for paper in papers}

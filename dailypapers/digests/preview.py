@@ -59,7 +59,7 @@ def preview_digests(
             subscription,
             period_key=period,
             period_label=composer.label,
-            papers=[papers[i] for i in digest.paper_ids],
+            papers=[papers[i] for i in digest.paper_ids if i in papers],
             note=digest.note,
         )
         previews.append((parts.subject, parts))

@@ -24,8 +24,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from dailypapers import arxiv_ids
 from dailypapers.config import Settings
+from dailypapers.display import author_line, shorten
 from dailypapers.models import Paper, Subscription
-from dailypapers.web.templating import author_line, shorten
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 DIGEST_ABSTRACT_CHARS = 280
@@ -70,10 +70,15 @@ class MailRenderer:
         self._digest_cache: dict[tuple[Any, ...], MailParts] = {}
 
     def render(self, name: str, context: Mapping[str, Any]) -> MailParts:
-        def part(filename: str) -> str:
-            return self.env.get_template(f"{name}/{filename}").render(context)
+        """The three parts of ``templates/<name>/``. The HTML part also gets the rendered text
+        as ``text_body`` (autoescaped there), for mails whose HTML just frames the text."""
 
-        return MailParts(one_line(part("subject.txt")), part("body.txt"), part("body.html"))
+        def part(filename: str, extra: Mapping[str, Any] = {}) -> str:
+            return self.env.get_template(f"{name}/{filename}").render({**context, **extra})
+
+        text = part("body.txt")
+        html = part("body.html", {"text_body": text})
+        return MailParts(one_line(part("subject.txt")), text, html)
 
     def message(
         self,

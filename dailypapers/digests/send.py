@@ -429,7 +429,7 @@ def run_sample_job(context: JobContext, payload: dict[str, Any]) -> None:
             subscription,
             period_key=period_key,
             period_label=composer.label,
-            papers=[papers[i] for i in digest.paper_ids],
+            papers=[papers[i] for i in digest.paper_ids if i in papers],
             note=digest.note,
             sample=True,
         )

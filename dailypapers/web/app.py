@@ -6,20 +6,31 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from dailypapers import __version__
 from dailypapers.config import Settings
 from dailypapers.db import make_engine, make_session_factory
-from dailypapers.signing import Signer
-from dailypapers.web import api, digest_pages, feeds, pages, subscriptions
+from dailypapers.signing import Signer, secret_key
+from dailypapers.web import (
+    account_pages,
+    api,
+    community_pages,
+    digest_pages,
+    feeds,
+    pages,
+    subscriptions,
+)
+from dailypapers.web.security import SESSION_COOKIE
 from dailypapers.web.templating import configure_templates
 
 WEB_DIR = Path(__file__).parent
@@ -54,10 +65,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.include_router(api.router)
     app.include_router(feeds.router)
+    app.include_router(account_pages.router)
+    app.include_router(community_pages.router)
     app.include_router(subscriptions.router)
     app.include_router(digest_pages.router)
     app.include_router(pages.router)  # last: /papers/{id} takes any path below /papers/
 
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret_key(settings),
+        session_cookie=SESSION_COOKIE,
+        max_age=settings.session_max_age_days * 86400,
+        same_site="lax",
+        https_only=settings.base_url.startswith("https://"),
+    )
     if settings.trusted_proxies:
         # Per-IP rate limits need the client's address, which a proxy passes in X-Forwarded-For.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
@@ -78,6 +99,8 @@ def _error_response(request: Request, status_code: int, message: str) -> Respons
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
     message = exc.detail if isinstance(exc.detail, str) else "error"
+    if exc.status_code == 401 and not _wants_json(request) and request.method == "GET":
+        return RedirectResponse(f"/signin?next={quote(request.url.path)}", status_code=303)
     if exc.status_code == 404 and message == "Not Found":
         message = f"Nothing lives at {request.url.path}."
     return _error_response(request, exc.status_code, message)

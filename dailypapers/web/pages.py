@@ -8,10 +8,12 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
-from dailypapers import ranking
+from dailypapers import community, ranking
 from dailypapers.arxiv_ids import ArxivIdError, parse_arxiv_id
 from dailypapers.calendar import day_status
+from dailypapers.models import Paper
 from dailypapers.papers import (
     FeedQuery,
     feed_page,
@@ -23,6 +25,7 @@ from dailypapers.papers import (
 from dailypapers.periods import FeedWindow, PeriodError, WindowKind, day_window, parse_window
 from dailypapers.web.deps import SessionDep, SettingsDep, TemplatesDep
 from dailypapers.web.markdown import paper_markdown
+from dailypapers.web.security import session_user
 
 router = APIRouter()
 PageNumber = Annotated[int, Query(ge=1, le=10_000, description="1-based page number")]
@@ -74,7 +77,10 @@ def _feed_response(
     else:
         previous = window.shifted(-1)
         following = window.shifted(1) if window.shifted(1).start <= today else None
+    user = session_user(request, session)
     context: dict[str, Any] = {
+        "voted": community.voted_papers(session, user, [e.paper_id for e in result.entries]),
+        "signed_in": user is not None,
         "window": window,
         "feed": result,
         "previous": previous,
@@ -156,7 +162,14 @@ def trending(
         )
         for entry in result.entries
     }
-    context = {"feed": result, "explanations": explanations, "feed_url": "/feeds/trending.atom"}
+    user = session_user(request, session)
+    context = {
+        "feed": result,
+        "explanations": explanations,
+        "feed_url": "/feeds/trending.atom",
+        "voted": community.voted_papers(session, user, [e.paper_id for e in result.entries]),
+        "signed_in": user is not None,
+    }
     return templates.TemplateResponse(request, "trending.html", context)
 
 
@@ -173,6 +186,33 @@ def healthz(session: SessionDep) -> JSONResponse:
     except Exception as exc:  # any database failure means "unhealthy", never a 500 page
         return JSONResponse({"status": "error", "database": str(exc)[:200]}, status_code=503)
     return JSONResponse({"status": "ok", "database": "ok"})
+
+
+def render_paper(
+    request: Request,
+    session: Session,
+    templates: Jinja2Templates,
+    paper: Paper,
+    *,
+    comment_error: str | None = None,
+    draft: str = "",
+    status_code: int = 200,
+) -> HTMLResponse:
+    """The paper page with its votes and comments (also re-rendered by a refused comment, with
+    the text kept)."""
+    user = session_user(request, session)
+    is_moderator = user is not None and user.role in ("moderator", "admin")
+    context = {
+        "paper": paper,
+        "entry": paper.daily_entry,
+        "user": user,
+        "is_moderator": is_moderator,
+        "voted": bool(community.voted_papers(session, user, [paper.id])),
+        "thread": community.comment_thread(session, paper.id, include_hidden=is_moderator),
+        "comment_error": comment_error,
+        "draft": draft,
+    }
+    return templates.TemplateResponse(request, "paper.html", context, status_code=status_code)
 
 
 @router.get("/papers/{paper_path:path}", summary="A paper's page, or its Markdown with .md")
@@ -196,6 +236,4 @@ def paper_page(
         return PlainTextResponse(
             paper_markdown(paper, settings.base_url), media_type="text/markdown; charset=utf-8"
         )
-    return templates.TemplateResponse(
-        request, "paper.html", {"paper": paper, "entry": paper.daily_entry}
-    )
+    return render_paper(request, session, templates, paper)

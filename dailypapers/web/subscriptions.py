@@ -20,6 +20,8 @@ from dailypapers.periods import CADENCES
 from dailypapers.rate_limits import RateLimitedError
 from dailypapers.signing import Signer, TokenError
 from dailypapers.web.deps import SessionDep, SettingsDep, TemplatesDep
+from dailypapers.web.limits import client_ip
+from dailypapers.web.security import CsrfChecked
 
 router = APIRouter(tags=["digests"])
 
@@ -76,7 +78,12 @@ def subscribe_page(
     return _subscribe_form(request, templates, settings, values, {})
 
 
-@router.post("/subscribe", response_class=HTMLResponse, summary="Ask for a confirmation mail")
+@router.post(
+    "/subscribe",
+    response_class=HTMLResponse,
+    dependencies=[CsrfChecked],
+    summary="Ask for a confirmation mail",
+)
 def subscribe_submit(
     request: Request,
     session: SessionDep,
@@ -94,9 +101,8 @@ def subscribe_submit(
         )
     except SubscriptionFormError as exc:
         return _subscribe_form(request, templates, settings, values, exc.errors, 400)
-    client_ip = request.client.host if request.client else None
     try:
-        subscriptions.subscribe(session, settings, choice, client_ip=client_ip, now=_now())
+        subscriptions.subscribe(session, settings, choice, client_ip=client_ip(request), now=_now())
     except RateLimitedError as exc:
         return _rate_limited(request, templates, exc, {})
     # The same answer whether the address was new, pending or already subscribed.
@@ -185,7 +191,9 @@ def manage_page(
     return _manage_page(request, templates, subscription, notice=notice)
 
 
-@router.post("/subscriptions/{token}", summary="Change cadence, topic or size")
+@router.post(
+    "/subscriptions/{token}", dependencies=[CsrfChecked], summary="Change cadence, topic or size"
+)
 def manage_submit(
     request: Request,
     token: str,
@@ -214,7 +222,9 @@ def manage_submit(
     return RedirectResponse(f"/subscriptions/{token}?updated=1", status_code=303)
 
 
-@router.post("/subscriptions/{token}/sample", summary="Send me a sample now")
+@router.post(
+    "/subscriptions/{token}/sample", dependencies=[CsrfChecked], summary="Send me a sample now"
+)
 def sample_submit(
     request: Request,
     token: str,

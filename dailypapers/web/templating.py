@@ -2,33 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from fastapi.templating import Jinja2Templates
 
 from dailypapers import arxiv_ids
 from dailypapers.config import Settings
-
-CARD_ABSTRACT_CHARS = 300
-CARD_AUTHORS = 5
-
-
-def shorten(text: str, limit: int = CARD_ABSTRACT_CHARS) -> str:
-    """Cut at a word boundary with an ellipsis; the paper page shows the whole text."""
-    if len(text) <= limit:
-        return text
-    cut = text[:limit].rsplit(" ", 1)[0]
-    return cut.rstrip(",.;:") + "…"
-
-
-def author_line(names: list[str], limit: int = CARD_AUTHORS) -> str:
-    if len(names) <= limit:
-        return ", ".join(names)
-    return ", ".join(names[:limit]) + f" and {len(names) - limit} more"
-
-
-def long_date(value: dt.date) -> str:
-    return value.strftime("%b %-d, %Y")
+from dailypapers.display import author_line, long_date, shorten
+from dailypapers.web.security import csrf_field
 
 
 def configure_templates(templates: Jinja2Templates, settings: Settings) -> None:
@@ -40,3 +19,4 @@ def configure_templates(templates: Jinja2Templates, settings: Settings) -> None:
     env.filters["long_date"] = long_date
     env.filters["abs_url"] = arxiv_ids.abs_url
     env.filters["pdf_url"] = arxiv_ids.pdf_url
+    env.globals["csrf_field"] = csrf_field

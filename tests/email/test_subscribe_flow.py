@@ -20,7 +20,7 @@ from dailypapers.models import DigestSend, Job, Subscription
 from dailypapers.signing import secret_key
 from dailypapers.web.app import create_app
 from dailypapers.worker import Worker
-from tests.conftest import make_settings
+from tests.conftest import csrf_token, make_settings
 from tests.email.conftest import SmtpRecorder
 
 ADDRESS = "Reader@Example.org"
@@ -56,16 +56,13 @@ def _link(smtp: SmtpRecorder, pattern: str) -> str:
 
 def _subscribe(client: TestClient, **fields: str) -> object:
     form = {"email": ADDRESS, "cadence": "daily", "topic": "", "paper_count": ""} | fields
-    return client.post("/subscribe", data=form)
+    return client.post("/subscribe", data=form | {"csrf_token": csrf_token(client)})
 
 
 def test_double_opt_in_then_manage_and_unsubscribe_by_link(
     client: TestClient, mail_settings: Settings, smtp: SmtpRecorder
 ) -> None:
-    response = client.post(
-        "/subscribe",
-        data={"email": ADDRESS, "cadence": "weekly", "topic": "agents", "paper_count": "7"},
-    )
+    response = _subscribe(client, cadence="weekly", topic="agents", paper_count="7")
     assert response.status_code == 200
     assert "Check your inbox" in response.text
     (subscription,) = _subscriptions(mail_settings)
@@ -173,6 +170,7 @@ def test_bad_cadence_count_and_topic_are_each_explained(client: TestClient) -> N
     response = client.post(
         "/subscribe",
         data={
+            "csrf_token": csrf_token(client),
             "email": "a@example.org",
             "cadence": "hourly",
             "topic": '"" -- **',
@@ -252,7 +250,7 @@ def test_subscribing_is_rate_limited_per_client_address(mail_settings: Settings)
         # Behind a trusted proxy, the forwarded client is the one counted.
         forwarded = client.post(
             "/subscribe",
-            data={"email": "r10@example.org", "cadence": "daily"},
+            data={"email": "r10@example.org", "cadence": "daily", "csrf_token": csrf_token(client)},
             headers={"X-Forwarded-For": "203.0.113.7"},
         )
         assert forwarded.status_code == 200
@@ -265,7 +263,9 @@ def test_send_me_a_sample_now(
     _run_worker(mail_settings)
     done = client.post(_link(smtp, "/subscribe/confirm/"), follow_redirects=False)
     manage_path = done.headers["location"].split("?")[0]
-    response = client.post(f"{manage_path}/sample", follow_redirects=False)
+    response = client.post(
+        f"{manage_path}/sample", data={"csrf_token": csrf_token(client)}, follow_redirects=False
+    )
     assert response.status_code == 303
     _run_worker(mail_settings)
     sample = smtp.messages[-1]
@@ -284,14 +284,24 @@ def test_the_manage_page_changes_topic_and_keeps_bad_input(
     token = _subscriptions(mail_settings)[0].unsubscribe_token
     bad = client.post(
         f"/subscriptions/{token}",
-        data={"cadence": "weekly", "topic": "x" * 400, "paper_count": "3"},
+        data={
+            "cadence": "weekly",
+            "topic": "x" * 400,
+            "paper_count": "3",
+            "csrf_token": csrf_token(client),
+        },
     )
     assert bad.status_code == 400
     assert "Keep the topic under 300 characters." in bad.text
     assert "x" * 400 in bad.text
     ok = client.post(
         f"/subscriptions/{token}",
-        data={"cadence": "weekly", "topic": "diffusion", "paper_count": "3"},
+        data={
+            "cadence": "weekly",
+            "topic": "diffusion",
+            "paper_count": "3",
+            "csrf_token": csrf_token(client),
+        },
         follow_redirects=False,
     )
     assert ok.status_code == 303

@@ -1,0 +1,287 @@
+"""Community actions from pages and the API: upvote, comment, submit, moderate.
+
+Forms post here and are sent back to the page they came from (303); a refused action
+re-renders that page with the message and the text kept. The API routes take a Bearer token.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from dailypapers import community, submissions
+from dailypapers.arxiv_ids import ArxivIdError, parse_arxiv_id
+from dailypapers.community import CommunityError
+from dailypapers.models import Comment, ModerationAction, Paper, User
+from dailypapers.papers import get_paper
+from dailypapers.rate_limits import RateLimitedError
+from dailypapers.schemas import ErrorOut
+from dailypapers.web.deps import SessionDep, SettingsDep, TemplatesDep
+from dailypapers.web.limits import check_limits
+from dailypapers.web.security import ActiveUser, CsrfChecked, Moderator
+
+router = APIRouter(tags=["community"])
+Text = Annotated[str, Form(max_length=20_000)]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 429)
+}
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _paper(session: SessionDep, paper_id: str) -> Paper:
+    try:
+        arxiv_id = parse_arxiv_id(paper_id).id
+    except ArxivIdError as exc:
+        raise HTTPException(400, str(exc)) from None
+    paper = get_paper(session, arxiv_id)
+    if paper is None:
+        raise HTTPException(404, f"Paper {arxiv_id} is not in this site's store.")
+    return paper
+
+
+def _limit(
+    request: Request, session: SessionDep, settings: SettingsDep, user: User, kind: str
+) -> None:
+    try:
+        check_limits(session, settings, request, user, kind)
+    except RateLimitedError as exc:
+        raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
+
+
+def _back(request: Request, fallback: str) -> str:
+    """Back to the page the form was on (same site only)."""
+    referer = request.headers.get("referer", "")
+    base = str(request.base_url)
+    if referer.startswith(base):
+        return "/" + referer[len(base) :]
+    return fallback
+
+
+# Upvotes -------------------------------------------------------------------------------------
+
+
+class VoteOut(BaseModel):
+    paper: str
+    voted: bool
+    upvotes: int
+
+
+@router.post("/papers/{paper_id:path}/upvote", dependencies=[CsrfChecked], summary="Upvote (form)")
+def upvote_form(
+    request: Request,
+    paper_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: ActiveUser,
+    action: Annotated[str, Form(max_length=10)] = "up",
+) -> Response:
+    paper = _paper(session, paper_id)
+    _limit(request, session, settings, user, "vote")
+    community.set_vote(session, settings, user, paper, on=action != "down", now=_now())
+    return RedirectResponse(_back(request, f"/papers/{paper.arxiv_id}"), status_code=303)
+
+
+def _api_vote(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: User,
+    paper_id: str,
+    on: bool,
+) -> VoteOut:
+    paper = _paper(session, paper_id)
+    _limit(request, session, settings, user, "vote")
+    result = community.set_vote(session, settings, user, paper, on=on, now=_now())
+    return VoteOut(paper=paper.arxiv_id, voted=result.voted, upvotes=result.upvotes)
+
+
+@router.post(
+    "/api/papers/{paper_id:path}/upvote",
+    response_model=VoteOut,
+    responses=ERRORS,
+    summary="Upvote a paper",
+)
+def api_upvote(
+    request: Request, paper_id: str, session: SessionDep, settings: SettingsDep, user: ActiveUser
+) -> VoteOut:
+    """Idempotent: upvoting twice counts once. Needs ``Authorization: Bearer <token>``."""
+    return _api_vote(request, session, settings, user, paper_id, True)
+
+
+@router.delete(
+    "/api/papers/{paper_id:path}/upvote",
+    response_model=VoteOut,
+    responses=ERRORS,
+    summary="Take an upvote back",
+)
+def api_unvote(
+    request: Request, paper_id: str, session: SessionDep, settings: SettingsDep, user: ActiveUser
+) -> VoteOut:
+    return _api_vote(request, session, settings, user, paper_id, False)
+
+
+# Comments ------------------------------------------------------------------------------------
+
+
+@router.post("/papers/{paper_id:path}/comments", dependencies=[CsrfChecked], summary="Comment")
+def comment_form(
+    request: Request,
+    paper_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    templates: TemplatesDep,
+    user: ActiveUser,
+    body: Text = "",
+    parent_id: Annotated[int | None, Form()] = None,
+) -> Response:
+    paper = _paper(session, paper_id)
+    _limit(request, session, settings, user, "comment")
+    try:
+        comment = community.add_comment(session, user, paper, body, parent_id=parent_id, now=_now())
+    except CommunityError as exc:
+        from dailypapers.web.pages import render_paper
+
+        return render_paper(
+            request, session, templates, paper, comment_error=str(exc), draft=body, status_code=400
+        )
+    return RedirectResponse(f"/papers/{paper.arxiv_id}#comment-{comment.id}", status_code=303)
+
+
+def _comment_paper(session: SessionDep, comment_id: int) -> Paper:
+    comment = session.get(Comment, comment_id)
+    if comment is None:
+        raise HTTPException(404, "This comment does not exist.")
+    paper = session.get(Paper, comment.paper_id)
+    assert paper is not None
+    return paper
+
+
+@router.post("/comments/{comment_id}/edit", dependencies=[CsrfChecked], summary="Edit own comment")
+def edit_comment(
+    comment_id: int, session: SessionDep, user: ActiveUser, body: Text = ""
+) -> Response:
+    paper = _comment_paper(session, comment_id)
+    try:
+        community.edit_comment(session, user, comment_id, body, _now())
+    except CommunityError as exc:
+        raise HTTPException(403 if "own" in str(exc) else 400, str(exc)) from None
+    return RedirectResponse(f"/papers/{paper.arxiv_id}#comment-{comment_id}", status_code=303)
+
+
+@router.post(
+    "/comments/{comment_id}/delete", dependencies=[CsrfChecked], summary="Delete own comment"
+)
+def delete_comment(comment_id: int, session: SessionDep, user: ActiveUser) -> Response:
+    paper = _comment_paper(session, comment_id)
+    try:
+        community.delete_comment(session, user, comment_id, _now())
+    except CommunityError as exc:
+        raise HTTPException(403 if "own" in str(exc) else 404, str(exc)) from None
+    return RedirectResponse(f"/papers/{paper.arxiv_id}#comments", status_code=303)
+
+
+# Submissions ---------------------------------------------------------------------------------
+
+
+def _submit_page(
+    request: Request,
+    templates: TemplatesDep,
+    values: dict[str, str],
+    error: str | None = None,
+    existing: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    context = {"values": values, "error": error, "existing": existing}
+    return templates.TemplateResponse(request, "submit.html", context, status_code=status_code)
+
+
+@router.get("/papers/submit", response_class=HTMLResponse, summary="Submit a paper (form)")
+def submit_page(request: Request, templates: TemplatesDep, user: ActiveUser) -> HTMLResponse:
+    return _submit_page(request, templates, {})
+
+
+@router.post("/papers/submit", dependencies=[CsrfChecked], summary="Submit a paper")
+def submit_form(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    templates: TemplatesDep,
+    user: ActiveUser,
+    paper: Annotated[str, Form(max_length=500)] = "",
+    comment: Text = "",
+    organization: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    values = {"paper": paper, "comment": comment, "organization": organization}
+    _limit(request, session, settings, user, "submit")
+    try:
+        entry = submissions.submit(
+            session, settings, user, paper, comment=comment, organization=organization, now=_now()
+        )
+    except submissions.SubmissionError as exc:
+        return _submit_page(request, templates, values, str(exc), exc.existing, 400)
+    return RedirectResponse(f"/papers/{entry.paper.arxiv_id}", status_code=303)
+
+
+class SubmitIn(BaseModel):
+    paper_id: str = Field(max_length=500, description="arXiv id or URL")
+    comment: str | None = Field(None, max_length=10_000)
+    organization: str | None = Field(None, max_length=100)
+
+
+@router.post("/api/papers/submit", responses=ERRORS, summary="Submit a paper (HF shape)")
+def api_submit(
+    request: Request, body: SubmitIn, session: SessionDep, settings: SettingsDep, user: ActiveUser
+) -> dict[str, Any]:
+    _limit(request, session, settings, user, "submit")
+    try:
+        entry = submissions.submit(
+            session,
+            settings,
+            user,
+            body.paper_id,
+            comment=body.comment or "",
+            organization=body.organization or "",
+            now=_now(),
+        )
+    except submissions.SubmissionError as exc:
+        raise HTTPException(409 if exc.existing else 400, str(exc)) from None
+    from dailypapers.schemas import daily_paper_out
+
+    return daily_paper_out(entry).model_dump(mode="json", exclude_none=True)
+
+
+# Moderation ----------------------------------------------------------------------------------
+
+
+@router.post("/moderation/{action}/{target_id}", dependencies=[CsrfChecked], summary="Moderate")
+def moderate(
+    request: Request,
+    action: str,
+    target_id: int,
+    session: SessionDep,
+    user: Moderator,
+    reason: Text = "",
+) -> Response:
+    try:
+        community.moderate(session, user, action, target_id, reason, _now())
+    except CommunityError as exc:
+        raise HTTPException(400, str(exc)) from None
+    return RedirectResponse(_back(request, "/moderation"), status_code=303)
+
+
+@router.get("/moderation", response_class=HTMLResponse, summary="Moderation log")
+def moderation_log(
+    request: Request, session: SessionDep, templates: TemplatesDep, user: Moderator
+) -> HTMLResponse:
+    actions = session.scalars(
+        select(ModerationAction).order_by(ModerationAction.created_at.desc()).limit(200)
+    ).all()
+    return templates.TemplateResponse(request, "moderation.html", {"actions": actions})

@@ -1,0 +1,40 @@
+"""Per-IP and per-account rate limits of the community actions (settings ``LIMIT_*``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import Request
+from sqlalchemy.orm import Session
+
+from dailypapers import rate_limits
+from dailypapers.config import Settings
+from dailypapers.models import User
+
+
+def client_ip(request: Request) -> str:
+    """The client's address (behind TRUSTED_PROXIES, the one they forwarded)."""
+    return request.client.host if request.client else "unknown"
+
+
+def check_limits(
+    session: Session,
+    settings: Settings,
+    request: Request,
+    user: User | None,
+    kind: str,
+    *,
+    account_key: str | None = None,
+) -> None:
+    """Count one ``kind`` action (signin, signup, reset, submit, vote, comment) against the
+    client address and the account (the signed-in user, or ``account_key`` — the address typed
+    into a sign-in or reset form). Raises ``RateLimitedError``; callers commit anyway."""
+    now = dt.datetime.now(dt.UTC)
+    per_ip = getattr(settings, f"limit_{kind}_per_ip")
+    rate_limits.hit(session, f"{kind}:ip:{client_ip(request)}", rate_limits.parse_rate(per_ip), now)
+    key = str(user.id) if user is not None else account_key
+    per_account = getattr(settings, f"limit_{kind}_per_account", None)
+    if key and per_account:
+        rate_limits.hit(
+            session, f"{kind}:account:{key[:150]}", rate_limits.parse_rate(per_account), now
+        )
