@@ -139,10 +139,11 @@ def paper_out(paper: Paper, entry: DailyEntry | None) -> PaperOut:
     )
 
 
-def daily_paper_out(entry: DailyEntry) -> DailyPaperOut:
+def daily_paper_out(entry: DailyEntry, num_comments: int = 0) -> DailyPaperOut:
     paper = paper_out(entry.paper, entry)
     return DailyPaperOut(
         paper=paper,
+        numComments=num_comments,
         publishedAt=entry.submitted_at,
         title=paper.title,
         summary=paper.summary,

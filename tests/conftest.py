@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,6 +26,7 @@ from dailypapers.ingest.normalize import DailyPaperRecord
 from dailypapers.ingest.run import load_hf_daily
 from dailypapers.ingest.upsert import DailyPaperUpserter
 from dailypapers.web.app import create_app
+from tests.mail_server import SmtpRecorder, free_port
 
 DATA_DIR = Path(__file__).parent / "data"
 DEMO_TODAY = dt.date(2026, 2, 27)
@@ -199,3 +201,33 @@ def csrf_token(client: TestClient, path: str = "/subscribe") -> str:
     match = _CSRF.search(client.get(path).text)
     assert match, f"no form token on {path}"
     return match[1]
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[SmtpRecorder, int]]:
+    recorder = SmtpRecorder()
+    port = free_port()
+    controller = Controller(recorder, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield recorder, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp(smtp_server: tuple[SmtpRecorder, int]) -> SmtpRecorder:
+    return smtp_server[0]
+
+
+@pytest.fixture
+def mail_settings(demo_settings: Settings, smtp_server: tuple[SmtpRecorder, int]) -> Settings:
+    """The demo month, mail through the recording server, fast retries."""
+    return make_settings(
+        demo_settings.data_dir,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_server[1],
+        smtp_timeout_seconds=10,
+        job_retry_base_seconds=0.01,
+        job_retry_cap_seconds=0.05,
+    )

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query
 
 from dailypapers.arxiv_ids import ArxivIdError, parse_arxiv_id
+from dailypapers.community import comment_counts
 from dailypapers.papers import FeedQuery, feed_page, get_paper, latest_feed_date
 from dailypapers.periods import (
     FeedWindow,
@@ -73,7 +74,8 @@ def daily_papers(
         submitter=submitter or None,
     )
     result = feed_page(session, query, page=p, page_size=limit)
-    return [daily_paper_out(entry) for entry in result.entries]
+    counts = comment_counts(session, [entry.paper_id for entry in result.entries])
+    return [daily_paper_out(entry, counts.get(entry.paper_id, 0)) for entry in result.entries]
 
 
 @router.get(

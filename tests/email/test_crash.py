@@ -19,7 +19,7 @@ from dailypapers.config import Settings
 from dailypapers.db import make_engine, make_session_factory
 from dailypapers.digests.send import schedule_period
 from dailypapers.models import DigestSend
-from tests.email.conftest import SmtpRecorder, add_subscription
+from tests.mail_server import SmtpRecorder, add_subscription
 
 SUBSCRIBERS = 500
 KILLS_AT = (150, 320)  # messages received at the server when each worker is killed

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from dailypapers.cli import main
 from dailypapers.config import Settings
 from dailypapers.db import make_engine, make_session_factory
-from tests.email.conftest import SmtpRecorder, add_subscription
+from tests.mail_server import SmtpRecorder, add_subscription
 
 
 def _runner(settings: Settings) -> CliRunner:

@@ -22,7 +22,7 @@ from dailypapers.digests.mailer import (
     TransientMailError,
 )
 from tests.conftest import make_settings
-from tests.email.conftest import SmtpRecorder, free_port
+from tests.mail_server import SmtpRecorder, free_port
 
 
 def _message(to: str = "reader@example.org", subject: str = "Hello") -> EmailMessage:

@@ -17,7 +17,7 @@ from dailypapers.digests.send import SCHEDULE_JOB, schedule_due_digests, schedul
 from dailypapers.models import DailyEntry, DigestReceived, DigestSend, Job, Paper, Subscription
 from dailypapers.worker import Worker
 from tests.conftest import QueryCounter, make_settings
-from tests.email.conftest import SmtpRecorder, add_subscription
+from tests.mail_server import SmtpRecorder, add_subscription
 
 PERIOD = "daily:2026-02-10"
 

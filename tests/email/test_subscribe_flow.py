@@ -21,7 +21,7 @@ from dailypapers.signing import secret_key
 from dailypapers.web.app import create_app
 from dailypapers.worker import Worker
 from tests.conftest import csrf_token, make_settings
-from tests.email.conftest import SmtpRecorder
+from tests.mail_server import SmtpRecorder
 
 ADDRESS = "Reader@Example.org"
 NORMALIZED = "Reader@example.org"  # the domain is case-insensitive; the local part is kept

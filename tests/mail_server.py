@@ -1,4 +1,5 @@
-"""A real SMTP server (aiosmtpd) on 127.0.0.1 that records what it accepts and can refuse."""
+"""A real SMTP server (aiosmtpd) on 127.0.0.1 that records what it accepts and can refuse;
+its fixtures (``smtp_server``, ``smtp``, ``mail_settings``) are in tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -9,18 +10,13 @@ import email.policy
 import secrets
 import socket
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
-import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy.orm import Session
 
-from dailypapers.config import Settings
 from dailypapers.models import Subscription
-from tests.conftest import make_settings
 
 
 @dataclass
@@ -63,36 +59,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[tuple[SmtpRecorder, int]]:
-    recorder = SmtpRecorder()
-    port = free_port()
-    controller = Controller(recorder, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield recorder, port
-    finally:
-        controller.stop()
-
-
-@pytest.fixture
-def smtp(smtp_server: tuple[SmtpRecorder, int]) -> SmtpRecorder:
-    return smtp_server[0]
-
-
-@pytest.fixture
-def mail_settings(demo_settings: Settings, smtp_server: tuple[SmtpRecorder, int]) -> Settings:
-    """The demo month, mail through the recording server, fast retries."""
-    return make_settings(
-        demo_settings.data_dir,
-        smtp_host="127.0.0.1",
-        smtp_port=smtp_server[1],
-        smtp_timeout_seconds=10,
-        job_retry_base_seconds=0.01,
-        job_retry_cap_seconds=0.05,
-    )
 
 
 def add_subscription(
