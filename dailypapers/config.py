@@ -33,6 +33,15 @@ class Settings(BaseSettings):
         None,
         description="Optional read-only replica URL for feed, search and API reads (PostgreSQL).",
     )
+    database_pool_size: int = Field(
+        20,
+        ge=1,
+        le=1000,
+        description=(
+            "Database connections kept open per process; up to as many again open under load. "
+            "Keep it above the server's worker threads (40) so no request waits for one."
+        ),
+    )
     base_url: str = Field(
         "http://127.0.0.1:8000",
         description="Public root URL of the site, used for absolute links in Atom feeds and mail.",

@@ -41,11 +41,21 @@ def make_engine(settings: Settings, url: str | None = None) -> Engine:
         if url_obj.database and url_obj.database != ":memory:":
             Path(url_obj.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url_obj, connect_args={"check_same_thread": False}, json_serializer=_json_dumps
+            url_obj,
+            connect_args={"check_same_thread": False},
+            json_serializer=_json_dumps,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_pool_size,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url_obj, pool_pre_ping=True, json_serializer=_json_dumps)
+    return create_engine(
+        url_obj,
+        pool_pre_ping=True,
+        json_serializer=_json_dumps,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_pool_size,
+    )
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -73,8 +83,14 @@ def session_scope(factory: sessionmaker[Session], *, write: bool = False) -> Ite
 
 
 def begin_write(session: Session) -> None:
-    """Start the session's transaction as a writer (SQLite ``BEGIN IMMEDIATE``; no-op elsewhere,
-    where row locks do this job)."""
+    """End the session's transaction (whatever it read stays loaded) and start a writing one:
+    on SQLite ``BEGIN IMMEDIATE`` takes the write lock now, waiting its turn (``busy_timeout``),
+    instead of failing with "database is locked" when a read snapshot later tries to write.
+    Elsewhere row locks do this job and it only starts a new transaction.
+
+    Call it in the same thread as the writes that follow (in a request: in the endpoint, not
+    in a dependency), so the lock is never held while waiting for a worker thread."""
+    session.commit()
     connection = session.connection()
     if connection.dialect.name == "sqlite":
         connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -16,7 +16,7 @@ from dailypapers.models import ApiToken, User
 from dailypapers.rate_limits import RateLimitedError
 from dailypapers.signing import Signer, TokenError
 from dailypapers.web import security
-from dailypapers.web.deps import SessionDep, SettingsDep, TemplatesDep
+from dailypapers.web.deps import SessionDep, SettingsDep, TemplatesDep, writes
 from dailypapers.web.limits import check_limits
 from dailypapers.web.security import CsrfChecked, CurrentUser
 
@@ -93,6 +93,7 @@ def signup_page(request: Request, templates: TemplatesDep) -> HTMLResponse:
 
 
 @router.post("/signup", dependencies=[CsrfChecked], summary="Create an account")
+@writes
 def signup_submit(
     request: Request,
     session: SessionDep,
@@ -150,6 +151,7 @@ def signin_page(request: Request, templates: TemplatesDep, next: str = "/") -> H
 
 
 @router.post("/signin", dependencies=[CsrfChecked], summary="Sign in")
+@writes
 def signin_submit(
     request: Request,
     session: SessionDep,
@@ -214,6 +216,7 @@ def reset_page(request: Request, templates: TemplatesDep) -> HTMLResponse:
 
 
 @router.post("/account/reset", dependencies=[CsrfChecked], summary="Mail a reset link")
+@writes
 def reset_request(
     request: Request,
     session: SessionDep,
@@ -247,6 +250,7 @@ def reset_form(request: Request, token: str, templates: TemplatesDep) -> HTMLRes
 
 
 @router.post("/account/reset/{token}", dependencies=[CsrfChecked], summary="Set a new password")
+@writes
 def reset_submit(
     request: Request,
     token: str,
@@ -317,6 +321,7 @@ def account_page(
 
 
 @router.post("/account/password", dependencies=[CsrfChecked], summary="Change password")
+@writes
 def change_password(
     request: Request,
     session: SessionDep,
@@ -336,6 +341,7 @@ def change_password(
 
 
 @router.post("/account/email", dependencies=[CsrfChecked], summary="Change email address")
+@writes
 def change_email(
     request: Request,
     session: SessionDep,
@@ -372,6 +378,7 @@ def confirm_email(request: Request, token: str, session: SessionDep) -> Response
 
 
 @router.post("/account/tokens", dependencies=[CsrfChecked], summary="Create an API token")
+@writes
 def create_token(
     request: Request,
     session: SessionDep,
@@ -386,6 +393,7 @@ def create_token(
 @router.post(
     "/account/tokens/{token_id}/revoke", dependencies=[CsrfChecked], summary="Revoke a token"
 )
+@writes
 def revoke_token(token_id: int, session: SessionDep, user: CurrentUser) -> Response:
     if not accounts.revoke_api_token(session, user, token_id):
         raise HTTPException(404, "No such token.")
@@ -400,6 +408,7 @@ def export(session: SessionDep, user: CurrentUser) -> JSONResponse:
 
 
 @router.post("/account/delete", dependencies=[CsrfChecked], summary="Delete your account")
+@writes
 def delete(
     request: Request,
     session: SessionDep,

@@ -21,9 +21,9 @@ from dailypapers.models import Comment, ModerationAction, Paper, User
 from dailypapers.papers import get_paper
 from dailypapers.rate_limits import RateLimitedError
 from dailypapers.schemas import ErrorOut
-from dailypapers.web.deps import SessionDep, SettingsDep, TemplatesDep
+from dailypapers.web.deps import SessionDep, SettingsDep, TemplatesDep, writes
 from dailypapers.web.limits import check_limits
-from dailypapers.web.security import ActiveUser, CsrfChecked, Moderator
+from dailypapers.web.security import ActiveUser, CsrfChecked, Moderator, touch_token
 
 router = APIRouter(tags=["community"])
 Text = Annotated[str, Form(max_length=20_000)]
@@ -53,6 +53,7 @@ def _limit(
     try:
         check_limits(session, settings, request, user, kind)
     except RateLimitedError as exc:
+        session.commit()  # the refused hit counts too
         raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
 
 
@@ -75,6 +76,7 @@ class VoteOut(BaseModel):
 
 
 @router.post("/papers/{paper_id:path}/upvote", dependencies=[CsrfChecked], summary="Upvote (form)")
+@writes
 def upvote_form(
     request: Request,
     paper_id: str,
@@ -98,6 +100,7 @@ def _api_vote(
     on: bool,
 ) -> VoteOut:
     paper = _paper(session, paper_id)
+    touch_token(request, session)
     _limit(request, session, settings, user, "vote")
     result = community.set_vote(session, settings, user, paper, on=on, now=_now())
     return VoteOut(paper=paper.arxiv_id, voted=result.voted, upvotes=result.upvotes)
@@ -109,6 +112,7 @@ def _api_vote(
     responses=ERRORS,
     summary="Upvote a paper",
 )
+@writes
 def api_upvote(
     request: Request, paper_id: str, session: SessionDep, settings: SettingsDep, user: ActiveUser
 ) -> VoteOut:
@@ -122,6 +126,7 @@ def api_upvote(
     responses=ERRORS,
     summary="Take an upvote back",
 )
+@writes
 def api_unvote(
     request: Request, paper_id: str, session: SessionDep, settings: SettingsDep, user: ActiveUser
 ) -> VoteOut:
@@ -132,6 +137,7 @@ def api_unvote(
 
 
 @router.post("/papers/{paper_id:path}/comments", dependencies=[CsrfChecked], summary="Comment")
+@writes
 def comment_form(
     request: Request,
     paper_id: str,
@@ -165,6 +171,7 @@ def _comment_paper(session: SessionDep, comment_id: int) -> Paper:
 
 
 @router.post("/comments/{comment_id}/edit", dependencies=[CsrfChecked], summary="Edit own comment")
+@writes
 def edit_comment(
     comment_id: int, session: SessionDep, user: ActiveUser, body: Text = ""
 ) -> Response:
@@ -179,6 +186,7 @@ def edit_comment(
 @router.post(
     "/comments/{comment_id}/delete", dependencies=[CsrfChecked], summary="Delete own comment"
 )
+@writes
 def delete_comment(comment_id: int, session: SessionDep, user: ActiveUser) -> Response:
     paper = _comment_paper(session, comment_id)
     try:
@@ -209,6 +217,7 @@ def submit_page(request: Request, templates: TemplatesDep, user: ActiveUser) -> 
 
 
 @router.post("/papers/submit", dependencies=[CsrfChecked], summary="Submit a paper")
+@writes
 def submit_form(
     request: Request,
     session: SessionDep,
@@ -237,9 +246,11 @@ class SubmitIn(BaseModel):
 
 
 @router.post("/api/papers/submit", responses=ERRORS, summary="Submit a paper (HF shape)")
+@writes
 def api_submit(
     request: Request, body: SubmitIn, session: SessionDep, settings: SettingsDep, user: ActiveUser
 ) -> dict[str, Any]:
+    touch_token(request, session)
     _limit(request, session, settings, user, "submit")
     try:
         entry = submissions.submit(
@@ -262,6 +273,7 @@ def api_submit(
 
 
 @router.post("/moderation/{action}/{target_id}", dependencies=[CsrfChecked], summary="Moderate")
+@writes
 def moderate(
     request: Request,
     action: str,

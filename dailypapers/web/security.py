@@ -25,6 +25,7 @@ from dailypapers.models import ApiToken, User
 from dailypapers.web.deps import SessionDep
 
 SESSION_COOKIE = "dp_session"
+TOKEN_USE_PRECISION = dt.timedelta(days=1)  # how fresh an API token's "last used" is kept
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 
@@ -92,10 +93,21 @@ def bearer_user(request: Request, session: Session) -> User | None:
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token.strip())))
     if row is None:
         raise HTTPException(401, "This API token is not valid (it may have been revoked).")
-    session.execute(
-        update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=dt.datetime.now(dt.UTC))
-    )
+    # Written by the handler's own write transaction (see touch_token): here, in a dependency,
+    # a write would hold SQLite's lock while the handler waits for a worker thread.
+    request.state.api_token = row
     return row.user
+
+
+def touch_token(request: Request, session: Session) -> None:
+    """Record when the request's API token was last used (to the day), inside a handler's
+    write transaction."""
+    row: ApiToken | None = getattr(request.state, "api_token", None)
+    now = dt.datetime.now(dt.UTC)
+    if row is not None and (
+        row.last_used_at is None or now - row.last_used_at > TOKEN_USE_PRECISION
+    ):
+        session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
 
 
 def optional_user(request: Request, session: SessionDep) -> User | None:

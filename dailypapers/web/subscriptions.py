@@ -19,7 +19,7 @@ from dailypapers.models import Subscription
 from dailypapers.periods import CADENCES
 from dailypapers.rate_limits import RateLimitedError
 from dailypapers.signing import Signer, TokenError
-from dailypapers.web.deps import SessionDep, SettingsDep, TemplatesDep
+from dailypapers.web.deps import SessionDep, SettingsDep, TemplatesDep, writes
 from dailypapers.web.limits import client_ip
 from dailypapers.web.security import CsrfChecked
 
@@ -84,6 +84,7 @@ def subscribe_page(
     dependencies=[CsrfChecked],
     summary="Ask for a confirmation mail",
 )
+@writes
 def subscribe_submit(
     request: Request,
     session: SessionDep,
@@ -120,6 +121,7 @@ def confirm_page(request: Request, token: str, templates: TemplatesDep) -> HTMLR
 
 
 @router.post("/subscribe/confirm/{token}", summary="Confirm a subscription")
+@writes
 def confirm_submit(
     request: Request, token: str, session: SessionDep, settings: SettingsDep
 ) -> Response:
@@ -194,6 +196,7 @@ def manage_page(
 @router.post(
     "/subscriptions/{token}", dependencies=[CsrfChecked], summary="Change cadence, topic or size"
 )
+@writes
 def manage_submit(
     request: Request,
     token: str,
@@ -225,6 +228,7 @@ def manage_submit(
 @router.post(
     "/subscriptions/{token}/sample", dependencies=[CsrfChecked], summary="Send me a sample now"
 )
+@writes
 def sample_submit(
     request: Request,
     token: str,
@@ -253,6 +257,7 @@ def unsubscribe_page(
 
 
 @router.post("/unsubscribe/{token}", response_class=HTMLResponse, summary="Unsubscribe (RFC 8058)")
+@writes
 def unsubscribe_submit(
     request: Request, token: str, session: SessionDep, templates: TemplatesDep
 ) -> HTMLResponse:
