@@ -65,7 +65,8 @@ def test_fifty_concurrent_voters_and_togglers_leave_the_exact_count(
     after = _paper(demo_settings)
     assert after.local_upvotes == 50
     assert after.upvotes == before.upvotes + 50
-    assert after.trending_score is not None and before.trending_score is not None
+    assert after.trending_score is not None
+    assert before.trending_score is not None
     assert after.trending_score > before.trending_score
 
 
