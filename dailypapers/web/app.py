@@ -27,6 +27,7 @@ from dailypapers.web import (
     community_pages,
     digest_pages,
     feeds,
+    org_pages,
     pages,
     subscriptions,
 )
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(feeds.router)
     app.include_router(account_pages.router)
     app.include_router(community_pages.router)
+    app.include_router(org_pages.router)
     app.include_router(subscriptions.router)
     app.include_router(digest_pages.router)
     app.include_router(pages.router)  # last: /papers/{id} takes any path below /papers/
