@@ -12,12 +12,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import nh3
 from markdown_it import MarkdownIt
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, case, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from dailypapers import ranking
 from dailypapers.bulk import insert_rows
 from dailypapers.config import Settings
 from dailypapers.models import Comment, DailyEntry, ModerationAction, Paper, User, Vote
@@ -41,45 +43,80 @@ class VoteResult:
     upvotes: int  # the paper's shown count after the change
 
 
-def _rescore(session: Session, settings: Settings, paper_id: int, upvotes: int) -> None:
-    submitted_at = session.scalar(
-        select(DailyEntry.submitted_at).where(DailyEntry.paper_id == paper_id)
-    )
+@dataclass(frozen=True, slots=True)
+class VoteTarget:
+    """What a vote needs to know of its paper, read before the write transaction starts."""
+
+    paper_id: int
+    submitted_at: dt.datetime | None  # on the Daily Papers list since; None: not on it
+
+
+def vote_target(session: Session, arxiv_id: str) -> VoteTarget | None:
+    """The visible paper with this id, in one small query."""
+    row = session.execute(
+        select(Paper.id, DailyEntry.submitted_at)
+        .outerjoin(DailyEntry, DailyEntry.paper_id == Paper.id)
+        .where(Paper.arxiv_id == arxiv_id, Paper.hidden_at.is_(None))
+    ).first()
+    return VoteTarget(row[0], row[1]) if row is not None else None
+
+
+def _rescore(
+    session: Session,
+    settings: Settings,
+    paper_id: int,
+    upvotes: int,
+    submitted_at: dt.datetime | None,
+) -> None:
     if submitted_at is not None:
         score = trending_score(upvotes, submitted_at, settings.trending_window_hours)
         session.execute(update(Paper).where(Paper.id == paper_id).values(trending_score=score))
 
 
 def set_vote(
-    session: Session, settings: Settings, user: User, paper: Paper, *, on: bool, now: dt.datetime
+    session: Session,
+    settings: Settings,
+    user: User,
+    target: VoteTarget,
+    *,
+    on: bool,
+    now: dt.datetime,
 ) -> VoteResult:
     """Upvote (``on``) or take the vote back; doing either twice changes nothing."""
     if on:
         changed = insert_rows(
             session.connection(),
-            Vote.__table__,  # type: ignore[arg-type]
-            [{"user_id": user.id, "paper_id": paper.id, "created_at": now}],
+            cast(Table, Vote.__table__),
+            [{"user_id": user.id, "paper_id": target.paper_id, "created_at": now}],
             suffix="ON CONFLICT (user_id, paper_id) DO NOTHING",
             returning=("id",),
         )
         step = 1 if changed else 0
     else:
         result = session.execute(
-            delete(Vote).where(Vote.user_id == user.id, Vote.paper_id == paper.id)
+            delete(Vote).where(Vote.user_id == user.id, Vote.paper_id == target.paper_id)
         )
         step = -1 if result.rowcount else 0  # type: ignore[attr-defined]
     if step == 0:
         upvotes = session.scalar(
-            select(Paper.external_upvotes + Paper.local_upvotes).where(Paper.id == paper.id)
+            select(Paper.external_upvotes + Paper.local_upvotes).where(Paper.id == target.paper_id)
         )
         return VoteResult(on, int(upvotes or 0))
+    # One statement moves the counter and the score together (SQLite: log10 is registered on
+    # every connection, see db.py; PostgreSQL has it).
+    shown = Paper.external_upvotes + Paper.local_upvotes + step
+    values: dict[str, Any] = {"local_upvotes": Paper.local_upvotes + step}
+    if target.submitted_at is not None:
+        age_term = ranking.explain_trending(
+            0, target.submitted_at, settings.trending_window_hours
+        ).age_term
+        values["trending_score"] = func.log10(case((shown > 1, shown), else_=1)) + age_term
     upvotes = session.execute(
         update(Paper)
-        .where(Paper.id == paper.id)
-        .values(local_upvotes=Paper.local_upvotes + step)
+        .where(Paper.id == target.paper_id)
+        .values(values)
         .returning(Paper.external_upvotes + Paper.local_upvotes)
     ).scalar_one()
-    _rescore(session, settings, paper.id, upvotes)
     return VoteResult(on, upvotes)
 
 
@@ -93,7 +130,10 @@ def recount_votes(session: Session, settings: Settings, paper_ids: Iterable[int]
             .values(local_upvotes=count)
             .returning(Paper.external_upvotes + Paper.local_upvotes)
         ).scalar_one()
-        _rescore(session, settings, paper_id, upvotes)
+        submitted_at = session.scalar(
+            select(DailyEntry.submitted_at).where(DailyEntry.paper_id == paper_id)
+        )
+        _rescore(session, settings, paper_id, upvotes, submitted_at)
 
 
 def voted_papers(session: Session, user: User | None, paper_ids: Sequence[int]) -> set[int]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +35,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # last transactions, which every ingest and vote path tolerates by being idempotent.
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    # log10 in SQL (the trending score), whether or not this SQLite has its math functions.
+    dbapi_connection.create_function("log10", 1, math.log10, deterministic=True)
 
 
 def make_engine(settings: Settings, url: str | None = None) -> Engine:
@@ -94,6 +99,42 @@ def begin_write(session: Session) -> None:
     connection = session.connection()
     if connection.dialect.name == "sqlite":
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+# One lock per SQLite engine: writers of one process queue on it in order instead of polling
+# SQLite's lock with growing sleeps (busy_timeout), which gave votes a p99 of ~440 ms under 8
+# concurrent clients. Other processes still meet at SQLite's own lock.
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_SQLITE_WRITERS_GUARD = threading.Lock()
+
+
+def _writer_lock(session: Session) -> threading.Lock | None:
+    engine = session.get_bind()
+    if not isinstance(engine, Engine) or engine.dialect.name != "sqlite":
+        return None
+    with _SQLITE_WRITERS_GUARD:
+        return _SQLITE_WRITERS.setdefault(engine, threading.Lock())
+
+
+@contextmanager
+def write_transaction(session: Session) -> Iterator[Session]:
+    """Run a block as one write transaction, committed at its end (rolled back on error).
+
+    On SQLite, writers of this process take turns on an in-process lock first, then on
+    SQLite's (``begin_write``)."""
+    lock = _writer_lock(session)
+    if lock is not None:
+        lock.acquire()
+    try:
+        begin_write(session)
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 # Bulk loads on SQLite (measured on 75k papers, docs/benchmarks.md): a 96 MiB page cache and

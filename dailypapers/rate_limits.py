@@ -8,11 +8,12 @@ and no process has to agree with another's memory (DESIGN.md §8).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import TextClause, delete, text
 from sqlalchemy.orm import Session
 
 from dailypapers.models import RateLimitCounter
@@ -52,19 +53,34 @@ def hit(session: Session, bucket: str, rate: Rate, now: dt.datetime) -> None:
     """Count one hit on ``bucket`` (e.g. ``subscribe:ip:1.2.3.4``); raise :class:`RateLimitedError`
     when it is over the limit. Runs in the caller's transaction, which should commit even on
     RateLimitedError: a refused hit then counts too, so hammering does not reset the window."""
+    hit_many(session, [(bucket, rate)], now)
+
+
+@functools.cache
+def _upsert(rows: int) -> TextClause:
+    """``INSERT … ON CONFLICT DO UPDATE … RETURNING`` for ``rows`` buckets, the same SQL on
+    SQLite and PostgreSQL. Plain text, made once per row count: a multi-row ``insert().values``
+    is compiled again on every call (measured: 14 % of a vote request's CPU)."""
+    values = ", ".join(f"(:bucket{i}, :window{i}, 1)" for i in range(rows))
+    return text(
+        f"INSERT INTO rate_limit_counters (bucket, window_start, hits) VALUES {values} "  # noqa: S608
+        "ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limit_counters.hits + 1 "
+        "RETURNING bucket, hits"
+    )
+
+
+def hit_many(session: Session, limits: Sequence[tuple[str, Rate]], now: dt.datetime) -> None:
+    """:func:`hit` for several buckets in one statement (the vote path counts two)."""
     seconds = int(now.timestamp())
-    window_start = seconds - seconds % rate.period_seconds
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    values = insert(RateLimitCounter).values(bucket=bucket, window_start=window_start, hits=1)
-    statement = values.on_conflict_do_update(
-        index_elements=["bucket", "window_start"],
-        set_={"hits": RateLimitCounter.hits + 1},
-    ).returning(RateLimitCounter.hits)
-    hits = session.execute(statement).scalar_one()
-    if hits > rate.limit:
-        retry_after = window_start + rate.period_seconds - seconds
-        raise RateLimitedError(f"Too many requests: at most {rate.label}.", max(1, retry_after))
+    params: dict[str, object] = {}
+    for i, (bucket, rate) in enumerate(limits):
+        params[f"bucket{i}"] = bucket
+        params[f"window{i}"] = seconds - seconds % rate.period_seconds
+    counted: dict[str, int] = dict(session.execute(_upsert(len(limits)), params).all())
+    for bucket, rate in limits:
+        if counted[bucket] > rate.limit:
+            retry_after = seconds - seconds % rate.period_seconds + rate.period_seconds - seconds
+            raise RateLimitedError(f"Too many requests: at most {rate.label}.", max(1, retry_after))
 
 
 def prune(session: Session, now: dt.datetime, keep_seconds: int = 2 * 86400) -> int:

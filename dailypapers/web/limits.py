@@ -29,12 +29,10 @@ def check_limits(
     """Count one ``kind`` action (signin, signup, reset, submit, vote, comment) against the
     client address and the account (the signed-in user, or ``account_key`` — the address typed
     into a sign-in or reset form). Raises ``RateLimitedError``; callers commit anyway."""
-    now = dt.datetime.now(dt.UTC)
     per_ip = getattr(settings, f"limit_{kind}_per_ip")
-    rate_limits.hit(session, f"{kind}:ip:{client_ip(request)}", rate_limits.parse_rate(per_ip), now)
+    limits = [(f"{kind}:ip:{client_ip(request)}", rate_limits.parse_rate(per_ip))]
     key = str(user.id) if user is not None else account_key
     per_account = getattr(settings, f"limit_{kind}_per_account", None)
     if key and per_account:
-        rate_limits.hit(
-            session, f"{kind}:account:{key[:150]}", rate_limits.parse_rate(per_account), now
-        )
+        limits.append((f"{kind}:account:{key[:150]}", rate_limits.parse_rate(per_account)))
+    rate_limits.hit_many(session, limits, dt.datetime.now(dt.UTC))

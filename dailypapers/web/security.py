@@ -18,7 +18,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from markupsafe import Markup
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from dailypapers.accounts import hash_token
 from dailypapers.models import ApiToken, User
@@ -90,7 +90,11 @@ def bearer_user(request: Request, session: Session) -> User | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token.strip())))
+    row = session.scalar(
+        select(ApiToken)
+        .options(joinedload(ApiToken.user))
+        .where(ApiToken.token_hash == hash_token(token.strip()))
+    )
     if row is None:
         raise HTTPException(401, "This API token is not valid (it may have been revoked).")
     # Written by the handler's own write transaction (see touch_token): here, in a dependency,
@@ -115,20 +119,20 @@ def optional_user(request: Request, session: SessionDep) -> User | None:
     return bearer_user(request, session) or session_user(request, session)
 
 
-def required_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
+async def required_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
     if user is None:
         raise HTTPException(401, "Sign in first.")
     return user
 
 
-def active_user(user: Annotated[User, Depends(required_user)]) -> User:
+async def active_user(user: Annotated[User, Depends(required_user)]) -> User:
     """A user who may write (post, vote, submit): not banned."""
     if user.banned_at is not None:
         raise HTTPException(403, "This account is banned: it can read but not post or vote.")
     return user
 
 
-def moderator(user: Annotated[User, Depends(active_user)]) -> User:
+async def moderator(user: Annotated[User, Depends(active_user)]) -> User:
     if user.role not in ("moderator", "admin"):
         raise HTTPException(403, "Only moderators can do this.")
     return user

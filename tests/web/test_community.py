@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from dailypapers.config import Settings
 from dailypapers.models import DailyEntry, ModerationAction, Paper
+from dailypapers.ranking import trending_score
 from dailypapers.web.app import create_app
 from tests.conftest import LiveServer, add_daily_paper, make_settings
 from tests.fakes import FakeRemote
@@ -68,6 +69,13 @@ def test_fifty_concurrent_voters_and_togglers_leave_the_exact_count(
     assert after.trending_score is not None
     assert before.trending_score is not None
     assert after.trending_score > before.trending_score
+    with db_session(demo_settings) as session:
+        submitted_at = session.scalar(
+            select(DailyEntry.submitted_at).where(DailyEntry.paper_id == after.id)
+        )
+    assert submitted_at is not None
+    expected = trending_score(after.upvotes, submitted_at, demo_settings.trending_window_hours)
+    assert after.trending_score == pytest.approx(expected, abs=1e-9)  # SQL and Python agree
 
 
 def test_a_vote_from_the_page_toggles_and_shows_everywhere(
