@@ -7,6 +7,7 @@ from playwright.sync_api import Browser, Page
 
 from dailypapers.config import Settings
 from tests.conftest import LiveServer, add_daily_paper
+from tests.web.community_helpers import PASSWORD, make_user
 
 pytestmark = pytest.mark.browser
 
@@ -24,6 +25,9 @@ PATHS = [
     "/subscribe",
     "/digests",
     "/digests/daily/2026-02-10",
+    "/signin",
+    "/signup",
+    "/account/reset",
 ]
 LONG_WORD = "Supercalifragilistic" * 12
 
@@ -107,5 +111,41 @@ def test_subscribing_from_a_feed_page_and_fixing_a_bad_address(
         assert page.locator("#email-error").is_visible()
         assert page.input_value("#topic") == "diffusion -video"
         assert page.input_value("#email") == "not an address"
+    finally:
+        page.close()
+
+
+def test_signing_in_upvoting_and_commenting(
+    browser: Browser, demo_settings: Settings, demo_server: LiveServer
+) -> None:
+    make_user(demo_settings, "ada", fullname="Ada Lovelace")
+    page = browser.new_page(viewport={"width": 360, "height": 800})
+    try:
+        page.goto(demo_server.url + "/signin?next=/papers/date/2026-02-10")
+        page.fill("#login", "ada")
+        page.fill("#password", PASSWORD)
+        page.click("form[action='/signin'] button")
+        page.wait_for_url("**/papers/date/2026-02-10")
+        assert page.locator(".user-menu").inner_text().startswith("Submit a paper")
+        first = page.locator("article.card").first
+        before = int(first.locator(".count").inner_text())
+        first.locator("button.vote-button").click()
+        page.wait_for_load_state()
+        first = page.locator("article.card").first
+        assert int(first.locator(".count").inner_text()) == before + 1
+        assert first.locator("button.vote-button").get_attribute("aria-pressed") == "true"
+        assert _overflow(page) <= 0
+
+        first.locator("h3 a").click()
+        page.fill("#comment-body", "A **bold** remark <script>alert(1)</script>")
+        page.click("#new-comment button")
+        comment = page.locator(".comment").first
+        assert "Ada Lovelace" in comment.inner_text()
+        assert comment.locator("strong").inner_text() == "bold"
+        assert comment.locator("script").count() == 0
+        assert _overflow(page) <= 0
+        for path in ("/account", "/papers/submit", "/orgs/new"):
+            page.goto(demo_server.url + path)
+            assert _overflow(page) <= 0, path
     finally:
         page.close()
