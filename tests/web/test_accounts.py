@@ -301,3 +301,29 @@ def test_user_create_and_promote_from_the_cli(mail_settings: Settings) -> None:
     assert "This username is taken." in taken.output
     with db_session(mail_settings) as session:
         assert session.scalars(select(Job).where(Job.kind == "send_account_mail")).all() == []
+
+
+@pytest.mark.parametrize(
+    ("setting", "path", "data"),
+    [
+        ("limit_signup_per_ip", "/signup", {"username": "x", "email": "bad", "password": "p"}),
+        ("limit_signin_per_ip", "/signin", {"login": "someone", "password": "wrong"}),
+        ("limit_reset_per_ip", "/account/reset", {"email": "someone@example.org"}),
+        ("limit_reset_per_account", "/account/reset", {"email": "same@example.org"}),
+    ],
+)
+def test_each_account_form_is_rate_limited(
+    mail_settings: Settings, setting: str, path: str, data: dict[str, str]
+) -> None:
+    settings = make_settings(mail_settings.data_dir, **{setting: "2/hour"})
+    with TestClient(create_app(settings)) as client:
+        for i in range(2):
+            varied = {
+                k: (v if "account" in setting or k != "login" else f"{v}{i}")
+                for k, v in data.items()
+            }
+            assert form(client, path, varied).status_code != 429
+        limited = form(client, path, data)
+        assert limited.status_code == 429
+        assert "at most 2 per hour" in limited.text
+        assert int(limited.headers["Retry-After"]) > 0

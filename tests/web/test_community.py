@@ -409,3 +409,25 @@ def test_per_ip_limits_count_every_account(demo_settings: Settings) -> None:
             for t in tokens
         ]
     assert codes == [200, 200, 200, 429]
+
+
+@pytest.mark.parametrize(
+    ("kind", "path", "data"),
+    [
+        ("comment", f"/papers/{PAPER}/comments", {"body": "hi"}),
+        ("submit", "/papers/submit", {"paper": PAPER}),
+    ],
+)
+def test_each_action_is_rate_limited_per_client_address(
+    demo_settings: Settings, kind: str, path: str, data: dict[str, str]
+) -> None:
+    settings = make_settings(demo_settings.data_dir, **{f"limit_{kind}_per_ip": "2/hour"})
+    for name in ("ada", "bob", "cyd"):
+        make_user(settings, name)
+    codes = []
+    for name in ("ada", "bob", "cyd"):  # three accounts, one address
+        with TestClient(create_app(settings)) as client:
+            sign_in(client, name)
+            codes.append(form(client, path, data).status_code)
+    assert codes[:2] != [429, 429]
+    assert codes[2] == 429
