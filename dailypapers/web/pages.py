@@ -229,7 +229,10 @@ def paper_page(
     except ArxivIdError as exc:
         # The Markdown form is part of the API contract: a malformed id there is a 400.
         raise HTTPException(400 if as_markdown else 404, f"No such paper: {exc}") from None
-    paper = get_paper(session, arxiv_id)
+    user = session_user(request, session)
+    moderator = user is not None and user.role in ("moderator", "admin")
+    # Moderators still reach a hidden paper's page, to show it again.
+    paper = get_paper(session, arxiv_id, include_hidden=moderator and not as_markdown)
     if paper is None:
         raise HTTPException(404, f"Paper {arxiv_id} is not in this site's store.")
     if as_markdown:

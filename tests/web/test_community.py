@@ -226,8 +226,12 @@ def test_a_hidden_paper_leaves_every_surface(client: TestClient, demo_settings: 
         assert PAPER not in ids
         assert PAPER not in anyone.get("/feeds/day/2026-02-10.atom").text
         assert PAPER not in anyone.get("/digests/daily/2026-02-10").text
+    assert "Show this paper" in client.get(f"/papers/{PAPER}").text  # moderators still see it
+    form(client, f"/moderation/show_paper/{paper.id}", {"reason": "appeal granted"})
+    assert PAPER in TestClient(create_app(demo_settings)).get("/papers/date/2026-02-10").text
     log = client.get("/moderation")
     assert "hide_paper" in log.text
+    assert "appeal granted" in log.text
     assert "spam" in log.text
 
 
