@@ -21,7 +21,14 @@ from tests.conftest import DATA_DIR
 
 @pytest.fixture
 def runner(tmp_path: Path) -> CliRunner:
-    return CliRunner(env={"DAILYPAPERS_DATA_DIR": str(tmp_path), "DAILYPAPERS_TODAY": "2026-02-27"})
+    return CliRunner(
+        env={
+            "DAILYPAPERS_DATA_DIR": str(tmp_path),
+            "DAILYPAPERS_TODAY": "2026-02-27",
+            # The worker would also schedule today's digests by the real clock.
+            "DAILYPAPERS_DIGEST_ENABLED": "false",
+        }
+    )
 
 
 def test_db_upgrade_creates_the_default_sqlite_file(runner: CliRunner, tmp_path: Path) -> None:

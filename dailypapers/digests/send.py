@@ -146,7 +146,8 @@ def schedule_due_digests(session: Session, settings: Settings, now: dt.datetime)
     the worker loop, like the daily harvest)."""
     if not settings.digest_enabled:
         return
-    local_day = now.astimezone(settings.tz).date()
+    # A fixed TODAY (demos, tests) is the day the schedule runs on; otherwise the clock's.
+    local_day = settings.today or now.astimezone(settings.tz).date()
     for cadence in CADENCES:
         window = due_digest_window(cadence, local_day, settings.digest_weekly_day)
         if window is None:

@@ -280,6 +280,7 @@ def test_digests_are_scheduled_at_their_local_time(
     settings = make_settings(
         mail_settings.data_dir,
         digest_enabled=True,
+        today=None,  # the injected clock decides the day
         timezone="Europe/Paris",
         digest_daily_time="08:00",
         digest_weekly_day=1,
@@ -309,6 +310,7 @@ def test_the_scheduled_job_claims_the_period_and_the_worker_sends_it(
         smtp_host="127.0.0.1",
         smtp_port=mail_settings.smtp_port,
         digest_enabled=True,
+        today=None,
     )
     _subscribe(factory, "reader@example.org")
     tuesday = dt.datetime(2026, 2, 10, 9, tzinfo=dt.UTC)
@@ -341,3 +343,14 @@ def test_a_topic_is_searched_once_per_period_across_jobs(
         m.get_body(("plain",)).get_content().split("Read this digest")[0] for m in smtp.messages
     }  # type: ignore[union-attr]
     assert len(texts) == 1  # the same papers for every subscriber of the topic
+
+
+def test_a_fixed_today_is_the_day_the_schedule_runs_on(
+    mail_settings: Settings, factory: sessionmaker[Session]
+) -> None:
+    """``make demo`` fixes TODAY to the last day of the data: its digests carry that data."""
+    settings = make_settings(mail_settings.data_dir, digest_enabled=True)  # TODAY 2026-02-27
+    with factory.begin() as session:
+        schedule_due_digests(session, settings, dt.datetime(2026, 11, 25, 12, tzinfo=dt.UTC))
+        periods = session.scalars(select(Job.payload).where(Job.kind == SCHEDULE_JOB)).all()
+    assert [p["period"] for p in periods] == ["daily:2026-02-26"]
