@@ -42,7 +42,7 @@ from dailypapers import migrate
 from dailypapers.config import Settings
 from dailypapers.data import DEMO_DAILY_PAPERS
 from dailypapers.db import make_engine, make_session_factory
-from dailypapers.digests.compose import load_papers
+from dailypapers.digests.compose import in_order, load_papers
 from dailypapers.digests.render import MailRenderer
 from dailypapers.digests.send import period_counts, schedule_period
 from dailypapers.ingest.run import load_hf_daily, load_snapshot
@@ -230,15 +230,10 @@ def _prerender(settings: Settings, period: str) -> list[tuple[str, bytes]]:
                 subscription,
                 period_key=period,
                 period_label=window.label,
-                papers=[papers[i] for i in send.paper_ids or () if i in papers],
+                papers=in_order(papers, send.paper_ids or ()),
                 note=send.note,
             )
-            message = renderer.message(
-                parts,
-                to=subscription.email,
-                message_id=send.message_id or "",
-                headers=renderer.list_headers(subscription),
-            )
+            message = renderer.digest_message(subscription, parts, message_id=send.message_id or "")
             out.append((subscription.email, message.as_bytes(policy=SMTP_LINES)))
     engine.dispose()
     return out

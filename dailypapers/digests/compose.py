@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import cast
 
@@ -209,3 +209,8 @@ def load_papers(session: Session, paper_ids: Collection[int]) -> dict[int, Paper
         select(Paper).where(Paper.id.in_(paper_ids), Paper.hidden_at.is_(None))
     )
     return {paper.id: paper for paper in papers}
+
+
+def in_order(papers: Mapping[int, Paper], paper_ids: Iterable[int]) -> list[Paper]:
+    """The papers of a digest in its order, skipping any hidden since it was composed."""
+    return [papers[i] for i in paper_ids if i in papers]

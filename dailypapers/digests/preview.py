@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dailypapers.config import Settings
-from dailypapers.digests.compose import PeriodComposer, load_papers
+from dailypapers.digests.compose import PeriodComposer, in_order, load_papers
 from dailypapers.digests.render import MailParts, MailRenderer
 from dailypapers.digests.subscriptions import normalize_email
 from dailypapers.models import Subscription
@@ -51,15 +51,13 @@ def preview_digests(
     for subscription in subscriptions:
         period = period_key or _default_period(session, settings, subscription.cadence)
         composer = PeriodComposer(session, settings, period)
-        digest = composer.compose(
-            subscription, composer.received([subscription.id])[subscription.id]
-        )
+        digest = composer.compose_many([subscription])[subscription.id]
         papers = load_papers(session, digest.paper_ids)
         parts = renderer.digest(
             subscription,
             period_key=period,
             period_label=composer.label,
-            papers=[papers[i] for i in digest.paper_ids if i in papers],
+            papers=in_order(papers, digest.paper_ids),
             note=digest.note,
         )
         previews.append((parts.subject, parts))

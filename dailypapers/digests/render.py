@@ -116,6 +116,23 @@ class MailRenderer:
         message.attach(MIMEText(parts.html, "html", UTF8_QP))  # type: ignore[arg-type]
         return message
 
+    def digest_message(
+        self,
+        subscription: Subscription,
+        parts: MailParts,
+        *,
+        message_id: str,
+        now: dt.datetime | None = None,
+    ) -> Message:
+        """A digest (or sample) as mailed: to the subscriber, with the list headers."""
+        return self.message(
+            parts,
+            to=subscription.email,
+            message_id=message_id,
+            headers=self.list_headers(subscription),
+            now=now,
+        )
+
     def paper_view(self, paper: Paper) -> dict[str, Any]:
         base = self.settings.base_url
         return {

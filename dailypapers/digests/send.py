@@ -29,7 +29,7 @@ from dailypapers import jobs, rate_limits
 from dailypapers.bulk import insert_rows
 from dailypapers.config import Settings
 from dailypapers.db import session_scope
-from dailypapers.digests.compose import PeriodComposer, load_papers
+from dailypapers.digests.compose import PeriodComposer, in_order, load_papers
 from dailypapers.digests.mailer import Mailer, PermanentMailError, TransientMailError, make_mailer
 from dailypapers.digests.render import MailRenderer
 from dailypapers.digests.subscriptions import CONFIRM_MAIL_JOB, SAMPLE_MAIL_JOB, confirm_token
@@ -240,14 +240,13 @@ def _prepare_chunk(
             subscription,
             period_key=period_key,
             period_label=composer.label,
-            papers=[papers[i] for i in send.paper_ids or () if i in papers],
+            papers=in_order(papers, send.paper_ids or ()),
             note=send.note,
         )
-        message = renderer.message(
+        message = renderer.digest_message(
+            subscription,
             parts,
-            to=subscription.email,
             message_id=send.message_id or renderer.digest_message_id(subscription.id, period_key),
-            headers=renderer.list_headers(subscription),
             now=now,
         )
         outgoing.append(
@@ -430,15 +429,14 @@ def run_sample_job(context: JobContext, payload: dict[str, Any]) -> None:
             subscription,
             period_key=period_key,
             period_label=composer.label,
-            papers=[papers[i] for i in digest.paper_ids if i in papers],
+            papers=in_order(papers, digest.paper_ids),
             note=digest.note,
             sample=True,
         )
-        message = renderer.message(
+        message = renderer.digest_message(
+            subscription,
             parts,
-            to=subscription.email,
             message_id=email.utils.make_msgid("sample", domain=renderer.mail_domain),
-            headers=renderer.list_headers(subscription),
             now=context.now,
         )
     _send_one(context, message, int(payload["subscription_id"]))

@@ -6,9 +6,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 
-from dailypapers.arxiv_ids import ArxivIdError, parse_arxiv_id
 from dailypapers.community import comment_counts
-from dailypapers.papers import FeedQuery, feed_page, get_paper, latest_feed_date
+from dailypapers.papers import FeedQuery, feed_page, latest_feed_date
 from dailypapers.periods import (
     FeedWindow,
     PeriodError,
@@ -18,7 +17,7 @@ from dailypapers.periods import (
     parse_week,
 )
 from dailypapers.schemas import DailyPaperOut, ErrorOut, PaperOut, daily_paper_out, paper_out
-from dailypapers.web.deps import SessionDep, SettingsDep
+from dailypapers.web.deps import SessionDep, SettingsDep, paper_or_404
 
 router = APIRouter(prefix="/api", tags=["api"])
 MAX_LIMIT = 100
@@ -86,11 +85,5 @@ def daily_papers(
     summary="One paper by arXiv id",
 )
 def paper_detail(paper_id: str, session: SessionDep) -> PaperOut:
-    try:
-        arxiv_id = parse_arxiv_id(paper_id).id
-    except ArxivIdError as exc:
-        raise HTTPException(400, str(exc)) from None
-    paper = get_paper(session, arxiv_id)
-    if paper is None:
-        raise HTTPException(404, f"paper {arxiv_id} is not in this store")
+    paper = paper_or_404(session, paper_id)
     return paper_out(paper, paper.daily_entry)

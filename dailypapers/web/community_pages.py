@@ -16,15 +16,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dailypapers import community, submissions
-from dailypapers.arxiv_ids import ArxivIdError, parse_arxiv_id
 from dailypapers.community import CommunityError
 from dailypapers.config import Settings
 from dailypapers.db import write_transaction
 from dailypapers.models import Comment, ModerationAction, Paper, User
-from dailypapers.papers import get_paper
 from dailypapers.rate_limits import RateLimitedError
 from dailypapers.schemas import ErrorOut
-from dailypapers.web.deps import SessionDep, SettingsDep, TemplatesDep, writes
+from dailypapers.web.deps import (
+    SessionDep,
+    SettingsDep,
+    TemplatesDep,
+    arxiv_id_or_400,
+    paper_or_404,
+    writes,
+)
 from dailypapers.web.limits import check_limits
 from dailypapers.web.security import ActiveUser, CsrfChecked, Moderator, touch_token
 
@@ -40,14 +45,7 @@ def _now() -> dt.datetime:
 
 
 def _paper(session: SessionDep, paper_id: str) -> Paper:
-    try:
-        arxiv_id = parse_arxiv_id(paper_id).id
-    except ArxivIdError as exc:
-        raise HTTPException(400, str(exc)) from None
-    paper = get_paper(session, arxiv_id)
-    if paper is None:
-        raise HTTPException(404, f"Paper {arxiv_id} is not in this site's store.")
-    return paper
+    return paper_or_404(session, paper_id)
 
 
 def _limit(
@@ -79,10 +77,7 @@ class VoteOut(BaseModel):
 
 
 def _vote_target(paper_id: str, session: Session) -> community.VoteTarget:
-    try:
-        arxiv_id = parse_arxiv_id(paper_id).id
-    except ArxivIdError as exc:
-        raise HTTPException(400, str(exc)) from None
+    arxiv_id = arxiv_id_or_400(paper_id)
     target = community.vote_target(session, arxiv_id)
     if target is None:
         raise HTTPException(404, f"Paper {arxiv_id} is not in this site's store.")
@@ -116,7 +111,7 @@ def upvote_form(
     action: Annotated[str, Form(max_length=10)] = "up",
 ) -> Response:
     _vote(request, session, settings, user, paper_id, action != "down")
-    arxiv_id = parse_arxiv_id(paper_id).id
+    arxiv_id = arxiv_id_or_400(paper_id)
     return RedirectResponse(_back(request, f"/papers/{arxiv_id}"), status_code=303)
 
 
@@ -131,7 +126,7 @@ def api_upvote(
 ) -> VoteOut:
     """Idempotent: upvoting twice counts once. Needs ``Authorization: Bearer <token>``."""
     result = _vote(request, session, settings, user, paper_id, True)
-    return VoteOut(paper=parse_arxiv_id(paper_id).id, voted=result.voted, upvotes=result.upvotes)
+    return VoteOut(paper=arxiv_id_or_400(paper_id), voted=result.voted, upvotes=result.upvotes)
 
 
 @router.delete(
@@ -144,7 +139,7 @@ def api_unvote(
     request: Request, paper_id: str, session: SessionDep, settings: SettingsDep, user: ActiveUser
 ) -> VoteOut:
     result = _vote(request, session, settings, user, paper_id, False)
-    return VoteOut(paper=parse_arxiv_id(paper_id).id, voted=result.voted, upvotes=result.upvotes)
+    return VoteOut(paper=arxiv_id_or_400(paper_id), voted=result.voted, upvotes=result.upvotes)
 
 
 # Comments ------------------------------------------------------------------------------------

@@ -9,12 +9,15 @@ import functools
 from collections.abc import Callable, Iterator
 from typing import Annotated, ParamSpec, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
+from dailypapers.arxiv_ids import ArxivIdError, parse_arxiv_id
 from dailypapers.config import Settings
 from dailypapers.db import session_scope, write_transaction
+from dailypapers.models import Paper
+from dailypapers.papers import get_paper
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -56,3 +59,20 @@ def writes(handler: Callable[P, R]) -> Callable[P, R]:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 TemplatesDep = Annotated[Jinja2Templates, Depends(get_templates)]
+
+
+def arxiv_id_or_400(text: str) -> str:
+    """The canonical id in a path or form, or a 400 that says what was expected."""
+    try:
+        return parse_arxiv_id(text).id
+    except ArxivIdError as exc:
+        raise HTTPException(400, str(exc)) from None
+
+
+def paper_or_404(session: Session, text: str) -> Paper:
+    """The visible paper a path names (400 for a malformed id, 404 when not in the store)."""
+    arxiv_id = arxiv_id_or_400(text)
+    paper = get_paper(session, arxiv_id)
+    if paper is None:
+        raise HTTPException(404, f"Paper {arxiv_id} is not in this site's store.")
+    return paper

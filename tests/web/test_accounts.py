@@ -56,6 +56,8 @@ def test_sign_up_verify_sign_in_and_out(
     (mail,) = smtp.messages
     assert mail["To"] == "ada@example.org"
     assert "Confirm your email address" in str(mail["Subject"])
+    html = mail.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert 'href="http://testserver/account/verify/' in html
     verified = client.get(_link(smtp, "/account/verify/"))
     assert "Thank you, Ada Lovelace" in verified.text
     with db_session(mail_settings) as session:

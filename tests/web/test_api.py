@@ -116,7 +116,7 @@ def test_paper_object_and_its_errors(demo_client: TestClient) -> None:
     assert demo_client.get("/api/papers/2601.23265v3").json()["id"] == "2601.23265"
     missing = demo_client.get("/api/papers/2601.99999")
     assert missing.status_code == 404
-    assert "not in this store" in missing.json()["error"]
+    assert "is not in this site's store" in missing.json()["error"]
     malformed = demo_client.get("/api/papers/1234")
     assert malformed.status_code == 400
     assert "is not an arXiv id" in malformed.json()["error"]
