@@ -32,8 +32,8 @@ from dailypapers.models import (
     Paper,
     Subscription,
 )
-from dailypapers.papers import newest_ingested_day
-from dailypapers.periods import DigestCadence, FeedWindow, parse_digest_period
+from dailypapers.papers import latest_feed_date, newest_ingested_day
+from dailypapers.periods import DigestCadence, FeedWindow, parse_digest_period, week_window_of
 from dailypapers.search import lexical
 
 SHOWN_UPVOTES = Paper.external_upvotes + Paper.local_upvotes
@@ -214,3 +214,11 @@ def load_papers(session: Session, paper_ids: Collection[int]) -> dict[int, Paper
 def in_order(papers: Mapping[int, Paper], paper_ids: Iterable[int]) -> list[Paper]:
     """The papers of a digest in its order, skipping any hidden since it was composed."""
     return [papers[i] for i in paper_ids if i in papers]
+
+
+def latest_period(session: Session, settings: Settings, cadence: str) -> str:
+    """The newest period with a list: what a sample or a preview shows."""
+    day = latest_feed_date(session, settings.current_date()) or settings.current_date()
+    if cadence == "weekly":
+        return f"weekly:{week_window_of(day).key}"
+    return f"daily:{day.isoformat()}"

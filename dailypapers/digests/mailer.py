@@ -20,9 +20,14 @@ from dailypapers.config import Settings
 
 
 class MailError(Exception):
-    def __init__(self, message: str, code: int | None = None) -> None:
+    """``recipient``: the reply concerns this recipient only (RCPT, or DATA for one recipient);
+    otherwise the server or our configuration refused (sender, login, a dropped connection),
+    and no subscriber is to blame."""
+
+    def __init__(self, message: str, code: int | None = None, *, recipient: bool = False) -> None:
         super().__init__(message)
         self.code = code
+        self.recipient = recipient
 
 
 class TransientMailError(MailError):
@@ -45,12 +50,14 @@ class Mailer(Protocol):
         """Let go of any connection; the mailer reconnects if used again."""
 
 
-def _reply_error(code: int, reply: bytes | str, what: str) -> MailError:
+def _reply_error(code: int, reply: bytes | str, what: str, *, recipient: bool) -> MailError:
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
     message = f"{what}: {code} {text}".strip()
-    if 400 <= code < 500:
-        return TransientMailError(message, code)
-    return PermanentMailError(message, code)
+    if 400 <= code < 500 or not recipient:
+        # A refusal that is not about the recipient (sender, login, relay) is retried later
+        # and blamed on no one: it is the operator's to fix.
+        return TransientMailError(message, code, recipient=recipient)
+    return PermanentMailError(message, code, recipient=True)
 
 
 def _is_loopback(host: str) -> bool:
@@ -117,11 +124,18 @@ class SmtpMailer:
                         raise
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = next(iter(exc.recipients.values()))
-            raise _reply_error(code, reply, "recipient refused") from None
-        except smtplib.SMTPResponseException as exc:
-            if exc.smtp_code == 421:  # the server is closing the connection
+            raise _reply_error(code, reply, "recipient refused", recipient=True) from None
+        except smtplib.SMTPDataError as exc:  # after DATA, for our one recipient
+            if exc.smtp_code == 421:
                 self.close()
-            raise _reply_error(exc.smtp_code, exc.smtp_error, "server refused") from None
+            raise _reply_error(
+                exc.smtp_code, exc.smtp_error, "message refused", recipient=exc.smtp_code != 421
+            ) from None
+        except smtplib.SMTPResponseException as exc:  # sender refused, login failed, …
+            self.close()
+            raise _reply_error(
+                exc.smtp_code, exc.smtp_error, "server refused", recipient=False
+            ) from None
         except (smtplib.SMTPException, OSError) as exc:
             self.close()
             raise TransientMailError(f"connection problem: {type(exc).__name__}: {exc}") from None

@@ -6,19 +6,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dailypapers.config import Settings
-from dailypapers.digests.compose import PeriodComposer, in_order, load_papers
+from dailypapers.digests.compose import PeriodComposer, in_order, latest_period, load_papers
 from dailypapers.digests.render import MailParts, MailRenderer
 from dailypapers.digests.subscriptions import normalize_email
 from dailypapers.models import Subscription
-from dailypapers.papers import latest_feed_date
-from dailypapers.periods import week_window_of
-
-
-def _default_period(session: Session, settings: Settings, cadence: str) -> str:
-    day = latest_feed_date(session, settings.current_date()) or settings.current_date()
-    if cadence == "weekly":
-        return f"weekly:{week_window_of(day).key}"
-    return f"daily:{day.isoformat()}"
 
 
 def preview_digests(
@@ -49,7 +40,7 @@ def preview_digests(
     renderer = MailRenderer(settings)
     previews = []
     for subscription in subscriptions:
-        period = period_key or _default_period(session, settings, subscription.cadence)
+        period = period_key or latest_period(session, settings, subscription.cadence)
         composer = PeriodComposer(session, settings, period)
         digest = composer.compose_many([subscription])[subscription.id]
         papers = load_papers(session, digest.paper_ids)

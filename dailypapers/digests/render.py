@@ -158,7 +158,9 @@ class MailRenderer:
         targets = [f"<{url}>"]
         if self.settings.mail_unsubscribe_address:
             address = quote(self.settings.mail_unsubscribe_address, safe="@")
-            targets.append(f"<mailto:{address}?subject=unsubscribe%20{subscription.id}>")
+            # The secret token, not the id: anyone can send mail with any sender address.
+            token = subscription.unsubscribe_token
+            targets.append(f"<mailto:{address}?subject=unsubscribe%20{token}>")
         return {
             "List-Unsubscribe": ", ".join(targets),
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",

@@ -16,25 +16,37 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import logging
+import random
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import Message
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Engine, Table, and_, delete, exists, func, insert, literal, select, update
+from sqlalchemy import (
+    Engine,
+    Table,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from dailypapers import jobs, rate_limits
 from dailypapers.bulk import insert_rows
 from dailypapers.config import Settings
 from dailypapers.db import session_scope
-from dailypapers.digests.compose import PeriodComposer, in_order, load_papers
+from dailypapers.digests.compose import PeriodComposer, in_order, latest_period, load_papers
 from dailypapers.digests.mailer import Mailer, PermanentMailError, TransientMailError, make_mailer
 from dailypapers.digests.render import MailRenderer
 from dailypapers.digests.subscriptions import CONFIRM_MAIL_JOB, SAMPLE_MAIL_JOB, confirm_token
 from dailypapers.models import DigestReceived, DigestSend, DigestTopicMatch, Job, Subscription
-from dailypapers.papers import latest_feed_date
 from dailypapers.periods import CADENCES, digest_period_key, due_digest_window, parse_digest_period
 from dailypapers.signing import Signer
 
@@ -42,7 +54,7 @@ log = logging.getLogger(__name__)
 
 SEND_JOB = "send_digest"
 SCHEDULE_JOB = "schedule_digest"
-PENDING, SENT, SKIPPED, FAILED = "pending", "sent", "skipped", "failed"
+PENDING, SENDING, SENT, SKIPPED, FAILED = "pending", "sending", "sent", "skipped", "failed"
 # Transient failures in a row after which a chunk stops and waits for its retry (server trouble).
 MAX_TRANSIENT_IN_A_ROW = 3
 # Stored topic results outlive their period's retries by far; then they are dropped.
@@ -69,6 +81,7 @@ class SendStats:
     skipped: int = 0
     failed: int = 0
     pending: int = 0
+    pending_ids: list[int] = field(default_factory=list)
 
 
 def schedule_period(session: Session, settings: Settings, period_key: str, now: dt.datetime) -> int:
@@ -124,7 +137,11 @@ def _not_yet_queued(session: Session, key: str, send_ids: Sequence[int]) -> list
         return []
     queued: set[int] = set()
     payloads = session.scalars(
-        select(Job.payload).where(Job.kind == SEND_JOB, Job.dedupe_key.like(f"digest:{key}:%"))
+        select(Job.payload).where(
+            Job.kind == SEND_JOB,
+            Job.dedupe_key.like(f"digest:{key}:%"),
+            Job.state.in_(jobs.PENDING_STATES),  # rows of ended jobs may be queued again
+        )
     )
     for payload in payloads:
         queued.update(payload.get("send_ids", ()))
@@ -197,7 +214,7 @@ def _prepare_chunk(
         session.scalars(
             select(DigestSend)
             .options(joinedload(DigestSend.subscription))
-            .where(DigestSend.id.in_(send_ids), DigestSend.state == PENDING)
+            .where(DigestSend.id.in_(send_ids), _claimable(now, settings))
             .order_by(DigestSend.id)
         )
     )
@@ -231,17 +248,21 @@ def _prepare_chunk(
     outgoing = []
     papers = load_papers(session, {i for send in live for i in send.paper_ids or ()})
     for send in live:
-        if not send.paper_ids and settings.digest_empty_period == "skip":
+        subscription = send.subscription
+        ordered = in_order(papers, send.paper_ids or ())
+        note = send.note
+        if not ordered and not note:  # every frozen paper was hidden since
+            note = composer.empty_note(subscription.topic_query, had_papers=True)
+        if not ordered and settings.digest_empty_period == "skip":
             send.state = SKIPPED
             stats.skipped += 1
             continue
-        subscription = send.subscription
         parts = renderer.digest(
             subscription,
             period_key=period_key,
             period_label=composer.label,
-            papers=in_order(papers, send.paper_ids or ()),
-            note=send.note,
+            papers=ordered,
+            note=note,
         )
         message = renderer.digest_message(
             subscription,
@@ -261,13 +282,52 @@ def _prepare_chunk(
     return outgoing
 
 
+def _claimable(now: dt.datetime, settings: Settings) -> Any:
+    """A row a sender may take: pending, or "sending" by a sender silent for longer than the
+    job lease (it died with that message in flight: the one repeat a crash may cause)."""
+    stale = now - dt.timedelta(seconds=settings.job_lease_seconds)
+    return or_(
+        DigestSend.state == PENDING,
+        and_(DigestSend.state == SENDING, DigestSend.claimed_at < stale),
+    )
+
+
+def _claim(engine: Engine, settings: Settings, item: _Outgoing, now: dt.datetime) -> bool:
+    """Take one row just before handing it to SMTP, in its own committed transaction, so two
+    senders of the same chunk (a lost lease, a paused worker) never both send it, and a
+    subscriber who unsubscribed meanwhile is skipped. False: not ours to send."""
+    subscriber_active = (
+        select(Subscription.id)
+        .where(
+            Subscription.id == DigestSend.subscription_id,
+            Subscription.unsubscribed_at.is_(None),
+            Subscription.deactivated_at.is_(None),
+        )
+        .exists()
+    )
+    with engine.begin() as connection:
+        taken = connection.execute(
+            update(DigestSend)
+            .where(DigestSend.id == item.send_id, _claimable(now, settings), subscriber_active)
+            .values(state=SENDING, claimed_at=now)
+        )
+        if taken.rowcount:
+            return True
+        connection.execute(
+            update(DigestSend)
+            .where(DigestSend.id == item.send_id, DigestSend.state == PENDING, ~subscriber_active)
+            .values(state=SKIPPED, last_error="subscription no longer active")
+        )
+    return False
+
+
 def _record_sent(engine: Engine, item: _Outgoing, now: dt.datetime) -> None:
     """One UPDATE and a commit right after the server took the message: the whole window in
     which a crash can repeat it."""
     with engine.begin() as connection:
         connection.execute(
             update(DigestSend)
-            .where(DigestSend.id == item.send_id, DigestSend.state == PENDING)
+            .where(DigestSend.id == item.send_id, DigestSend.state == SENDING)
             .values(state=SENT, sent_at=now, attempts=DigestSend.attempts + 1, last_error=None)
         )
         if item.reset_failures:
@@ -290,10 +350,11 @@ def _record_failure(
     """Count the attempt; a permanent refusal (or too many tries) fails the row. Returns its
     new state."""
     send = session.get(DigestSend, item.send_id)
-    if send is None or send.state != PENDING:
+    if send is None or send.state != SENDING:
         return SENT if send is not None and send.state == SENT else FAILED
     send.attempts += 1
     send.last_error = str(error)[:1000]
+    send.state = PENDING
     if permanent or send.attempts >= settings.digest_max_attempts:
         send.state = FAILED
         if item.paper_ids:  # never delivered: later digests may carry these papers
@@ -332,24 +393,35 @@ def send_chunk(
     in_a_row = 0
     with _mailer(settings, mailer) as active:
         for index, item in enumerate(outgoing):
+            if not _claim(engine, settings, item, clock()):
+                stats.skipped += 1
+                continue
             try:
                 active.send(item.message)
-            except (TransientMailError, PermanentMailError) as exc:
-                permanent = isinstance(exc, PermanentMailError)
+            except Exception as exc:
+                error = exc
+                if not isinstance(exc, TransientMailError | PermanentMailError):
+                    error = TransientMailError(f"{type(exc).__name__}: {exc}", recipient=True)
+                permanent = isinstance(error, PermanentMailError)
                 with session_scope(factory) as session:
                     state = _record_failure(
-                        session, settings, item, exc, permanent=permanent, now=clock()
+                        session, settings, item, error, permanent=permanent, now=clock()
                     )
                 log.warning(
-                    "digest %s to subscription %s: %s", period_key, item.subscription_id, exc
+                    "digest %s to subscription %s: %s", period_key, item.subscription_id, error
                 )
                 if state == FAILED:
                     stats.failed += 1
                 else:
                     stats.pending += 1
-                in_a_row = 0 if permanent else in_a_row + 1
+                    stats.pending_ids.append(item.send_id)
+                # A recipient's own refusal says nothing about the others; a server that keeps
+                # failing does: stop and let the retry come back later.
+                in_a_row = 0 if getattr(error, "recipient", False) else in_a_row + 1
                 if in_a_row >= MAX_TRANSIENT_IN_A_ROW:
-                    stats.pending += len(outgoing) - index - 1
+                    rest = [later.send_id for later in outgoing[index + 1 :]]
+                    stats.pending += len(rest)
+                    stats.pending_ids.extend(rest)
                     break
                 continue
             in_a_row = 0
@@ -359,16 +431,29 @@ def send_chunk(
 
 
 def run_send_job(context: JobContext, payload: dict[str, Any]) -> None:
-    """Worker handler of ``send_digest``: raising makes the worker retry with backoff."""
+    """Worker handler of ``send_digest``. Mails that must wait (4xx, a server down) go into a
+    follow-up job with backoff, so no row is left behind when a job runs out of attempts;
+    each row fails for good only after DIGEST_MAX_ATTEMPTS tries of its own."""
+    period = str(payload["period"])
     stats = send_chunk(
-        context.settings,
-        context.engine,
-        context.factory,
-        str(payload["period"]),
-        list(payload["send_ids"]),
+        context.settings, context.engine, context.factory, period, list(payload["send_ids"])
     )
-    if stats.pending:
-        raise TransientMailError(f"{stats.pending} digest mails wait for a retry")
+    if not stats.pending_ids:
+        return
+    retry = int(payload.get("retry", 0)) + 1
+    policy = jobs.RetryPolicy(
+        base_seconds=context.settings.job_retry_base_seconds,
+        cap_seconds=context.settings.job_retry_cap_seconds,
+    )
+    with session_scope(context.factory) as session:
+        jobs.enqueue(
+            session,
+            SEND_JOB,
+            {"period": period, "send_ids": stats.pending_ids, "retry": retry},
+            dedupe_key=f"digest:{period}:{stats.pending_ids[0]}:retry{retry}",
+            run_after=context.now + policy.delay(retry, random.Random()),  # noqa: S311 (jitter)
+            now=context.now,
+        )
 
 
 def run_schedule_job(context: JobContext, payload: dict[str, Any]) -> None:
@@ -420,8 +505,7 @@ def run_sample_job(context: JobContext, payload: dict[str, Any]) -> None:
         subscription = session.get(Subscription, int(payload["subscription_id"]))
         if subscription is None or not subscription.active:
             return
-        day = latest_feed_date(session, settings.current_date()) or settings.current_date()
-        period_key = f"daily:{day.isoformat()}"
+        period_key = latest_period(session, settings, subscription.cadence)
         composer = PeriodComposer(session, settings, period_key)
         digest = composer.compose(subscription, ())
         papers = load_papers(session, digest.paper_ids)

@@ -62,7 +62,9 @@ def normalize_email(raw: str) -> tuple[str, str]:
         result = validate_email(text, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise ValueError(f"This is not a valid email address: {exc}") from None
-    return result.normalized, result.normalized.lower()
+    # An internationalized domain is kept in its ASCII (IDNA) form, which every relay takes.
+    address = result.ascii_email or result.normalized
+    return address, address.lower()
 
 
 def clean_topic(raw: str) -> str:
@@ -148,8 +150,9 @@ def subscribe(
             created_at=now,
         )
         session.add(subscription)
-    elif not subscription.active:
-        # Coming back after unsubscribing (or a bounce): confirm again, with a new link.
+    elif subscription.unsubscribed_at is not None or subscription.deactivated_at is not None:
+        # Coming back after unsubscribing (or a bounce): confirm again, with a new link. A
+        # pending one keeps its token, so the link already mailed keeps working.
         subscription.confirmed_at = None
         subscription.unsubscribed_at = None
         subscription.deactivated_at = None
@@ -175,9 +178,11 @@ def limit_address_mail(
 ) -> None:
     """Count one mail asked for by a visitor (confirmation, sample) to this address. Callers
     commit even when it raises, so refused attempts count too."""
+    local, _, domain = email_key.partition("@")
+    mailbox = f"{local.split('+', 1)[0]}@{domain}"  # a+1@x and a+2@x reach one mailbox
     rate_limits.hit(
         session,
-        f"subscribe:address:{email_key}",
+        f"subscribe:address:{mailbox}",
         rate_limits.parse_rate(settings.subscribe_limit_per_address),
         now,
     )

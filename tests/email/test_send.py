@@ -13,7 +13,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from dailypapers.config import Settings
 from dailypapers.db import make_engine, make_session_factory
 from dailypapers.digests.compose import PeriodComposer
-from dailypapers.digests.send import SCHEDULE_JOB, schedule_due_digests, schedule_period
+from dailypapers.digests.send import (
+    SCHEDULE_JOB,
+    schedule_due_digests,
+    schedule_period,
+    send_chunk,
+)
 from dailypapers.models import DailyEntry, DigestReceived, DigestSend, Job, Paper, Subscription
 from dailypapers.worker import Worker
 from tests.conftest import QueryCounter, make_settings
@@ -170,9 +175,9 @@ def test_temporary_refusals_are_retried_then_delivered_once(
     assert len(smtp.messages) == 1
     with factory() as session:
         send = session.scalars(select(DigestSend)).one()
-        job = session.scalars(select(Job).where(Job.kind == "send_digest")).one()
+        states = session.scalars(select(Job.state).where(Job.kind == "send_digest")).all()
     assert (send.state, send.attempts) == ("sent", 3)
-    assert (job.state, job.attempts) == ("done", 3)
+    assert states == ["done", "done", "done"]  # the chunk, then two follow-ups with backoff
 
 
 def test_a_permanent_refusal_fails_one_recipient_and_not_the_others(
@@ -354,3 +359,79 @@ def test_a_fixed_today_is_the_day_the_schedule_runs_on(
         schedule_due_digests(session, settings, dt.datetime(2026, 11, 25, 12, tzinfo=dt.UTC))
         periods = session.scalars(select(Job.payload).where(Job.kind == SCHEDULE_JOB)).all()
     assert [p["period"] for p in periods] == ["daily:2026-02-26"]
+
+
+def test_two_runs_of_one_chunk_send_each_message_once(
+    mail_settings: Settings, factory: sessionmaker[Session], mail_engine: Engine, smtp: SmtpRecorder
+) -> None:
+    """A worker that lost its lease (or was paused) and the one that took over both run the
+    chunk: the per-row claim lets only one of them send each message."""
+    _subscribe(factory, *(f"r{i}@example.org" for i in range(6)))
+    with factory.begin() as session:
+        schedule_period(session, mail_settings, PERIOD, dt.datetime.now(dt.UTC))
+        ids = list(session.scalars(select(DigestSend.id)))
+    first = send_chunk(mail_settings, mail_engine, factory, PERIOD, ids)
+    second = send_chunk(mail_settings, mail_engine, factory, PERIOD, ids)
+    assert (first.sent, second.sent) == (6, 0)
+    assert len(smtp.messages) == 6
+
+
+def test_a_server_outage_strands_no_row(
+    mail_settings: Settings, factory: sessionmaker[Session], smtp: SmtpRecorder
+) -> None:
+    """Mailboxes that answer 4xx do not stop the others; rows never tried in a failing run are
+    carried by follow-up jobs until each has had its own tries."""
+    _subscribe(factory, *(f"r{i}@example.org" for i in range(8)))
+    for i in range(3):
+        smtp.rcpt_replies[f"r{i}@example.org"] = "452 4.2.2 Mailbox full"
+    with factory.begin() as session:
+        schedule_period(session, mail_settings, PERIOD, dt.datetime.now(dt.UTC))
+    _drain(mail_settings, factory, rounds=60)
+    assert sorted(str(m["To"]) for m in smtp.messages) == [f"r{i}@example.org" for i in range(3, 8)]
+    with factory() as session:
+        states = dict(session.execute(select(DigestSend.subscription_id, DigestSend.state)).all())
+        subscriptions = session.scalars(select(Subscription)).all()
+    assert sorted(states.values()) == ["failed"] * 3 + ["sent"] * 5
+    assert all(s.hard_failures == 0 for s in subscriptions)  # 4xx is nobody's bounce
+
+
+def test_a_refused_sender_is_not_the_subscribers_bounce(
+    mail_settings: Settings, factory: sessionmaker[Session], smtp_server: tuple[SmtpRecorder, int]
+) -> None:
+    recorder, _ = smtp_server
+    _subscribe(factory, "a@example.org", "b@example.org")
+
+    async def refuse_sender(
+        server: object, session: object, envelope: object, address: str, options: object
+    ) -> str:
+        return "550 5.7.1 Sender not allowed"
+
+    recorder.handle_MAIL = refuse_sender  # type: ignore[attr-defined]
+    _send(mail_settings, factory)
+    with factory() as session:
+        subscriptions = session.scalars(select(Subscription)).all()
+        rows = session.scalars(select(DigestSend)).all()
+    assert all(s.hard_failures == 0 and s.deactivated_at is None for s in subscriptions)
+    assert smtp_server[0].messages == []
+    # Retried (quickly here) until each row's own tries ran out, blaming no subscriber.
+    assert {r.state for r in rows} <= {"pending", "failed"}
+    assert "Sender not allowed" in (rows[0].last_error or "")
+
+
+def test_papers_hidden_before_a_retry_leave_a_note_not_a_crash(
+    mail_settings: Settings, factory: sessionmaker[Session], mail_engine: Engine, smtp: SmtpRecorder
+) -> None:
+    _subscribe(factory, "reader@example.org", paper_count=2)
+    with factory.begin() as session:
+        schedule_period(session, mail_settings, PERIOD, dt.datetime.now(dt.UTC))
+        ids = list(session.scalars(select(DigestSend.id)))
+    smtp.data_replies = ["451 4.3.0 later"]
+    send_chunk(mail_settings, mail_engine, factory, PERIOD, ids)  # freezes, then 451
+    with factory.begin() as session:
+        frozen = session.scalars(select(DigestSend)).one().paper_ids or []
+        for paper in session.scalars(select(Paper).where(Paper.id.in_(frozen))):
+            paper.hidden_at = dt.datetime.now(dt.UTC)
+    stats = send_chunk(mail_settings, mail_engine, factory, PERIOD, ids)
+    assert stats.sent == 1
+    text = smtp.messages[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Nothing new" in text

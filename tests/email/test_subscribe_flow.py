@@ -336,3 +336,27 @@ def test_an_altered_or_expired_confirmation_link_is_refused(
     assert expired.status_code == 400
     assert "This link has expired" in expired.text
     assert not _subscriptions(mail_settings)[0].active
+
+
+def test_sending_the_form_again_keeps_the_first_link_working(
+    client: TestClient, mail_settings: Settings, smtp: SmtpRecorder
+) -> None:
+    _subscribe(client)
+    _run_worker(mail_settings)
+    first_link = _link(smtp, "/subscribe/confirm/")
+    _subscribe(client)
+    _run_worker(mail_settings)
+    assert client.post(first_link, follow_redirects=False).status_code == 303
+
+
+def test_plus_aliases_share_the_per_address_limit(client: TestClient) -> None:
+    codes = [_subscribe(client, email=f"victim+{i}@example.org").status_code for i in range(4)]  # type: ignore[attr-defined]
+    assert codes == [200, 200, 200, 429]
+
+
+def test_an_internationalized_domain_is_stored_in_ascii(
+    client: TestClient, mail_settings: Settings, smtp: SmtpRecorder
+) -> None:
+    assert _subscribe(client, email="leser@bücher.example").status_code == 200  # type: ignore[attr-defined]
+    _run_worker(mail_settings)
+    assert [str(m["To"]) for m in smtp.messages] == ["leser@xn--bcher-kva.example"]

@@ -101,6 +101,7 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("claimed_at", UTCDateTime(timezone=True), nullable=True),
         sa.Column("sent_at", UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["subscription_id"],
