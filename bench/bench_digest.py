@@ -198,7 +198,9 @@ def _prepare(folder: Path, corpus: Path | None, subscribers: int, cadence: str) 
 def _digest_run(settings: Settings, period: str) -> tuple[float, int, int, dict[str, int]]:
     with SmtpProcess() as smtp:
         run_settings = settings.model_copy(
-            update={"smtp_host": "127.0.0.1", "smtp_port": smtp.port}
+            # Only the period under test: the worker must not also send the schedule's digest
+            # of the fixed TODAY.
+            update={"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "digest_enabled": False}
         )
         engine = make_engine(run_settings)
         factory = make_session_factory(engine)
