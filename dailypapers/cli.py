@@ -15,20 +15,13 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    Progress,
-    SpinnerColumn,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
-from sqlalchemy.orm import Session, sessionmaker
 
-from dailypapers import __version__, jobs, migrate
+from dailypapers import __version__, jobs
 from dailypapers.arxiv_ids import ArxivIdError, parse_arxiv_id
 from dailypapers.calendar import day_status
+from dailypapers.cli_search import index_group, model_group
+from dailypapers.cli_support import _progress, _session_factory, _settings, _upgrade, console
 from dailypapers.config import Settings
 from dailypapers.data import DEMO_DAILY_PAPERS
 from dailypapers.db import make_engine, make_session_factory, session_scope
@@ -47,14 +40,8 @@ from dailypapers.ingest.sources.records import SourceFormatError
 from dailypapers.ingest.upsert import IngestStats
 from dailypapers.papers import entries_per_day, latest_feed_date, newest_ingested_day
 
-console = Console(stderr=True)
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
-
-
-def _settings(ctx: click.Context) -> Settings:
-    settings: Settings = ctx.obj
-    return settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -121,14 +108,6 @@ def _background_worker(settings: Settings) -> Iterator[None]:
         engine.dispose()
 
 
-def _upgrade(settings: Settings) -> None:
-    engine = make_engine(settings)
-    try:
-        migrate.upgrade(engine)
-    finally:
-        engine.dispose()
-
-
 @db.command("upgrade")
 @click.pass_context
 def db_upgrade(ctx: click.Context) -> None:
@@ -147,29 +126,6 @@ def _display_url(url: str) -> str:
 @main.group()
 def ingest() -> None:
     """Load papers from a source."""
-
-
-@contextmanager
-def _session_factory(settings: Settings) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(settings)
-    try:
-        yield make_session_factory(engine)
-    finally:
-        engine.dispose()
-
-
-def _progress() -> Progress:
-    """A progress bar on a terminal; silent when output is piped or captured."""
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        disable=not console.is_terminal,
-        transient=True,
-    )
 
 
 def _load_with_progress(settings: Settings, path: Path) -> IngestStats:
@@ -606,6 +562,10 @@ def user_promote(ctx: click.Context, username: str, role: str) -> None:
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
         click.echo(f"{changed.username} is now {changed.role}")
+
+
+main.add_command(model_group)
+main.add_command(index_group)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,16 @@ class Settings(BaseSettings):
             "`postgresql+psycopg://user:pw@host/db`. Unset: `sqlite:///<DATA_DIR>/dailypapers.sqlite3`."
         ),
     )
+    model_dir: Path | None = Field(
+        None,
+        description=(
+            "Folder of the exported embedding model (`dailypapers model export`). "
+            "Unset: `<DATA_DIR>/model`. Without it search is lexical only."
+        ),
+    )
+    embedding_threads: int = Field(
+        0, ge=0, le=64, description="ONNX Runtime threads for embeddings; 0 = one per core."
+    )
     read_database_url: str | None = Field(
         None,
         description="Optional read-only replica URL for feed, search and API reads (PostgreSQL).",
@@ -311,6 +321,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'dailypapers.sqlite3').resolve()}"
+
+    @property
+    def resolved_model_dir(self) -> Path:
+        """Where the exported embedding model lives."""
+        return self.model_dir if self.model_dir is not None else self.data_dir / "model"
 
     @property
     def tz(self) -> ZoneInfo:

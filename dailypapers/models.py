@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -208,6 +209,25 @@ class OrgMember(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     role: Mapped[str] = mapped_column(String(20), default="member")
+
+
+class Embedding(Base):
+    """A paper's vector from one model (DESIGN.md §3). ``content_hash`` is the hash of the text
+    it was computed from with that model, so an unchanged paper is never embedded twice and a
+    new version is embedded once."""
+
+    __tablename__ = "embeddings"
+
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    model: Mapped[str] = mapped_column(String(100))
+    dim: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    # float32, little-endian, unit length: read back with one np.frombuffer per batch.
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    # Indexed: max(updated_at) tells each process's vector index when to reload.
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class DailyEntry(Base):
@@ -428,6 +448,7 @@ __all__ = [
     "DigestReceived",
     "DigestSend",
     "DigestTopicMatch",
+    "Embedding",
     "IngestCheckpoint",
     "Job",
     "ModerationAction",

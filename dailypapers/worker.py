@@ -1,7 +1,7 @@
 """The job loop: claim a due job, run its handler, record the outcome (``dailypapers worker``).
 
 Handlers are registered by kind. A worker only claims kinds it has a handler for, so jobs queued
-for a feature that is not installed yet (e.g. embeddings before the search module) wait instead
+for a feature that is not set up (embeddings before ``dailypapers model export``) wait instead
 of failing. Every handler must be idempotent: a crash after the work but before ``mark_done``
 runs it again.
 """
@@ -51,17 +51,19 @@ class WorkerStats:
     errors: list[str] = field(default_factory=list)
 
 
-def default_handlers() -> dict[str, Handler]:
-    """Every job kind this installation can run."""
+def default_handlers(settings: Settings) -> dict[str, Handler]:
+    """Every job kind this installation can run (embeddings only once the model is exported)."""
     from dailypapers.accounts import ACCOUNT_MAIL_JOB, run_account_mail_job
     from dailypapers.digests.send import JOB_HANDLERS as DIGEST_HANDLERS
     from dailypapers.ingest.run import run_harvest_job, run_hf_daily_job
+    from dailypapers.search.indexer import job_handlers as search_handlers
 
     return {
         "harvest": run_harvest_job,
         "ingest_hf_daily": run_hf_daily_job,
         ACCOUNT_MAIL_JOB: run_account_mail_job,
         **DIGEST_HANDLERS,
+        **search_handlers(settings),
     }
 
 
@@ -108,7 +110,7 @@ class Worker:
         self.settings = settings
         self.engine = engine
         self.factory = factory
-        self.handlers = dict(handlers if handlers is not None else default_handlers())
+        self.handlers = dict(handlers if handlers is not None else default_handlers(settings))
         self.clock = clock
         self.rng = rng or random.Random()  # noqa: S311 (retry jitter, not a secret)
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 import shutil
 import socket
@@ -15,6 +16,7 @@ import pytest
 import uvicorn
 from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
+from filelock import FileLock
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,6 +31,9 @@ from dailypapers.web.app import create_app
 from tests.mail_server import SmtpRecorder, free_port
 
 DATA_DIR = Path(__file__).parent / "data"
+# Exported by `make model` (a prerequisite of `make test`); search tests need it.
+MODEL_DIR = Path(__file__).parent.parent / "var" / "model"
+TEST_CACHE = Path(__file__).parent.parent / "var" / "test-cache"
 DEMO_TODAY = dt.date(2026, 2, 27)
 
 
@@ -82,6 +87,51 @@ def demo_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
         connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     engine.dispose()
     return folder / "dailypapers.sqlite3"
+
+
+@pytest.fixture(scope="session")
+def model_dir() -> Path:
+    if not (MODEL_DIR / "model.onnx").exists():
+        pytest.fail(f"no embedding model in {MODEL_DIR}: run 'make model' (make test does)")
+    return MODEL_DIR
+
+
+@pytest.fixture(scope="session")
+def demo_vectors_database(demo_database: Path, model_dir: Path) -> Path:
+    """The demo month with every paper embedded. Encoding 783 papers takes ~30 s, so the file
+    is kept in var/test-cache, keyed by the model, the data and the embedding code, and built
+    once under a file lock (pytest-xdist workers share it)."""
+    from dailypapers.search import embed
+    from dailypapers.search.indexer import rebuild_index
+
+    key = hashlib.sha256()
+    key.update((model_dir / "manifest.json").read_bytes())
+    key.update(DEMO_DAILY_PAPERS.read_bytes())
+    key.update(Path(embed.__file__).read_bytes())
+    cached = TEST_CACHE / f"demo-vectors-{key.hexdigest()[:16]}.sqlite3"
+    TEST_CACHE.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(cached) + ".lock"):
+        if not cached.exists():
+            folder = cached.parent / (cached.stem + "-partial")
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            shutil.copy(demo_database, folder / "dailypapers.sqlite3")
+            build_settings = make_settings(folder, model_dir=model_dir)
+            engine = make_engine(build_settings)
+            rebuild_index(make_session_factory(engine), embed.load_embedder(model_dir))
+            with engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            engine.dispose()
+            (folder / "dailypapers.sqlite3").replace(cached)
+            shutil.rmtree(folder, ignore_errors=True)
+    return cached
+
+
+@pytest.fixture
+def search_settings(tmp_path: Path, demo_vectors_database: Path, model_dir: Path) -> Settings:
+    """The demo month with all its vectors and the model: semantic search works."""
+    shutil.copy(demo_vectors_database, tmp_path / "dailypapers.sqlite3")
+    return make_settings(tmp_path, model_dir=model_dir)
 
 
 @pytest.fixture

@@ -1,0 +1,196 @@
+"""Embedding jobs in the worker, ``index rebuild``/``status``, and a worker killed mid-way."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from click.testing import CliRunner
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from dailypapers import jobs
+from dailypapers.cli import main
+from dailypapers.config import Settings
+from dailypapers.db import make_engine, make_session_factory
+from dailypapers.ingest.upsert import EMBED_JOB
+from dailypapers.models import Embedding, Job, Paper
+from dailypapers.search.embed import content_hash, load_embedder, paper_text
+from dailypapers.search.indexer import EMBED_BATCH, index_status, job_handlers
+from dailypapers.worker import Worker
+from tests.conftest import make_settings
+
+
+def _factory(settings: Settings) -> sessionmaker[Session]:
+    return make_session_factory(make_engine(settings))
+
+
+def _vectors(factory: sessionmaker[Session]) -> dict[int, np.ndarray]:
+    with factory() as session:
+        rows = session.execute(select(Embedding.paper_id, Embedding.vector)).all()
+    return {paper_id: np.frombuffer(blob, dtype=np.float32) for paper_id, blob in rows}
+
+
+def _forget(factory: sessionmaker[Session], paper_ids: list[int]) -> None:
+    """Drop some vectors and queue their jobs again, as a fresh load would."""
+    with factory.begin() as session:
+        session.execute(delete(Embedding).where(Embedding.paper_id.in_(paper_ids)))
+        session.execute(delete(Job))
+        arxiv = {row[0]: row[1] for row in session.execute(select(Paper.id, Paper.arxiv_id))}
+        jobs.enqueue_many(
+            session,
+            [
+                {"kind": EMBED_JOB, "payload": {"paper_id": i}, "dedupe_key": f"embed:{arxiv[i]}"}
+                for i in paper_ids
+            ],
+        )
+
+
+def test_without_a_model_embedding_jobs_wait(demo_settings: Settings) -> None:
+    assert job_handlers(demo_settings) == {}
+    with _factory(demo_settings)() as session:
+        status = index_status(session, demo_settings)
+    assert status.model is None
+    assert status.embedded == 0
+    assert status.pending_jobs == 783
+
+
+def test_the_worker_embeds_queued_papers_in_batches_and_finishes_their_jobs(
+    search_settings: Settings,
+) -> None:
+    factory = _factory(search_settings)
+    before = _vectors(factory)
+    forgotten = sorted(before)[:100]
+    _forget(factory, forgotten)
+    worker = Worker(search_settings, factory.kw["bind"], factory)
+    stats = worker.run_once()
+    # The first job of each batch is claimed; the batch finishes the others' jobs.
+    assert stats.done == -(-100 // EMBED_BATCH)
+    assert stats.failed == 0
+    with factory() as session:
+        states = session.scalars(select(Job.state).where(Job.kind == EMBED_JOB)).all()
+        status = index_status(session, search_settings)
+    assert set(states) == {"done"}
+    assert len(states) == 100
+    assert (status.embedded, status.missing, status.pending_jobs) == (783, 0, 0)
+    after = _vectors(factory)
+    for paper_id in forgotten:  # the same vectors, whatever the batch they were encoded in
+        assert np.allclose(after[paper_id], before[paper_id], atol=1e-5)
+
+
+def test_an_edited_paper_is_embedded_again_once_and_an_unchanged_one_never(
+    search_settings: Settings,
+) -> None:
+    factory = _factory(search_settings)
+    with factory.begin() as session:
+        paper = session.scalars(select(Paper).order_by(Paper.id).limit(1)).one()
+        paper.title = "A completely new title about protein folding"
+        jobs.enqueue(session, EMBED_JOB, {"paper_id": paper.id}, dedupe_key="embed:edited")
+        jobs.enqueue(session, EMBED_JOB, {"paper_id": paper.id + 1}, dedupe_key="embed:same")
+        paper_id, expected = paper.id, paper_text(paper.title, paper.abstract)
+    untouched = _vectors(factory)[paper_id + 1]
+    Worker(search_settings, factory.kw["bind"], factory).run_once()
+    with factory() as session:
+        row = session.get(Embedding, paper_id)
+        stamp = session.get(Embedding, paper_id + 1)
+        assert row is not None
+        assert stamp is not None
+        assert row.content_hash == content_hash(expected)
+        vector = np.frombuffer(row.vector, dtype=np.float32)
+        updated_before = stamp.updated_at
+    embedder = load_embedder(search_settings.resolved_model_dir)
+    assert np.allclose(vector, embedder.encode_query(expected), atol=1e-5)
+    assert np.array_equal(_vectors(factory)[paper_id + 1], untouched)
+    # Queued again with nothing changed: no new vector is written.
+    with factory.begin() as session:
+        jobs.enqueue(session, EMBED_JOB, {"paper_id": paper_id}, dedupe_key="embed:again")
+    Worker(search_settings, factory.kw["bind"], factory).run_once()
+    with factory() as session:
+        stamp = session.get(Embedding, paper_id + 1)
+        assert stamp is not None
+        assert stamp.updated_at == updated_before
+        assert session.scalar(select(func.count()).select_from(Embedding)) == 783
+
+
+def test_index_rebuild_and_status_from_the_command_line(search_settings: Settings) -> None:
+    factory = _factory(search_settings)
+    _forget(factory, list(range(1, 41)))
+    env = {
+        "DAILYPAPERS_DATA_DIR": str(search_settings.data_dir),
+        "DAILYPAPERS_MODEL_DIR": str(search_settings.resolved_model_dir),
+    }
+    runner = CliRunner()
+    status = runner.invoke(main, ["index", "status"], env=env)
+    assert status.exit_code == 0, status.output
+    assert "743" in status.output
+    assert "40" in status.output
+    rebuilt = runner.invoke(main, ["index", "rebuild"], env=env)
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "40 vectors written" in rebuilt.output
+    again = runner.invoke(main, ["index", "rebuild"], env=env)
+    assert "0 vectors written" in again.output
+    with factory() as session:
+        assert session.scalar(select(func.count()).where(Job.state == "queued")) == 0
+
+
+def test_index_rebuild_without_a_model_says_how_to_get_one(demo_settings: Settings) -> None:
+    result = CliRunner().invoke(
+        main, ["index", "rebuild"], env={"DAILYPAPERS_DATA_DIR": str(demo_settings.data_dir)}
+    )
+    assert result.exit_code != 0
+    assert "model export" in result.output
+
+
+def test_a_worker_killed_while_embedding_resumes_without_losing_or_repeating(
+    search_settings: Settings, tmp_path: Path
+) -> None:
+    factory = _factory(search_settings)
+    before = _vectors(factory)
+    forgotten = sorted(before)[:300]
+    _forget(factory, forgotten)
+    settings = make_settings(tmp_path, model_dir=search_settings.resolved_model_dir)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DAILYPAPERS_")}
+    env.update(
+        DAILYPAPERS_DATA_DIR=str(settings.data_dir),
+        DAILYPAPERS_MODEL_DIR=str(settings.resolved_model_dir),
+        DAILYPAPERS_DIGEST_ENABLED="false",
+        DAILYPAPERS_WORKER_POLL_SECONDS="0.1",
+        DAILYPAPERS_EMBEDDING_THREADS="1",
+        DAILYPAPERS_JOB_LEASE_SECONDS="2",
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "dailypapers.cli", "worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while len(_vectors(factory)) < 783 - 300 + EMBED_BATCH:
+        assert worker.poll() is None, "the worker stopped before it was killed"
+        assert time.monotonic() < deadline, "no batch was stored in time"
+        time.sleep(0.02)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    done_at_kill = len(_vectors(factory))
+    assert done_at_kill < 783, "the kill came after the work had finished"
+    time.sleep(2.1)  # the killed worker's lease runs out
+    rerun = subprocess.run(
+        [sys.executable, "-m", "dailypapers.cli", "worker", "--once"],
+        env=env,
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    after = _vectors(factory)
+    assert len(after) == 783
+    for paper_id in forgotten:
+        assert np.allclose(after[paper_id], before[paper_id], atol=1e-5)
+    with factory() as session:
+        states = session.scalars(select(Job.state).where(Job.kind == EMBED_JOB)).all()
+    assert set(states) == {"done"}
