@@ -20,7 +20,7 @@ from rich.table import Table
 from dailypapers import __version__, jobs
 from dailypapers.arxiv_ids import ArxivIdError, parse_arxiv_id
 from dailypapers.calendar import day_status
-from dailypapers.cli_search import index_group, model_group
+from dailypapers.cli_search import index_group, model_group, search_command
 from dailypapers.cli_support import _progress, _session_factory, _settings, _upgrade, console
 from dailypapers.config import Settings
 from dailypapers.data import DEMO_DAILY_PAPERS
@@ -566,6 +566,7 @@ def user_promote(ctx: click.Context, username: str, role: str) -> None:
 
 main.add_command(model_group)
 main.add_command(index_group)
+main.add_command(search_command)
 
 
 if __name__ == "__main__":

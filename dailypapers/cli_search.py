@@ -96,3 +96,72 @@ def index_rebuild(ctx: click.Context) -> None:
 
         written = rebuild_index(factory, embedder, on_progress=advance)
     click.echo(f"{written:,} vectors written ({embedder.model})")
+
+
+@click.command("search")
+@click.argument("query", nargs=-1, required=True)
+@click.option(
+    "--limit", default=20, show_default=True, type=click.IntRange(1, 100), help="Most results."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print what /api/papers/search returns.")
+@click.pass_context
+def search_command(ctx: click.Context, query: tuple[str, ...], limit: int, as_json: bool) -> None:
+    """Search papers, best first, as the site's search page does.
+
+    QUERY takes the search box's syntax: words, "a phrase", -word, author:Name, cat:cs.CL,
+    org:name, from:/to: (YYYY, YYYY-MM or YYYY-MM-DD), has:code, an arXiv id or link
+    (docs/search.md). Its words may be given unquoted; quote a phrase for the shell too:
+    dailypapers search '"world model"' cat:cs.RO. A malformed filter exits with status 2.
+    """
+    import json
+
+    from dailypapers.db import session_scope
+    from dailypapers.search import hybrid
+    from dailypapers.search.query import QueryError
+    from dailypapers.web.search_api import items_in_order
+    from dailypapers.web.search_pages import papers_in_order
+
+    settings = _settings(ctx)
+    _upgrade(settings)
+    with _session_factory(settings) as factory, session_scope(factory) as session:
+        try:
+            results = hybrid.search(session, settings, " ".join(query), limit=limit)
+        except QueryError as exc:
+            console.print(f"[red]Error:[/red] {exc}", highlight=False)
+            ctx.exit(2)
+        if as_json:
+            # What the API answers: the same items, aliases, and fields with no value left out.
+            items = items_in_order(session, [hit.paper_id for hit in results.hits])
+            dumped = [i.model_dump(mode="json", by_alias=True, exclude_none=True) for i in items]
+            click.echo(json.dumps(dumped, ensure_ascii=False))
+            return
+        papers = papers_in_order(session, [hit.paper_id for hit in results.hits])
+        for note in results.notes:
+            console.print(note, highlight=False)
+        if not papers:
+            console.print("no papers match")
+            return
+        hits = {hit.paper_id: hit for hit in results.hits}
+        table = Table(title=f"{len(papers)} of {results.total} results")
+        for name, justify in (
+            ("#", "right"),
+            ("arXiv id", "left"),
+            ("title", "left"),
+            ("date", "left"),
+            ("upvotes", "right"),
+            ("score", "right"),
+        ):
+            table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        for rank, paper in enumerate(papers, 1):
+            hit = hits[paper.id]
+            entry = paper.daily_entry
+            day = entry.feed_date if entry else paper.published_at
+            table.add_row(
+                str(rank),
+                paper.arxiv_id,
+                paper.title,
+                day.strftime("%Y-%m-%d") if day else "",
+                str(paper.upvotes),
+                "pinned" if hit.pinned else f"{hit.score:.3f}",
+            )
+        Console().print(table)

@@ -279,6 +279,39 @@ class Settings(BaseSettings):
         description="Confirmation or sample mails one email address may be sent (`N/period`).",
     )
 
+    vector_index: Literal["auto", "exact", "ann"] = Field(
+        "auto",
+        description=(
+            "Nearest-neighbour index of the embeddings: `exact` (scan every vector), `ann` (an "
+            "HNSW graph, built in the background at start) or `auto` (exact below "
+            "VECTOR_ANN_MIN_VECTORS vectors, HNSW above)."
+        ),
+    )
+    vector_ann_min_vectors: int = Field(
+        200_000, ge=1, description="Vectors from which `auto` builds an HNSW graph."
+    )
+    vector_ann_ef_search: int = Field(
+        64,
+        ge=1,
+        le=4096,
+        description=(
+            "HNSW beam width per query: higher finds more of the true neighbours, more slowly "
+            "(64: recall@10 ≥ 0.95 at 1M vectors, see docs/benchmarks.md)."
+        ),
+    )
+    vector_dtype: Literal["float16", "float32"] = Field(
+        "float16",
+        description=(
+            "Precision vectors are held in memory for search: `float16` halves memory and scan "
+            "time with cosines within ~1e-3 of `float32`."
+        ),
+    )
+    vector_refresh_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="How often a process looks for new or changed vectors to fold into its index.",
+    )
+
     @field_validator(
         "subscribe_limit_per_ip",
         "subscribe_limit_per_address",

@@ -29,6 +29,8 @@ from dailypapers.web import (
     feeds,
     org_pages,
     pages,
+    search_api,
+    search_pages,
     subscriptions,
 )
 from dailypapers.web.security import SESSION_COOKIE
@@ -64,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = templates
 
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+    app.include_router(search_api.router)  # before api: its /papers/{id:path} takes any path
     app.include_router(api.router)
     app.include_router(feeds.router)
     app.include_router(account_pages.router)
@@ -71,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(org_pages.router)
     app.include_router(subscriptions.router)
     app.include_router(digest_pages.router)
+    app.include_router(search_pages.router)
     app.include_router(pages.router)  # last: /papers/{id} takes any path below /papers/
 
     app.add_middleware(

@@ -25,6 +25,7 @@ from dailypapers.papers import (
 from dailypapers.periods import FeedWindow, PeriodError, WindowKind, day_window, parse_window
 from dailypapers.web.deps import SessionDep, SettingsDep, TemplatesDep
 from dailypapers.web.markdown import paper_markdown
+from dailypapers.web.search_pages import related_for_page
 from dailypapers.web.security import session_user
 
 router = APIRouter()
@@ -211,6 +212,7 @@ def render_paper(
         "thread": community.comment_thread(session, paper.id, include_hidden=is_moderator),
         "comment_error": comment_error,
         "draft": draft,
+        "related": related_for_page(session, request.app.state.settings, paper),
     }
     return templates.TemplateResponse(request, "paper.html", context, status_code=status_code)
 

@@ -1,0 +1,286 @@
+"""Hybrid search: lexical and semantic candidates fused by score (DESIGN.md §2, issue #5).
+
+Plain reciprocal-rank fusion loses to BM25 on known-item queries: a paper ranked first
+lexically but missing from the dense top-k falls below papers ranked ~5th in both. So ranks
+are not fused here. Every candidate from either branch gets *both* of its scores: its cosine
+to the query (read from its stored vector, also when the dense search did not return it) and
+its lexical score relative to the best lexical hit (0 when it did not match the words). The
+fused score is a weighted sum, with the lexical weight high enough that a clear lexical winner
+stays first; the dense part reorders near-ties and brings in papers that share the meaning
+but not the words. Then pins: an arXiv id in the query, and a paper whose title or system
+name ("V-GRPO" in "V-GRPO: …") is exactly the query, go first. The weights were tuned on one
+half of the evaluation in ``bench/search_eval.py`` and reported on the other
+(docs/benchmarks.md).
+
+Without a model, or for papers without a vector yet, search is lexical: the fused score of a
+paper with no vector is its lexical part alone, and the dense branch is skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from dailypapers.config import Settings
+from dailypapers.models import Embedding, Paper
+from dailypapers.search.embed import Embedder, ModelUnavailableError, load_embedder
+from dailypapers.search.lexical import LexicalHit, filter_clause, lexical_search
+from dailypapers.search.query import ParsedQuery, parse_query
+from dailypapers.search.vectors import vector_index
+
+log = logging.getLogger(__name__)
+
+# Candidates taken from each branch before fusion; results past this depth are not ranked.
+CANDIDATES = 100
+MAX_RESULTS = CANDIDATES
+# Fused score = LEXICAL_WEIGHT * (score / best lexical score) + DENSE_WEIGHT * cosine.
+# Tuned on the evaluation's tune split (bench/search_eval.py).
+LEXICAL_WEIGHT = 0.5
+DENSE_WEIGHT = 1.0
+# Lexical hits checked for an exact title or system name.
+PIN_DEPTH = 20
+# A dense-only candidate (no lexical match) must be at least this close to the query.
+MIN_DENSE_ONLY_COSINE = 0.25
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    paper_id: int
+    score: float
+    lexical_rank: int | None
+    dense_rank: int | None
+    cosine: float | None
+    pinned: bool = False
+
+
+@dataclass
+class SearchResults:
+    parsed: ParsedQuery
+    hits: list[SearchHit]
+    # The whole fused list was this long (at most MAX_RESULTS): "more" exists past the page.
+    total: int
+    semantic: bool
+    notes: list[str] = field(default_factory=list)
+
+
+def _normalized(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return " ".join(re.sub(r"[^\w\s.+-]", " ", text).split())
+
+
+def _name_of(title: str) -> str:
+    head, sep, _ = title.partition(":")
+    return _normalized(head) if sep else ""
+
+
+@lru_cache(maxsize=4)
+def _embedder(folder: Path, threads: int) -> Embedder | None:
+    try:
+        return load_embedder(folder, threads=threads)
+    except ModelUnavailableError:
+        return None
+    except Exception:  # a broken model file must not break search: lexical still answers
+        log.exception("embedding model in %s could not be loaded", folder)
+        return None
+
+
+def query_embedder(settings: Settings) -> Embedder | None:
+    return _embedder(settings.resolved_model_dir.resolve(), settings.embedding_threads)
+
+
+@lru_cache(maxsize=512)
+def _query_vector(embedder: Embedder, text: str) -> np.ndarray:
+    """Pagination and repeated queries encode once."""
+    return embedder.encode_query(text)
+
+
+def _cosines(
+    session: Session, model: str, query: np.ndarray, paper_ids: list[int]
+) -> dict[int, float]:
+    """Cosine to the query of each paper that has a vector of ``model`` (one indexed read)."""
+    if not paper_ids:
+        return {}
+    rows = session.execute(
+        select(Embedding.paper_id, Embedding.vector).where(
+            Embedding.paper_id.in_(paper_ids), Embedding.model == model
+        )
+    ).all()
+    if not rows:
+        return {}
+    matrix = np.frombuffer(b"".join(blob for _, blob in rows), dtype="<f4").reshape(len(rows), -1)
+    scores = matrix @ query
+    return {paper_id: float(score) for (paper_id, _), score in zip(rows, scores, strict=True)}
+
+
+def _allowed_ids(session: Session, parsed: ParsedQuery) -> np.ndarray | None:
+    """Paper ids a filter permits, for the dense branch (None: no filter)."""
+    if not parsed.filters.active:
+        return None
+    ids = session.scalars(
+        select(Paper.id).where(filter_clause(parsed.filters)).order_by(Paper.id)
+    ).all()
+    return np.asarray(ids, dtype=np.int64)
+
+
+def _pinned_ids(session: Session, parsed: ParsedQuery, lexical: list[LexicalHit]) -> list[int]:
+    """An arXiv id in the query, then papers among the lexical hits whose title or system
+    name is exactly the query."""
+    pinned: list[int] = []
+    if parsed.arxiv_id:
+        found = session.scalar(
+            select(Paper.id).where(Paper.arxiv_id == parsed.arxiv_id, Paper.hidden_at.is_(None))
+        )
+        if found is not None:
+            pinned.append(found)
+    wanted = _normalized(parsed.text)
+    # An exact title or name ranks near the top lexically (title weight); looking further
+    # only costs time.
+    near_top = lexical[:PIN_DEPTH]
+    if wanted and near_top:
+        titles = dict(
+            session.execute(
+                select(Paper.id, Paper.title).where(Paper.id.in_([h.paper_id for h in near_top]))
+            ).all()
+        )
+        for hit in near_top:
+            title = titles.get(hit.paper_id, "")
+            if hit.paper_id not in pinned and wanted in (_normalized(title), _name_of(title)):
+                pinned.append(hit.paper_id)
+    return pinned
+
+
+def fuse(
+    lexical: list[LexicalHit],
+    dense: list[tuple[int, float]],
+    cosines: dict[int, float],
+    *,
+    lexical_weight: float = LEXICAL_WEIGHT,
+    dense_weight: float = DENSE_WEIGHT,
+    min_dense_only: float = MIN_DENSE_ONLY_COSINE,
+) -> list[SearchHit]:
+    """The fused ranking of both candidate lists (pure; the evaluation tunes its weights)."""
+    best = max((hit.score for hit in lexical), default=0.0)
+    lexical_rank = {hit.paper_id: rank for rank, hit in enumerate(lexical, 1)}
+    lexical_part = {hit.paper_id: hit.score / best if best > 0 else 0.0 for hit in lexical}
+    dense_rank = {paper_id: rank for rank, (paper_id, _) in enumerate(dense, 1)}
+    all_cosines = {**dict(dense), **cosines}
+    hits: list[SearchHit] = []
+    for paper_id in dict.fromkeys([*lexical_rank, *dense_rank]):
+        cosine = all_cosines.get(paper_id)
+        if paper_id not in lexical_rank and (cosine is None or cosine < min_dense_only):
+            continue
+        score = lexical_weight * lexical_part.get(paper_id, 0.0)
+        if cosine is not None:
+            score += dense_weight * cosine
+        elif paper_id in lexical_rank:
+            # No vector yet: rank it as if its cosine were the mean of the lexical hits'.
+            known = [all_cosines[p] for p in lexical_rank if p in all_cosines]
+            score += dense_weight * (sum(known) / len(known) if known else 0.0)
+        hits.append(
+            SearchHit(
+                paper_id=paper_id,
+                score=score,
+                lexical_rank=lexical_rank.get(paper_id),
+                dense_rank=dense_rank.get(paper_id),
+                cosine=cosine,
+            )
+        )
+    hits.sort(key=lambda hit: (-hit.score, hit.lexical_rank or 10**9, hit.paper_id))
+    return hits
+
+
+def search(
+    session: Session,
+    settings: Settings,
+    raw_query: str | ParsedQuery,
+    *,
+    limit: int = 20,
+    offset: int = 0,
+    semantic: bool = True,
+    engine: Engine | None = None,
+) -> SearchResults:
+    """Best matches first, ``limit`` from ``offset``. Raises query.QueryError for a malformed
+    filter. ``semantic=False`` (or no model, or no vectors) searches words only."""
+    parsed = raw_query if isinstance(raw_query, ParsedQuery) else parse_query(raw_query)
+    notes: list[str] = []
+    lexical = lexical_search(session, parsed, limit=CANDIDATES) if not parsed.is_empty else []
+    dense: list[tuple[int, float]] = []
+    cosines: dict[int, float] = {}
+    embedder = query_embedder(settings) if semantic and parsed.text.strip() else None
+    index = None
+    if embedder is not None:
+        index = vector_index(settings, engine or session.get_bind())  # type: ignore[arg-type]
+    used_semantic = embedder is not None and index is not None and len(index) > 0
+    if embedder is not None and index is not None and used_semantic:
+        query_vector = _query_vector(embedder, parsed.text)
+        ids, scores = index.search(query_vector, CANDIDATES, _allowed_ids(session, parsed))
+        dense = [(int(i), float(s)) for i, s in zip(ids, scores, strict=True)]
+        have = {paper_id for paper_id, _ in dense}
+        missing = [hit.paper_id for hit in lexical if hit.paper_id not in have]
+        cosines = _cosines(session, embedder.model, query_vector, missing)
+    elif semantic and parsed.text.strip():
+        notes.append("Semantic search is unavailable; results match the words only.")
+    fused = fuse(lexical, dense, cosines) if used_semantic else fuse(lexical, [], {})
+    pinned = _pinned_ids(session, parsed, lexical)
+    if pinned:
+        by_id = {hit.paper_id: hit for hit in fused}
+        first = [
+            by_id.get(p, SearchHit(p, float("inf"), None, None, None, pinned=True)) for p in pinned
+        ]
+        first = [
+            SearchHit(h.paper_id, h.score, h.lexical_rank, h.dense_rank, h.cosine, pinned=True)
+            for h in first
+        ]
+        fused = first + [hit for hit in fused if hit.paper_id not in set(pinned)]
+    fused = _visible(session, fused[:MAX_RESULTS])
+    return SearchResults(
+        parsed=parsed,
+        hits=fused[offset : offset + limit],
+        total=len(fused),
+        semantic=used_semantic,
+        notes=notes,
+    )
+
+
+def _visible(session: Session, hits: list[SearchHit]) -> list[SearchHit]:
+    """Drop hidden papers (the dense branch does not know moderation)."""
+    if not hits:
+        return hits
+    hidden = set(
+        session.scalars(
+            select(Paper.id).where(
+                Paper.id.in_([hit.paper_id for hit in hits]), Paper.hidden_at.is_not(None)
+            )
+        )
+    )
+    return [hit for hit in hits if hit.paper_id not in hidden]
+
+
+def related_papers(
+    session: Session, settings: Settings, paper_id: int, *, limit: int = 8
+) -> list[int]:
+    """Nearest neighbours of the paper's vector, itself excluded; without a vector (or a
+    model), papers sharing the most words of its title."""
+    row = session.execute(
+        select(Embedding.vector).where(Embedding.paper_id == paper_id)
+    ).scalar_one_or_none()
+    index = vector_index(settings, session.get_bind()) if row is not None else None  # type: ignore[arg-type]
+    if row is not None and index is not None and len(index) > 0:
+        vector = np.frombuffer(row, dtype="<f4")
+        ids, _ = index.search(vector, limit + 10, None)
+        found = [int(i) for i in ids if int(i) != paper_id]
+    else:
+        title = session.scalar(select(Paper.title).where(Paper.id == paper_id)) or ""
+        parsed = parse_query(" ".join(_normalized(title).split()[:12]))
+        found = [hit.paper_id for hit in lexical_search(session, parsed, limit=limit + 10)]
+        found = [p for p in found if p != paper_id]
+    hits = _visible(session, [SearchHit(p, 0.0, None, None, None) for p in found])
+    return [hit.paper_id for hit in hits[:limit]]
