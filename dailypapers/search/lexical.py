@@ -286,6 +286,17 @@ def _published_day(published_at: Any) -> ColumnElement[dt.date]:
     return _PerDialect(sqlite, other)
 
 
+def _paper_day(paper: Any) -> ColumnElement[dt.date]:
+    """The day a paper is dated by: its arXiv publication (UTC), else the day arXiv listed
+    it, else its Daily Papers feed date (Hugging Face imports often carry only that)."""
+    feed_date = (
+        select(DailyEntry.feed_date).where(DailyEntry.paper_id == paper.id).scalar_subquery()
+    )
+    return func.coalesce(
+        _published_day(paper.published_at), paper.listing_date, feed_date, type_=Date
+    )
+
+
 def _category_condition(categories: Sequence[str], paper: Any) -> ColumnElement[bool]:
     """Any of the categories, on the JSON list's text: ``"cs.CL"`` quoted as JSON writes it,
     ``cs`` also as the prefix ``"cs.``. Category values are validated (letters, ``.``, ``-``),
@@ -304,10 +315,12 @@ def _paper_conditions(filters: Filters, paper: Any) -> list[ColumnElement[bool]]
     conditions: list[ColumnElement[bool]] = [paper.hidden_at.is_(None)]
     if filters.categories:
         conditions.append(_category_condition(filters.categories, paper))
-    if filters.date_from is not None:
-        conditions.append(_published_day(paper.published_at) >= filters.date_from)
-    if filters.date_to is not None:
-        conditions.append(_published_day(paper.published_at) <= filters.date_to)
+    if filters.date_from is not None or filters.date_to is not None:
+        day = _paper_day(paper)
+        if filters.date_from is not None:
+            conditions.append(day >= filters.date_from)
+        if filters.date_to is not None:
+            conditions.append(day <= filters.date_to)
     if filters.has_code:
         conditions.append(and_(paper.github_repo.is_not(None), paper.github_repo != ""))
     return conditions

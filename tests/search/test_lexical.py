@@ -530,3 +530,23 @@ def test_the_postgresql_search_compiles() -> None:
         assert "phraseto_tsquery" in sql
         assert "V-GRPO" not in sql
         assert "V-GRPO" in compiled.params.values()
+
+
+def test_papers_without_a_publication_date_are_dated_by_their_feed_day(
+    demo_session: Session,
+) -> None:
+    from dailypapers.models import DailyEntry
+
+    day = dt.date(2026, 2, 10)
+    expected = set(
+        demo_session.scalars(
+            select(DailyEntry.paper_id)
+            .join(Paper, Paper.id == DailyEntry.paper_id)
+            .where(DailyEntry.feed_date == day, Paper.published_at.is_(None))
+        )
+    )
+    assert expected  # the demo month carries feed dates only
+    hits = lexical.lexical_search(
+        demo_session, parse_query("from:2026-02-10 to:2026-02-10"), limit=500
+    )
+    assert {hit.paper_id for hit in hits} == expected
