@@ -32,7 +32,7 @@ over fusion weights costs little after the first pass)::
     from bench.search_eval import EvalContext, evaluate, fuse_searcher, load_queries, table
     ctx = EvalContext.open()
     queries = load_queries(split="tune")
-    systems = {f"w={w}": fuse_searcher(ctx, lexical_weight=w) for w in (0.3, 0.5, 1.0)}
+    systems = {f"d={d}": fuse_searcher(ctx, rank_decay=d) for d in (2.0, 4.0, 8.0)}
     print("\\n".join(table(evaluate(ctx, systems, queries))))
 
 Usage: python -m bench.search_eval [--split tune|report|all] [--systems a,b]

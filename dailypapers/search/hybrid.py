@@ -1,24 +1,26 @@
 """Hybrid search: lexical and semantic candidates fused by score (DESIGN.md §2, issue #5).
 
 Plain reciprocal-rank fusion loses to BM25 on known-item queries: a paper ranked first
-lexically but missing from the dense top-k falls below papers ranked ~5th in both. So ranks
-are not fused here. Every candidate from either branch gets *both* of its scores: its cosine
-to the query (read from its stored vector, also when the dense search did not return it) and
-its lexical score relative to the best lexical hit (0 when it did not match the words). The
-fused score is a weighted sum, with the lexical weight high enough that a clear lexical winner
-stays first; the dense part reorders near-ties and brings in papers that share the meaning
-but not the words. Then pins: an arXiv id in the query, and a paper whose title or system
-name ("V-GRPO" in "V-GRPO: …") is exactly the query, go first. The weights were tuned on one
-half of the evaluation in ``bench/search_eval.py`` and reported on the other
-(docs/benchmarks.md).
+lexically but missing from the dense top-k falls below papers ranked ~5th in both. So the
+dense side is not a rank here: every candidate from either branch gets its real cosine to the
+query (read from its stored vector, also when the dense search did not return it). The
+lexical side is a smooth function of the lexical rank, ``exp(-(rank - 1) / 4)``: bm25 values
+of the AND stage and of the OR fallback are not comparable, ranks are. Fused score = that +
+cosine: a clear lexical winner stays first unless another candidate is much closer in
+meaning; papers that share the meaning but not the words come in from the dense side when
+their cosine is at least 0.4. Then pins: an arXiv id in the query, and a paper whose title
+or system name ("V-GRPO" in "V-GRPO: …") is exactly the query, go first. The constants were
+chosen on the tune half of ``bench/search_eval.py`` (``bench/tune_fusion.py``) and reported
+on the other half (docs/benchmarks.md).
 
-Without a model, or for papers without a vector yet, search is lexical: the fused score of a
-paper with no vector is its lexical part alone, and the dense branch is skipped.
+Without a model, or for papers without a vector yet, search is lexical: a lexical hit with no
+vector is scored with the mean cosine of the others, and the dense branch is skipped.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -41,14 +43,14 @@ log = logging.getLogger(__name__)
 # Candidates taken from each branch before fusion; results past this depth are not ranked.
 CANDIDATES = 100
 MAX_RESULTS = CANDIDATES
-# Fused score = LEXICAL_WEIGHT * (score / best lexical score) + DENSE_WEIGHT * cosine.
-# Tuned on the evaluation's tune split (bench/search_eval.py).
-LEXICAL_WEIGHT = 0.5
+# Fused score = exp(-(lexical rank - 1) / LEXICAL_RANK_DECAY) + DENSE_WEIGHT * cosine.
+# Chosen on the evaluation's tune split (bench/tune_fusion.py).
+LEXICAL_RANK_DECAY = 4.0
 DENSE_WEIGHT = 1.0
 # Lexical hits checked for an exact title or system name.
 PIN_DEPTH = 20
 # A dense-only candidate (no lexical match) must be at least this close to the query.
-MIN_DENSE_ONLY_COSINE = 0.25
+MIN_DENSE_ONLY_COSINE = 0.4
 
 
 @dataclass(frozen=True)
@@ -162,33 +164,30 @@ def fuse(
     dense: list[tuple[int, float]],
     cosines: dict[int, float],
     *,
-    lexical_weight: float = LEXICAL_WEIGHT,
+    rank_decay: float = LEXICAL_RANK_DECAY,
     dense_weight: float = DENSE_WEIGHT,
     min_dense_only: float = MIN_DENSE_ONLY_COSINE,
 ) -> list[SearchHit]:
-    """The fused ranking of both candidate lists (pure; the evaluation tunes its weights)."""
-    best = max((hit.score for hit in lexical), default=0.0)
+    """The fused ranking of both candidate lists (pure; bench/tune_fusion.py sweeps it)."""
     lexical_rank = {hit.paper_id: rank for rank, hit in enumerate(lexical, 1)}
-    lexical_part = {hit.paper_id: hit.score / best if best > 0 else 0.0 for hit in lexical}
     dense_rank = {paper_id: rank for rank, (paper_id, _) in enumerate(dense, 1)}
     all_cosines = {**dict(dense), **cosines}
+    known = [all_cosines[p] for p in lexical_rank if p in all_cosines]
+    # A lexical hit without a vector yet is neither favoured nor punished by the dense side.
+    unknown_cosine = sum(known) / len(known) if known else 0.0
     hits: list[SearchHit] = []
     for paper_id in dict.fromkeys([*lexical_rank, *dense_rank]):
         cosine = all_cosines.get(paper_id)
-        if paper_id not in lexical_rank and (cosine is None or cosine < min_dense_only):
+        rank = lexical_rank.get(paper_id)
+        if rank is None and (cosine is None or cosine < min_dense_only):
             continue
-        score = lexical_weight * lexical_part.get(paper_id, 0.0)
-        if cosine is not None:
-            score += dense_weight * cosine
-        elif paper_id in lexical_rank:
-            # No vector yet: rank it as if its cosine were the mean of the lexical hits'.
-            known = [all_cosines[p] for p in lexical_rank if p in all_cosines]
-            score += dense_weight * (sum(known) / len(known) if known else 0.0)
+        score = math.exp(-(rank - 1) / rank_decay) if rank is not None else 0.0
+        score += dense_weight * (cosine if cosine is not None else unknown_cosine)
         hits.append(
             SearchHit(
                 paper_id=paper_id,
                 score=score,
-                lexical_rank=lexical_rank.get(paper_id),
+                lexical_rank=rank,
                 dense_rank=dense_rank.get(paper_id),
                 cosine=cosine,
             )

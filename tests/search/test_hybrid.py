@@ -1,0 +1,109 @@
+"""The fusion's rules and the search service over the demo month with every vector."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select, update
+
+from dailypapers.config import Settings
+from dailypapers.db import make_engine, make_session_factory
+from dailypapers.models import Embedding, Paper
+from dailypapers.search import hybrid
+from dailypapers.search.lexical import LexicalHit
+
+
+def _lexical(*paper_ids: int) -> list[LexicalHit]:
+    return [LexicalHit(p, 10.0 - rank, rank) for rank, p in enumerate(paper_ids, 1)]
+
+
+def test_a_lexical_winner_missing_from_the_dense_top_stays_above_papers_fifth_in_both() -> None:
+    # Plain RRF's failure: paper 1 is first lexically but not among the dense candidates.
+    lexical = _lexical(1, 2, 3, 4, 5)
+    dense = [(9, 0.50), (8, 0.49), (7, 0.48), (6, 0.47), (5, 0.46)]
+    cosines = {1: 0.40, 2: 0.30, 3: 0.30, 4: 0.30}
+    ranked = [hit.paper_id for hit in hybrid.fuse(lexical, dense, cosines)]
+    assert ranked[0] == 1
+    assert ranked.index(1) < ranked.index(5)
+
+
+def test_a_much_closer_meaning_overtakes_a_near_tie_in_words() -> None:
+    ranked = hybrid.fuse(_lexical(1, 2), [(2, 0.80)], {1: 0.20})
+    assert [hit.paper_id for hit in ranked] == [2, 1]
+
+
+def test_dense_only_candidates_need_the_cosine_floor() -> None:
+    floor = hybrid.MIN_DENSE_ONLY_COSINE
+    ranked = hybrid.fuse(_lexical(1), [(7, floor + 0.01), (8, floor - 0.01)], {1: 0.3})
+    assert {hit.paper_id for hit in ranked} == {1, 7}
+
+
+def test_a_lexical_hit_without_a_vector_is_scored_with_the_mean_cosine() -> None:
+    ranked = hybrid.fuse(_lexical(1, 2, 3), [], {1: 0.5, 3: 0.3})
+    middle = next(hit for hit in ranked if hit.paper_id == 2)
+    assert middle.cosine is None
+    assert abs(middle.score - (hybrid.math.exp(-1 / hybrid.LEXICAL_RANK_DECAY) + 0.4)) < 1e-9
+
+
+def test_search_pins_an_id_an_exact_title_and_a_system_name(search_settings: Settings) -> None:
+    factory = make_session_factory(make_engine(search_settings))
+    with factory() as session:
+        titled = session.scalars(
+            select(Paper).where(Paper.title.like("%: %")).order_by(Paper.id).limit(40)
+        ).all()
+        paper = next(p for p in titled if len(p.title.split(":")[0].split()) == 1)
+        name = paper.title.split(":")[0]
+        for query in (paper.arxiv_id, f"https://arxiv.org/abs/{paper.arxiv_id}v2", paper.title):
+            results = hybrid.search(session, search_settings, query)
+            assert results.hits[0].paper_id == paper.id, query
+            assert results.hits[0].pinned, query
+        by_name = hybrid.search(session, search_settings, name)
+        assert by_name.semantic
+        assert by_name.hits[0].paper_id == paper.id
+
+
+def test_pages_do_not_overlap_and_hidden_papers_never_appear(search_settings: Settings) -> None:
+    factory = make_session_factory(make_engine(search_settings))
+    with factory() as session:
+        first = hybrid.search(session, search_settings, "language model agents", limit=10)
+        second = hybrid.search(
+            session, search_settings, "language model agents", limit=10, offset=10
+        )
+        assert first.semantic
+        assert first.total > 20
+        first_ids = [hit.paper_id for hit in first.hits]
+        assert not set(first_ids) & {hit.paper_id for hit in second.hits}
+        top = first_ids[0]
+        session.execute(
+            update(Paper).where(Paper.id == top).values(hidden_at=dt.datetime.now(dt.UTC))
+        )
+        session.commit()
+        again = hybrid.search(session, search_settings, "language model agents", limit=50)
+        assert top not in {hit.paper_id for hit in again.hits}
+        assert top not in hybrid.related_papers(session, search_settings, first_ids[1])
+
+
+def test_papers_without_vectors_are_still_found_by_their_words(search_settings: Settings) -> None:
+    factory = make_session_factory(make_engine(search_settings))
+    with factory() as session:
+        paper = session.scalars(select(Paper).order_by(Paper.id.desc()).limit(1)).one()
+        session.execute(Embedding.__table__.delete().where(Embedding.paper_id == paper.id))
+        session.commit()
+        results = hybrid.search(session, search_settings, paper.title, limit=5)
+        assert results.semantic
+        assert results.hits[0].paper_id == paper.id
+        related = hybrid.related_papers(session, search_settings, paper.id)
+        assert related
+        assert paper.id not in related
+
+
+def test_lexical_only_when_asked_or_without_a_model(
+    search_settings: Settings, demo_settings: Settings
+) -> None:
+    for settings, semantic in ((search_settings, False), (demo_settings, True)):
+        factory = make_session_factory(make_engine(settings))
+        with factory() as session:
+            results = hybrid.search(session, settings, "robot manipulation", semantic=semantic)
+        assert not results.semantic
+        assert results.hits
+    assert results.notes  # no model: the page says results match the words only
