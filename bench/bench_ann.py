@@ -59,6 +59,7 @@ from dailypapers.search.vectors import (
 MODEL_DIR = Path(__file__).parent / ".cache" / "model"
 K = 10
 SEED = 20261125
+TARGET_RECALL = 0.95
 
 
 def real_vectors() -> np.ndarray:
@@ -375,12 +376,21 @@ def graph_rows(
         "| efSearch | recall@10 | p50 ms | p95 ms |",
         "|---|---|---|---|",
     ]
+    enough = []
     for ef in (int(value) for value in args.ef.split(",")):
         graph.ef_search = ef
         found, seconds = timed(lambda q, graph=graph: graph.search(q, K)[0], queries)
-        lines.append(row([ef, f"{recall(found, truth):.3f}", *latency_cells(seconds)]))
+        reached = recall(found, truth)
+        lines.append(row([ef, f"{reached:.3f}", *latency_cells(seconds)]))
         print(lines[-1], flush=True)
-    graph.ef_search = 64
+        if reached >= TARGET_RECALL:
+            enough.append(ef)
+    graph.ef_search = min(enough) if enough else ef
+    lines += [
+        "",
+        f"Smallest efSearch with recall@10 ≥ {TARGET_RECALL}: "
+        f"{min(enough) if enough else 'none in the sweep'}.",
+    ]
     lines += filtered_rows(graph, data, queries[: args.exact_queries], rng)
     return lines
 
@@ -392,7 +402,7 @@ def filtered_rows(
     lines = [
         "",
         f"Filtered (`allowed` = a random share of the papers; efSearch {graph.ef_search}, widened "
-        "by the filter; below 2 % the permitted rows are scanned exactly):",
+        "by the filter; under 2 % or 10,000 permitted rows they are scored exactly):",
         "",
         "| permitted | recall@10 | p50 ms | p95 ms |",
         "|---|---|---|---|",
@@ -483,7 +493,11 @@ def compare_rows(data: np.ndarray, queries: np.ndarray, truth: np.ndarray, args:
         ("usearch", "float16"),
     ):
         started = time.perf_counter()
-        set_ef, search, save = build_other(library, storage, data, ids, args)
+        try:
+            set_ef, search, save = build_other(library, storage, data, ids, args)
+        except ImportError:
+            lines.append(row([library, storage, "not installed (`pip install hnswlib usearch`)"]))
+            continue
         build_s = time.perf_counter() - started
         with tempfile.TemporaryDirectory() as folder:
             save(Path(folder) / "index")

@@ -4,14 +4,15 @@ One small protocol, two real implementations, chosen by size or by the VECTOR_IN
 
 - ``ExactIndex`` scores every vector (a flat scan): exact by construction, and fast enough up to
   ~200k vectors. The scan runs in faiss, not numpy: numpy has no SIMD kernel for float16 (a
-  75k × 384 float16 product took 340–520 ms here), and faiss scans float16 codes on one thread
-  in ~1.7 ms where numpy's float32 BLAS takes ~3.6 ms (docs/benchmarks.md has the figures).
-- ``HnswIndex`` is a faiss HNSW graph: a fraction of a millisecond per query at 1M vectors at
-  recall@10 ≥ 0.95. bench/bench_ann.py measured faiss, hnswlib and usearch on the same vectors:
-  equal recall and latency at equal parameters, so faiss for what the others lack here — wheels
-  (hnswlib 0.8.0 compiles from source), filters applied inside the graph walk in C++ (an
-  ``IDSelector``; hnswlib calls back into Python per node, usearch's Python API has none), and
-  float16 codes at float32's recall (half the memory).
+  75k × 384 float16 product took 340–520 ms here), while faiss scans the 75k real vectors'
+  float16 codes in 2.0 ms p50 on one thread (float32: 3.6 ms; numpy's float32 BLAS: 8.0 ms).
+- ``HnswIndex`` is a faiss HNSW graph: 0.2 ms p50 per query at 1M vectors at recall@10 0.95–0.97
+  (efSearch 96–128). bench/bench_ann.py measured faiss, hnswlib and usearch on the same 250k
+  vectors: equal recall at equal parameters, usearch ~2× slower per query, so faiss for what
+  the others lack here — wheels (hnswlib 0.8.0 compiles from source), filters applied inside
+  the graph walk in C++ (an ``IDSelector``; hnswlib calls back into Python per node, usearch's
+  Python API has none), and float16 codes at float32's recall (half the memory; 1M vectors
+  take 0.98 GB with the graph).
 
 ``vector_index(settings, engine)`` keeps one index per database and model in the process: loaded
 lazily with one query, refreshed from the rows whose ``updated_at`` moved (looked for at most
@@ -47,12 +48,12 @@ log = logging.getLogger(__name__)
 
 VectorDtype = Literal["float32", "float16"]
 
-# HNSW build parameters. Measured on 200k clustered MiniLM vectors with title queries (M /
-# efConstruction → recall@10 at ~0.13 ms): 16/80, 24/48, 32/40, 32/64, 32/100 and 48/80 all lie
-# on one recall-latency curve (0.95–0.97 at 0.11–0.16 ms), so the choice is build time and
-# headroom at 1M: M=32 (256 B of links per vector beside 768 B of float16 codes) with
-# efConstruction 64 built fastest of the M=32 graphs (efConstruction below 2·M stops pruning
-# links and builds a denser, slower graph).
+# HNSW build parameters (at 1M vectors: built in 128 s on 2 cores, docs/benchmarks.md). On 200k
+# clustered MiniLM vectors with title queries, M / efConstruction = 16/80, 24/48, 32/40, 32/64,
+# 32/100 and 48/80 all lay on one recall-latency curve (recall@10 0.95–0.97 at 0.11–0.16 ms),
+# so the choice is build time and headroom at 1M: M=32 (256 B of links per vector beside 768 B
+# of float16 codes) with efConstruction 64, the fastest M=32 build (below 2·M, efConstruction
+# stops pruning links and builds a denser, slower graph).
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 64
 # A filtered graph walk keeps only the permitted nodes it meets, so its beam is widened to
@@ -312,7 +313,7 @@ class HnswIndex(_FaissRows):
         dtype: VectorDtype = "float16",
         m: int = HNSW_M,
         ef_construction: int = HNSW_EF_CONSTRUCTION,
-        ef_search: int = 64,
+        ef_search: int = 128,
         threads: int = 0,
     ) -> None:
         ids, vectors = _sorted_unique(ids, vectors)
