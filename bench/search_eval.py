@@ -314,7 +314,8 @@ def fuse_searcher(
         dense = ctx.dense(query, candidates)
         have = {paper_id for paper_id, _ in dense}
         cosines = ctx.cosines(query, [hit.paper_id for hit in lexical if hit.paper_id not in have])
-        ranked = [hit.paper_id for hit in fusion(lexical, dense, cosines, **weights)]
+        chosen = weights or hybrid.weights_for(parse_query(query, lenient=True).text)
+        ranked = [hit.paper_id for hit in fusion(lexical, dense, cosines, **chosen)]
         if pinned_ids is not None:
             first = pinned_ids(ctx.session, parse_query(query, lenient=True), lexical)
             ranked = first + [p for p in ranked if p not in set(first)]
