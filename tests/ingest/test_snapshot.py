@@ -393,3 +393,11 @@ def test_links_and_jobs_built_in_sqlite_match_the_portable_path(
     ]
     assert any(name == "Zoë Ångström" for _, name in rows["authors"])
     assert len(rows["jobs"]) == 180
+
+
+def test_a_load_restores_the_collector_settings(session_factory: sessionmaker[Session]) -> None:
+    import gc
+
+    before = (gc.get_threshold(), gc.get_freeze_count())
+    load_snapshot(session_factory, SNAPSHOT, parallel=True)
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
