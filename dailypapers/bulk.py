@@ -63,6 +63,12 @@ def insert_rows(
     return returned
 
 
+def bind_value(connection: Connection, table: Table, column: str, value: Any) -> Any:
+    """``value`` converted for ``table.column`` as :func:`insert_rows` converts it."""
+    process = table.c[column].type.bind_processor(connection.dialect)
+    return value if process is None or value is None else process(value)
+
+
 def _converted(values: list[Any], process: Callable[[Any], Any] | None) -> list[Any]:
     """Apply a bind processor column-wise; a value repeated row after row is converted once."""
     if process is None:

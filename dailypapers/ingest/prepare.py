@@ -14,7 +14,6 @@ import queue
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from itertools import islice
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -57,7 +56,11 @@ def prepare_record(item: SnapshotLine | ArxivRaw, parsed: ArxivId) -> HashedReco
 def prepare_batches(
     path: Path, *, skip_lines: int, known_hashes: frozenset[str], batch_size: int
 ) -> Iterator[PreparedBatch]:
-    """Yield batches of normalized records, errors and unchanged counts, in file order."""
+    """Yield batches of normalized records, errors and unchanged counts, in file order.
+
+    Items are taken one at a time, not a batch's worth at once: holding thousands of parsed
+    lines alive made the collector scan them over and over (~0.35 s of a 75k-line re-run).
+    """
     bytes_read = [0]
     lines = read_snapshot(
         path, skip_lines=skip_lines, on_position=lambda n: bytes_read.__setitem__(0, n)
@@ -65,24 +68,27 @@ def prepare_batches(
     last_line = skip_lines
     # A small first batch lets the writing process start while the rest is prepared.
     size = min(batch_size, FIRST_BATCH_SIZE)
-    while chunk := list(islice(lines, size)):
-        size = batch_size
-        batch = PreparedBatch()
-        for item in chunk:
-            if isinstance(item, SourceError):
-                batch.errors.append((item.position, item.message))
-                last_line = max(last_line, int(item.position.split()[-1]))
-                continue
+    batch, taken = PreparedBatch(), 0
+    for item in lines:
+        taken += 1
+        if isinstance(item, SourceError):
+            batch.errors.append((item.position, item.message))
+            last_line = max(last_line, int(item.position.split()[-1]))
+        else:
             last_line = item.line_number
             if item.source_hash in known_hashes:
                 batch.unchanged += 1
-                continue
-            try:
-                batch.records.append(prepare_record(item, record_id(item)))
-            except RecordError as exc:  # reported; the load goes on
-                batch.errors.append((item.position, str(exc)))
-        batch.last_line = last_line
-        batch.bytes_read = bytes_read[0]
+            else:
+                try:
+                    batch.records.append(prepare_record(item, record_id(item)))
+                except RecordError as exc:  # reported; the load goes on
+                    batch.errors.append((item.position, str(exc)))
+        if taken == size:
+            batch.last_line, batch.bytes_read = last_line, bytes_read[0]
+            yield batch
+            batch, taken, size = PreparedBatch(), 0, batch_size
+    if taken:
+        batch.last_line, batch.bytes_read = last_line, bytes_read[0]
         yield batch
 
 

@@ -342,3 +342,62 @@ def test_the_same_paper_twice_in_one_batch_counts_once(
     record = _lines(SNAPSHOT)[0]
     stats = load_snapshot(session_factory, _write(tmp_path / "twice.jsonl", [record, record]))
     assert (stats.new, stats.unchanged) == (1, 1)
+
+
+def test_links_and_jobs_built_in_sqlite_match_the_portable_path(
+    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite builds author links and embedding jobs by SQL; other databases in Python."""
+    import datetime as dt
+
+    from dailypapers import migrate
+    from dailypapers.ingest import upsert_arxiv
+
+    records = _lines(SNAPSHOT)
+    first = _write(tmp_path / "first.jsonl", records[:100])
+    # Changed author lists (reordered, a new name) mixed with new papers in one batch.
+    changed = [
+        dict(r, authors=", ".join([*str(r["authors"]).split(", ")[::-1], "Zoë Ångström"]))
+        for r in records[:30]
+    ]
+    second = _write(tmp_path / "second.jsonl", [*records[100:], *changed])
+    now = dt.datetime(2026, 7, 1, 12, 30, 15, 123456, tzinfo=dt.UTC)
+    tables = {
+        "authors": "SELECT * FROM authors ORDER BY id",
+        "paper_authors": "SELECT rowid, * FROM paper_authors ORDER BY rowid",
+        "jobs": "SELECT * FROM jobs ORDER BY id",
+        "papers": "SELECT id, arxiv_id, author_names, authors_text FROM papers ORDER BY id",
+    }
+    results = []
+    for in_sqlite in (True, False):
+        monkeypatch.setattr(
+            upsert_arxiv, "_builds_in_sqlite", lambda _connection, answer=in_sqlite: answer
+        )
+        folder = settings.model_copy(update={"data_dir": tmp_path / str(in_sqlite)})
+        engine = make_engine(folder)
+        migrate.upgrade(engine)
+        factory = make_session_factory(engine)
+        stats = [load_snapshot(factory, first, batch_size=60, clock=lambda: now).summary()]
+        with engine.begin() as connection:  # embedded, so changed papers queue new jobs
+            connection.execute(text("UPDATE jobs SET state = 'done'"))
+        stats.append(load_snapshot(factory, second, batch_size=60, clock=lambda: now).summary())
+        with engine.connect() as connection:
+            rows = {name: connection.execute(text(sql)).all() for name, sql in tables.items()}
+        results.append((stats, rows))
+        engine.dispose()
+    assert results[0] == results[1]
+    stats, rows = results[0]
+    assert stats == [
+        "100 new, 0 updated, 0 unchanged, 0 failed",
+        "50 new, 30 updated, 0 unchanged, 0 failed",
+    ]
+    assert any(name == "Zoë Ångström" for _, name in rows["authors"])
+    assert len(rows["jobs"]) == 180
+
+
+def test_a_load_restores_the_collector_settings(session_factory: sessionmaker[Session]) -> None:
+    import gc
+
+    before = (gc.get_threshold(), gc.get_freeze_count())
+    load_snapshot(session_factory, SNAPSHOT, parallel=True)
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
