@@ -12,12 +12,14 @@ from __future__ import annotations
 import argparse
 import random
 import time
+from typing import Any, Literal, overload
 
 from sqlalchemy import select
 from tqdm import tqdm
 
 from bench.search_store import build_store
 from bench.vector_cache import CACHE_DIR, VectorCache
+from dailypapers.config import Settings
 from dailypapers.db import make_engine
 from dailypapers.models import DailyEntry, Paper
 from dailypapers.search.embed import MODEL_FILE, Embedder, content_hash, paper_text
@@ -26,17 +28,27 @@ MODEL_DIR = CACHE_DIR / "model"
 VARIANTS = {"fp32": MODEL_FILE, "int8": "model.int8.onnx"}
 
 
-def paper_texts(settings: object) -> list[str]:
-    """The texts to embed, month first, then the corpus in a fixed shuffled order."""
-    engine = make_engine(settings)  # type: ignore[arg-type]
+@overload
+def paper_texts(settings: Settings) -> list[str]: ...
+@overload
+def paper_texts(settings: Settings, *, with_ids: Literal[True]) -> tuple[list[str], list[str]]: ...
+
+
+def paper_texts(settings: Settings, *, with_ids: bool = False) -> Any:
+    """The texts to embed, month first, then the corpus in a fixed shuffled order (with their
+    arXiv ids when asked)."""
+    engine = make_engine(settings)
     with engine.connect() as connection:
         month = set(connection.execute(select(DailyEntry.paper_id)).scalars())
-        rows = connection.execute(select(Paper.id, Paper.title, Paper.abstract)).all()
+        rows = connection.execute(
+            select(Paper.id, Paper.title, Paper.abstract, Paper.arxiv_id)
+        ).all()
     engine.dispose()
     rows.sort(key=lambda row: row[0])
     random.Random(20260201).shuffle(rows)
     rows.sort(key=lambda row: row[0] not in month)  # stable: month first, shuffle kept
-    return [paper_text(title, abstract) for _, title, abstract in rows]
+    texts = [paper_text(title, abstract) for _, title, abstract, _ in rows]
+    return (texts, [row[3] for row in rows]) if with_ids else texts
 
 
 def main() -> None:

@@ -36,6 +36,14 @@ class Settings(BaseSettings):
             "Unset: `<DATA_DIR>/model`. Without it search is lexical only."
         ),
     )
+    embedding_int8: bool = Field(
+        False,
+        description=(
+            "Encode with the int8-quantized model: 1.5x faster, the same ranking quality on "
+            "the evaluation. Its vectors are stored under their own model name, so switching "
+            "re-embeds every paper (`dailypapers index rebuild`)."
+        ),
+    )
     embedding_threads: int = Field(
         0, ge=0, le=64, description="ONNX Runtime threads for embeddings; 0 = one per core."
     )

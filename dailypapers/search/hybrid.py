@@ -35,7 +35,8 @@ from sqlalchemy.orm import Session
 
 from dailypapers.config import Settings
 from dailypapers.models import Embedding, Paper
-from dailypapers.search.embed import Embedder, ModelUnavailableError, load_embedder
+from dailypapers.search.embed import MODEL_NAME, Embedder, ModelUnavailableError, load_embedder
+from dailypapers.search.indexer import model_file
 from dailypapers.search.lexical import LexicalHit, filter_clause, lexical_search
 from dailypapers.search.query import ParsedQuery, parse_query
 from dailypapers.search.vectors import vector_index
@@ -93,9 +94,9 @@ def _name_of(title: str) -> str:
 
 
 @lru_cache(maxsize=4)
-def _embedder(folder: Path, threads: int) -> Embedder | None:
+def _embedder(folder: Path, threads: int, model_file: str) -> Embedder | None:
     try:
-        return load_embedder(folder, threads=threads)
+        return load_embedder(folder, threads=threads, model_file=model_file)
     except ModelUnavailableError:
         return None
     except Exception:  # a broken model file must not break search: lexical still answers
@@ -104,7 +105,9 @@ def _embedder(folder: Path, threads: int) -> Embedder | None:
 
 
 def query_embedder(settings: Settings) -> Embedder | None:
-    return _embedder(settings.resolved_model_dir.resolve(), settings.embedding_threads)
+    return _embedder(
+        settings.resolved_model_dir.resolve(), settings.embedding_threads, model_file(settings)
+    )
 
 
 @lru_cache(maxsize=512)
@@ -232,7 +235,11 @@ def search(
     embedder = query_embedder(settings) if semantic and parsed.text.strip() else None
     index = None
     if embedder is not None:
-        index = vector_index(settings, engine or session.get_bind())  # type: ignore[arg-type]
+        index = vector_index(
+            settings,
+            engine or session.get_bind(),  # type: ignore[arg-type]
+            model=embedder.model,
+        )
     used_semantic = embedder is not None and index is not None and len(index) > 0
     if embedder is not None and index is not None and used_semantic:
         query_vector = _query_vector(embedder, parsed.text)
@@ -285,10 +292,14 @@ def related_papers(
 ) -> list[int]:
     """Nearest neighbours of the paper's vector, itself excluded; without a vector (or a
     model), papers sharing the most words of its title."""
+    embedder = query_embedder(settings)
+    model = embedder.model if embedder is not None else MODEL_NAME
     row = session.execute(
-        select(Embedding.vector).where(Embedding.paper_id == paper_id)
+        select(Embedding.vector).where(Embedding.paper_id == paper_id, Embedding.model == model)
     ).scalar_one_or_none()
-    index = vector_index(settings, session.get_bind()) if row is not None else None  # type: ignore[arg-type]
+    index = None
+    if row is not None:
+        index = vector_index(settings, session.get_bind(), model=model)  # type: ignore[arg-type]
     if row is not None and index is not None and len(index) > 0:
         vector = np.frombuffer(row, dtype="<f4")
         ids, _ = index.search(vector, limit + 10, None)

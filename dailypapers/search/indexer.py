@@ -27,6 +27,7 @@ from dailypapers.db import session_scope
 from dailypapers.ingest.upsert import EMBED_JOB
 from dailypapers.models import Embedding, Job, Paper, utcnow
 from dailypapers.search.embed import (
+    INT8_MODEL_FILE,
     MANIFEST_NAME,
     MODEL_FILE,
     Embedder,
@@ -44,12 +45,20 @@ EMBED_BATCH = 32
 
 def model_available(settings: Settings) -> bool:
     folder = settings.resolved_model_dir
-    return (folder / MODEL_FILE).exists() and (folder / MANIFEST_NAME).exists()
+    return (folder / model_file(settings)).exists() and (folder / MANIFEST_NAME).exists()
 
 
 def settings_embedder(settings: Settings) -> Embedder:
     """The process's embedder; raises ModelUnavailableError when nothing was exported."""
-    return load_embedder(settings.resolved_model_dir, threads=settings.embedding_threads)
+    return load_embedder(
+        settings.resolved_model_dir,
+        threads=settings.embedding_threads,
+        model_file=model_file(settings),
+    )
+
+
+def model_file(settings: Settings) -> str:
+    return INT8_MODEL_FILE if settings.embedding_int8 else MODEL_FILE
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from dailypapers.search.embed import (
+    INT8_MODEL_FILE,
     MANIFEST_NAME,
     MAX_TOKENS,
     MODEL_FILE,
@@ -106,5 +107,8 @@ def export_model(target: Path) -> Path:
             for text, vector in zip(REFERENCE_TEXTS, vectors, strict=True)
         ],
     }
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(target / MODEL_FILE, target / INT8_MODEL_FILE, weight_type=QuantType.QInt8)
     (target / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     return target

@@ -194,3 +194,30 @@ def test_a_worker_killed_while_embedding_resumes_without_losing_or_repeating(
     with factory() as session:
         states = session.scalars(select(Job.state).where(Job.kind == EMBED_JOB)).all()
     assert set(states) == {"done"}
+
+
+def test_the_int8_model_keeps_its_vectors_apart_until_papers_are_reembedded(
+    search_settings: Settings,
+) -> None:
+    from dailypapers.search import hybrid
+    from dailypapers.search.indexer import embed_papers, settings_embedder
+
+    int8_settings = search_settings.model_copy(
+        update={"embedding_int8": True, "vector_refresh_seconds": 0}
+    )
+    fp32, int8 = settings_embedder(search_settings), settings_embedder(int8_settings)
+    assert int8.model == fp32.model + "-int8"
+    texts = ["graph neural networks for molecules", "a survey of reinforcement learning"]
+    assert (fp32.encode(texts) * int8.encode(texts)).sum(axis=1).min() > 0.85
+    factory = _factory(int8_settings)
+    with factory() as session:
+        status = index_status(session, int8_settings)
+        assert (status.model, status.embedded) == (int8.model, 0)
+        before = hybrid.search(session, int8_settings, "robot manipulation")
+    assert not before.semantic  # no int8 vectors yet: words only, never mixed models
+    ids = sorted(_vectors(factory))[:20]
+    assert embed_papers(factory, int8, ids) == 20
+    with factory() as session:
+        models = session.scalars(select(Embedding.model).where(Embedding.paper_id.in_(ids)))
+        assert set(models) == {int8.model}
+        assert hybrid.search(session, int8_settings, "robot manipulation").semantic
