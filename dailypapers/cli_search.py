@@ -6,7 +6,9 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from dailypapers.cli_support import _progress, _session_factory, _settings, _upgrade, console
 
@@ -125,9 +127,10 @@ def search_command(ctx: click.Context, query: tuple[str, ...], limit: int, as_js
     _upgrade(settings)
     with _session_factory(settings) as factory, session_scope(factory) as session:
         try:
-            results = hybrid.search(session, settings, " ".join(query), limit=limit)
+            results = hybrid.search(session, settings, _argv_text(query), limit=limit)
         except QueryError as exc:
-            console.print(f"[red]Error:[/red] {exc}", highlight=False)
+            # The message quotes the user's query: never read it as rich markup.
+            console.print(f"[red]Error:[/red] {escape(str(exc))}", highlight=False)
             ctx.exit(2)
         if as_json:
             # What the API answers: the same items, aliases, and fields with no value left out.
@@ -137,7 +140,7 @@ def search_command(ctx: click.Context, query: tuple[str, ...], limit: int, as_js
             return
         papers = papers_in_order(session, [hit.paper_id for hit in results.hits])
         for note in results.notes:
-            console.print(note, highlight=False)
+            console.print(Text(note))
         if not papers:
             console.print("no papers match")
             return
@@ -159,9 +162,15 @@ def search_command(ctx: click.Context, query: tuple[str, ...], limit: int, as_js
             table.add_row(
                 str(rank),
                 paper.arxiv_id,
-                paper.title,
+                Text(paper.title),
                 day.strftime("%Y-%m-%d") if day else "",
                 str(paper.upvotes),
                 "pinned" if hit.pinned else f"{hit.score:.3f}",
             )
         Console().print(table)
+
+
+def _argv_text(words: tuple[str, ...]) -> str:
+    """The query words as valid Unicode: bytes that are not UTF-8 (a Latin-1 terminal) reach
+    Python as lone surrogates, which no database accepts; they become U+FFFD."""
+    return " ".join(words).encode("utf-8", "surrogateescape").decode("utf-8", "replace")

@@ -24,6 +24,8 @@ from __future__ import annotations
 import logging
 import math
 import re
+import threading
+import time
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -37,9 +39,9 @@ from dailypapers.config import Settings
 from dailypapers.models import Embedding, Paper
 from dailypapers.search.embed import MODEL_NAME, Embedder, ModelUnavailableError, load_embedder
 from dailypapers.search.indexer import model_file
-from dailypapers.search.lexical import LexicalHit, filter_clause, lexical_search
+from dailypapers.search.lexical import LexicalHit, allowed_clause, lexical_search
 from dailypapers.search.query import ParsedQuery, parse_query
-from dailypapers.search.vectors import vector_index
+from dailypapers.search.vectors import VectorIndex, vector_index
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,9 @@ DENSE_WEIGHT = 1.0
 SENTENCE_WORDS = 8
 SENTENCE_RANK_DECAY = 2.0
 SENTENCE_DENSE_WEIGHT = 4.0
+# With filters or exclusions, the dense branch looks this deep before falling back to a
+# search within the permitted ids (see _dense_candidates).
+FILTERED_DEPTH = 1000
 # Lexical hits checked for an exact title or system name.
 PIN_DEPTH = 20
 # A dense-only candidate (no lexical match) must be at least this close to the query.
@@ -93,19 +98,50 @@ def _name_of(title: str) -> str:
     return _normalized(head) if sep else ""
 
 
-@lru_cache(maxsize=4)
-def _embedder(folder: Path, threads: int, model_file: str) -> Embedder | None:
-    try:
-        return load_embedder(folder, threads=threads, model_file=model_file)
-    except ModelUnavailableError:
-        return None
-    except Exception:  # a broken model file must not break search: lexical still answers
-        log.exception("embedding model in %s could not be loaded", folder)
-        return None
+class _EmbedderCache:
+    """Loaded models, by (folder, threads, file). A model that could not be loaded is tried
+    again after RETRY_SECONDS: `make model` run while the site is up takes effect without a
+    restart, and a broken file does not cost a load attempt per query."""
+
+    RETRY_SECONDS = 60.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loaded: dict[tuple[Path, int, str], Embedder] = {}
+        self._failed_at: dict[tuple[Path, int, str], float] = {}
+
+    def get(self, folder: Path, threads: int, model_file: str) -> Embedder | None:
+        key = (folder, threads, model_file)
+        with self._lock:
+            if key in self._loaded:
+                return self._loaded[key]
+            failed_at = self._failed_at.get(key)
+            if failed_at is not None and time.monotonic() - failed_at < self.RETRY_SECONDS:
+                return None
+            try:
+                embedder = load_embedder(folder, threads=threads, model_file=model_file)
+            except ModelUnavailableError:
+                self._failed_at[key] = time.monotonic()
+                return None
+            except Exception:  # a broken model file must not break search: lexical answers
+                log.exception("embedding model in %s could not be loaded", folder)
+                self._failed_at[key] = time.monotonic()
+                return None
+            self._failed_at.pop(key, None)
+            self._loaded[key] = embedder
+            return embedder
+
+    def clear(self) -> None:
+        with self._lock:
+            self._loaded.clear()
+            self._failed_at.clear()
+
+
+_EMBEDDERS = _EmbedderCache()
 
 
 def query_embedder(settings: Settings) -> Embedder | None:
-    return _embedder(
+    return _EMBEDDERS.get(
         settings.resolved_model_dir.resolve(), settings.embedding_threads, model_file(settings)
     )
 
@@ -127,6 +163,8 @@ def _cosines(
             Embedding.paper_id.in_(paper_ids), Embedding.model == model
         )
     ).all()
+    # A vector of another size (a damaged row) is skipped, as the vector index skips it.
+    rows = [row for row in rows if len(row[1]) == query.shape[0] * 4]
     if not rows:
         return {}
     matrix = np.frombuffer(b"".join(blob for _, blob in rows), dtype="<f4").reshape(len(rows), -1)
@@ -134,14 +172,31 @@ def _cosines(
     return {paper_id: float(score) for (paper_id, _), score in zip(rows, scores, strict=True)}
 
 
-def _allowed_ids(session: Session, parsed: ParsedQuery) -> np.ndarray | None:
-    """Paper ids a filter permits, for the dense branch (None: no filter)."""
-    if not parsed.filters.active:
-        return None
-    ids = session.scalars(
-        select(Paper.id).where(filter_clause(parsed.filters)).order_by(Paper.id)
-    ).all()
-    return np.asarray(ids, dtype=np.int64)
+def _dense_candidates(
+    session: Session, index: VectorIndex, query: np.ndarray, parsed: ParsedQuery
+) -> list[tuple[int, float]]:
+    """The query's nearest papers among those its filters and exclusions permit.
+
+    The index is searched unfiltered, FILTERED_DEPTH deep, and the neighbours checked against
+    the filters by id: listing every paper a broad filter permits (cat:cs.LG) took ~170 ms at
+    75k papers. Only when too few neighbours pass (a narrow filter) is the search repeated
+    within the permitted ids, which are then few to list."""
+    if not parsed.filters.active and not parsed.excluded:
+        ids, scores = index.search(query, CANDIDATES, None)
+        return [(int(i), float(s)) for i, s in zip(ids, scores, strict=True)]
+    clause = allowed_clause(parsed)
+    ids, scores = index.search(query, FILTERED_DEPTH, None)
+    permitted = set(
+        session.scalars(select(Paper.id).where(Paper.id.in_([int(i) for i in ids]), clause))
+    )
+    kept = [(int(i), float(s)) for i, s in zip(ids, scores, strict=True) if int(i) in permitted]
+    if len(kept) >= CANDIDATES or len(ids) < FILTERED_DEPTH:
+        return kept[:CANDIDATES]
+    allowed = np.asarray(
+        session.scalars(select(Paper.id).where(clause).order_by(Paper.id)).all(), dtype=np.int64
+    )
+    ids, scores = index.search(query, CANDIDATES, allowed)
+    return [(int(i), float(s)) for i, s in zip(ids, scores, strict=True)]
 
 
 def _pinned_ids(session: Session, parsed: ParsedQuery, lexical: list[LexicalHit]) -> list[int]:
@@ -233,22 +288,26 @@ def search(
     dense: list[tuple[int, float]] = []
     cosines: dict[int, float] = {}
     embedder = query_embedder(settings) if semantic and parsed.text.strip() else None
-    index = None
+    used_semantic = False
     if embedder is not None:
-        index = vector_index(
-            settings,
-            engine or session.get_bind(),  # type: ignore[arg-type]
-            model=embedder.model,
-        )
-    used_semantic = embedder is not None and index is not None and len(index) > 0
-    if embedder is not None and index is not None and used_semantic:
-        query_vector = _query_vector(embedder, parsed.text)
-        ids, scores = index.search(query_vector, CANDIDATES, _allowed_ids(session, parsed))
-        dense = [(int(i), float(s)) for i, s in zip(ids, scores, strict=True)]
-        have = {paper_id for paper_id, _ in dense}
-        missing = [hit.paper_id for hit in lexical if hit.paper_id not in have]
-        cosines = _cosines(session, embedder.model, query_vector, missing)
-    elif semantic and parsed.text.strip():
+        try:
+            index = vector_index(
+                settings,
+                engine or session.get_bind(),  # type: ignore[arg-type]
+                model=embedder.model,
+            )
+            used_semantic = index is not None and len(index) > 0
+            if index is not None and used_semantic:
+                query_vector = _query_vector(embedder, parsed.text)
+                dense = _dense_candidates(session, index, query_vector, parsed)
+                have = {paper_id for paper_id, _ in dense}
+                missing = [hit.paper_id for hit in lexical if hit.paper_id not in have]
+                cosines = _cosines(session, embedder.model, query_vector, missing)
+        except Exception:  # the words still answer when the semantic side fails
+            log.exception("semantic search failed for %r; answering with words only", parsed.text)
+            dense, cosines, used_semantic = [], {}, False
+            notes.append("Semantic search failed; results match the words only.")
+    if semantic and parsed.text.strip() and not used_semantic and not notes:
         notes.append("Semantic search is unavailable; results match the words only.")
     weights = weights_for(parsed.text)
     fused = fuse(lexical, dense, cosines, **weights) if used_semantic else fuse(lexical, [], {})

@@ -41,6 +41,8 @@ from dailypapers.worker import JobContext
 # Papers encoded together: one ONNX call pads to the longest text of the batch, and texts are
 # sorted by length inside it; 32 measured as fast per paper as 64 here.
 EMBED_BATCH = 32
+# Times an embed job re-encodes its paper when the paper was edited during encoding.
+CHANGED_RETRIES = 2
 
 
 def model_available(settings: Settings) -> bool:
@@ -121,16 +123,27 @@ def _store(session: Session, items: Sequence[_Text], vectors: np.ndarray, model:
     )
 
 
+@dataclass(frozen=True)
+class EmbedOutcome:
+    written: int
+    changed: frozenset[int]
+
+
+class PaperChangedError(RuntimeError):
+    """The paper kept changing while it was encoded; the job is retried later."""
+
+
 def embed_papers(
     factory: sessionmaker[Session],
     embedder: Embedder,
     paper_ids: Iterable[int],
     *,
     finish_jobs: Sequence[int] = (),
-) -> int:
-    """Encode the papers among ``paper_ids`` whose vector is missing or stale; returns how many
-    were stored. ``finish_jobs``: queued embed jobs of these papers, marked done in the same
-    transaction as the vectors of papers that were current (their work is done)."""
+) -> EmbedOutcome:
+    """Encode the papers among ``paper_ids`` whose vector is missing or stale. ``finish_jobs``:
+    queued embed jobs of these papers, marked done in the same transaction as the vectors of
+    papers that were current (their work is done). Papers edited while they were encoded get no
+    vector and keep their jobs (``changed``)."""
     with session_scope(factory) as session:
         texts = _texts(session, paper_ids, embedder.model)
         stored = _stored_keys(session, sorted(texts), embedder.model)
@@ -144,7 +157,7 @@ def embed_papers(
         changed = {item.paper_id for item in todo} - {todo[i].paper_id for i in keep}
         if finish_jobs:
             _finish_jobs(session, finish_jobs, changed)
-    return len(keep)
+    return EmbedOutcome(written=len(keep), changed=frozenset(changed))
 
 
 def _finish_jobs(session: Session, job_ids: Sequence[int], changed: set[int]) -> None:
@@ -177,8 +190,19 @@ def run_embed_job(context: JobContext, payload: dict[str, Any]) -> None:
     embedder = settings_embedder(context.settings)
     with session_scope(context.factory) as session:
         others = _queued_embed_jobs(session, context.now, EMBED_BATCH - 1)
-    paper_ids = [int(payload["paper_id"]), *(paper_id for _, paper_id in others)]
-    embed_papers(context.factory, embedder, paper_ids, finish_jobs=[job_id for job_id, _ in others])
+    primary = int(payload["paper_id"])
+    paper_ids = [primary, *(paper_id for _, paper_id in others)]
+    outcome = embed_papers(
+        context.factory, embedder, paper_ids, finish_jobs=[job_id for job_id, _ in others]
+    )
+    # The worker marks this job done when the handler returns: its paper must have a vector
+    # of its current text by then, so an edit during encoding means encoding it again.
+    for _ in range(CHANGED_RETRIES):
+        if primary not in outcome.changed:
+            return
+        outcome = embed_papers(context.factory, embedder, [primary])
+    if primary in outcome.changed:
+        raise PaperChangedError(f"paper {primary} changed while it was encoded")
 
 
 def job_handlers(settings: Settings) -> dict[str, Any]:
@@ -199,12 +223,14 @@ class IndexStatus:
 
     @property
     def missing(self) -> int:
+        """Visible papers without a vector of their current text (missing or stale)."""
         return self.papers - self.embedded
 
 
 def index_status(session: Session, settings: Settings) -> IndexStatus:
-    """Counts for ``dailypapers index status``. "Embedded" counts vectors of the current model
-    (a stale one, from an older text, is re-encoded by its pending job)."""
+    """Counts for ``dailypapers index status``. "Embedded" counts visible papers whose vector
+    of the current model was computed from their current text (hashing every paper's text:
+    about a second per 100k papers); a stale one is re-encoded by its pending job."""
     model = None
     if model_available(settings):
         try:
@@ -221,7 +247,10 @@ def index_status(session: Session, settings: Settings) -> IndexStatus:
             .group_by(Embedding.model)
         ).all()
     )
-    embedded = int(by_model.get(model, 0)) if model else 0
+    embedded = 0
+    if model:
+        stale = len(stale_papers(session, model, visible_only=True))
+        embedded = papers - stale
     job_counts = dict(
         session.execute(
             select(Job.state, func.count()).where(Job.kind == EMBED_JOB).group_by(Job.state)
@@ -238,17 +267,19 @@ def index_status(session: Session, settings: Settings) -> IndexStatus:
     )
 
 
-def stale_papers(session: Session, model: str) -> list[int]:
-    """Ids of papers whose vector of ``model`` is missing or was computed from another text."""
+def stale_papers(session: Session, model: str, *, visible_only: bool = False) -> list[int]:
+    """Ids of papers whose vector of ``model`` is missing or was computed from another text
+    (hidden papers too unless ``visible_only``: moderation may show them again)."""
     stored = dict(
         session.execute(
             select(Embedding.paper_id, Embedding.content_hash).where(Embedding.model == model)
         ).all()
     )
+    statement = select(Paper.id, Paper.title, Paper.abstract).order_by(Paper.id)
+    if visible_only:
+        statement = statement.where(Paper.hidden_at.is_(None))
     stale: list[int] = []
-    for paper_id, title, abstract in session.execute(
-        select(Paper.id, Paper.title, Paper.abstract).order_by(Paper.id)
-    ):
+    for paper_id, title, abstract in session.execute(statement):
         if stored.get(paper_id) != content_hash(paper_text(title, abstract), model):
             stale.append(paper_id)
     return stale
@@ -274,7 +305,7 @@ def rebuild_index(
     for start in range(0, len(todo), batch_size):
         chunk = todo[start : start + batch_size]
         finish = [job_id for paper_id in chunk for job_id in jobs_of.get(paper_id, [])]
-        written += embed_papers(factory, embedder, chunk, finish_jobs=finish)
+        written += embed_papers(factory, embedder, chunk, finish_jobs=finish).written
         if on_progress is not None:
             on_progress(min(start + batch_size, len(todo)), len(todo))
     return written

@@ -378,6 +378,15 @@ def filter_clause(filters: Filters) -> ColumnElement[bool]:
     return and_(*conditions)
 
 
+def allowed_clause(parsed: ParsedQuery) -> ColumnElement[bool]:
+    """What a query permits besides its words: its filters and its ``-word`` exclusions, as one
+    condition on :class:`Paper` (the dense branch keeps only the neighbours that satisfy it)."""
+    clause = filter_clause(parsed.filters)
+    if parsed.excluded:
+        clause = and_(clause, not_(_matches_any(parsed.excluded, Paper.id)))
+    return clause
+
+
 # --- search -------------------------------------------------------------------------------
 
 
@@ -524,9 +533,7 @@ def _ranked(
 
 def _browse(session: Session, parsed: ParsedQuery, limit: int) -> list[LexicalHit]:
     """Filtered papers without words: newest first (the listing-date index makes it cheap)."""
-    statement = select(Paper.id).where(filter_clause(parsed.filters))
-    if parsed.excluded:
-        statement = statement.where(not_(_matches_any(parsed.excluded, Paper.id)))
+    statement = select(Paper.id).where(allowed_clause(parsed))
     newest: Any = Paper.listing_date
     if parsed.filters.authors or parsed.filters.orgs:
         # Those pick few papers: look them up and sort them, rather than walk the listing-date
@@ -836,6 +843,7 @@ __all__ = [
     "Fragment",
     "LexicalHit",
     "Snippet",
+    "allowed_clause",
     "filter_clause",
     "fts5_expression",
     "lexical_search",

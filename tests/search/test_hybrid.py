@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+from pathlib import Path
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import select, text, update
+from sqlalchemy.orm import Session
 
 from dailypapers.config import Settings
 from dailypapers.db import make_engine, make_session_factory
 from dailypapers.models import Embedding, Paper
 from dailypapers.search import hybrid
 from dailypapers.search.lexical import LexicalHit
+from dailypapers.search.vectors import reset_vector_indexes
 
 
 def _lexical(*paper_ids: int) -> list[LexicalHit]:
@@ -107,3 +112,93 @@ def test_lexical_only_when_asked_or_without_a_model(
         assert not results.semantic
         assert results.hits
     assert results.notes  # no model: the page says results match the words only
+
+
+def _fts_matches(session: Session, word: str) -> set[int]:
+    rows = session.execute(
+        text("SELECT rowid FROM papers_fts WHERE papers_fts MATCH :w"), {"w": word}
+    )
+    return {row[0] for row in rows}
+
+
+def test_exclusions_also_remove_papers_found_by_meaning(search_settings: Settings) -> None:
+    factory = make_session_factory(make_engine(search_settings))
+    with factory() as session:
+        tools = _fts_matches(session, "tool*")
+        plain = hybrid.search(session, search_settings, "language model agents", limit=100)
+        # Without the exclusion, the dense side brings in tool-use papers the words miss.
+        assert any(h.paper_id in tools and h.lexical_rank is None for h in plain.hits)
+        excluded = hybrid.search(
+            session, search_settings, "language model agents -tool*", limit=100
+        )
+        assert excluded.semantic
+        assert excluded.hits
+        assert not {hit.paper_id for hit in excluded.hits} & tools
+
+
+def test_filters_hold_for_papers_found_by_meaning_broad_and_narrow(
+    search_settings: Settings,
+) -> None:
+    factory = make_session_factory(make_engine(search_settings))
+    with factory() as session:
+        # Broad: enough of the 1,000 nearest pass. Narrow (few cs.RO papers in the month):
+        # the nearest are searched again within the permitted ids.
+        for query, broad in (
+            ("reasoning in language models cat:cs.CL", True),
+            ("agents cat:cs.AI", True),
+            ("robot learning cat:cs.RO", False),
+        ):
+            results = hybrid.search(session, search_settings, query, limit=100)
+            assert results.semantic
+            assert results.hits
+            if broad:
+                assert any(hit.lexical_rank is None for hit in results.hits)
+            cats = dict(
+                session.execute(
+                    select(Paper.id, Paper.categories).where(
+                        Paper.id.in_([h.paper_id for h in results.hits])
+                    )
+                ).all()
+            )
+            wanted = query.rsplit("cat:", 1)[1]
+            assert all(wanted in (cats[h.paper_id] or []) for h in results.hits), query
+
+
+def test_damaged_vectors_never_fail_a_search(search_settings: Settings) -> None:
+    factory = make_session_factory(make_engine(search_settings))
+    query = "diffusion models for video"
+    with factory() as session:
+        lexical_only = hybrid.search(session, search_settings, query, semantic=False, limit=100)
+        # One vector of the wrong length (a half-written blob): skipped, the rest still count.
+        damaged = lexical_only.hits[-1].paper_id
+        session.execute(
+            update(Embedding).where(Embedding.paper_id == damaged).values(vector=b"\x00" * 6)
+        )
+        session.commit()
+        results = hybrid.search(session, search_settings, query, limit=100)
+        assert results.semantic
+        assert damaged in {hit.paper_id for hit in results.hits}
+    # Every vector of another size under the model's name (a bad restore): the words answer.
+    with factory() as session:
+        session.execute(update(Embedding).values(dim=3, vector=b"\x00" * 12))
+        session.commit()
+    reset_vector_indexes()
+    with factory() as session:
+        results = hybrid.search(session, search_settings, query, limit=5)
+        assert results.hits
+        assert not results.semantic
+        assert any("failed" in note for note in results.notes)
+
+
+def test_a_model_exported_while_the_site_runs_is_picked_up(
+    tmp_path: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = hybrid._EmbedderCache()
+    folder = tmp_path / "model"
+    assert cache.get(folder, 1, "model.onnx") is None
+    shutil.copytree(model_dir, folder)
+    assert cache.get(folder, 1, "model.onnx") is None  # not tried again before the pause
+    monkeypatch.setattr(hybrid._EmbedderCache, "RETRY_SECONDS", 0.0)
+    embedder = cache.get(folder, 1, "model.onnx")
+    assert embedder is not None
+    assert cache.get(folder, 1, "model.onnx") is embedder

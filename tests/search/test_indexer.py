@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,9 +21,10 @@ from dailypapers.config import Settings
 from dailypapers.db import make_engine, make_session_factory
 from dailypapers.ingest.upsert import EMBED_JOB
 from dailypapers.models import Embedding, Job, Paper
-from dailypapers.search.embed import content_hash, load_embedder, paper_text
+from dailypapers.search import indexer
+from dailypapers.search.embed import Embedder, content_hash, load_embedder, paper_text
 from dailypapers.search.indexer import EMBED_BATCH, index_status, job_handlers
-from dailypapers.worker import Worker
+from dailypapers.worker import Worker, WorkerStats
 from tests.conftest import make_settings
 
 
@@ -216,8 +218,84 @@ def test_the_int8_model_keeps_its_vectors_apart_until_papers_are_reembedded(
         before = hybrid.search(session, int8_settings, "robot manipulation")
     assert not before.semantic  # no int8 vectors yet: words only, never mixed models
     ids = sorted(_vectors(factory))[:20]
-    assert embed_papers(factory, int8, ids) == 20
+    assert embed_papers(factory, int8, ids).written == 20
     with factory() as session:
         models = session.scalars(select(Embedding.model).where(Embedding.paper_id.in_(ids)))
         assert set(models) == {int8.model}
         assert hybrid.search(session, int8_settings, "robot manipulation").semantic
+
+
+class _EditingEmbedder:
+    """The real model, with an editor who changes a paper's title while a batch is encoded
+    (``times`` batches in a row)."""
+
+    def __init__(
+        self, embedder: Embedder, factory: sessionmaker[Session], paper_id: int, times: int
+    ):
+        self._embedder, self._factory = embedder, factory
+        self.model = embedder.model
+        self._paper_id, self._left = paper_id, times
+
+    def encode(self, texts: list[str], **kw: object) -> np.ndarray:
+        vectors = self._embedder.encode(texts, **kw)  # type: ignore[arg-type]
+        if self._left:
+            self._left -= 1
+            with self._factory.begin() as session:
+                paper = session.get(Paper, self._paper_id)
+                assert paper is not None
+                paper.title = f"Edited while encoding, round {self._left}"
+        return vectors
+
+
+def _edited_during_encoding(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, times: int
+) -> tuple[sessionmaker[Session], int]:
+    factory = _factory(settings)
+    with factory.begin() as session:
+        session.execute(delete(Job))
+        paper = session.scalars(select(Paper).order_by(Paper.id).limit(1)).one()
+        paper.title = "A new version's title"  # its vector is stale: the job must encode it
+        paper_id = paper.id
+        jobs.enqueue(session, EMBED_JOB, {"paper_id": paper_id}, dedupe_key="embed:racing")
+    real = load_embedder(settings.resolved_model_dir)
+    editing = _EditingEmbedder(real, factory, paper_id, times)
+    monkeypatch.setattr(indexer, "settings_embedder", lambda _settings: editing)
+    return factory, paper_id
+
+
+def test_a_paper_edited_while_its_job_encodes_it_ends_with_its_new_text_vector(
+    search_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    factory, paper_id = _edited_during_encoding(search_settings, monkeypatch, times=1)
+    stats = Worker(search_settings, factory.kw["bind"], factory).run_once()
+    assert (stats.done, stats.failed, stats.retried) == (1, 0, 0)
+    with factory() as session:
+        paper = session.get(Paper, paper_id)
+        row = session.get(Embedding, paper_id)
+        assert paper is not None
+        assert row is not None
+        # The job is done only with a vector of the text the paper has now.
+        assert row.content_hash == content_hash(paper_text(paper.title, paper.abstract))
+
+
+def test_a_paper_that_keeps_changing_leaves_its_job_to_be_retried(
+    search_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    factory, _ = _edited_during_encoding(search_settings, monkeypatch, times=10)
+    worker = Worker(search_settings, factory.kw["bind"], factory)
+    assert worker.run_one(stats := WorkerStats())
+    assert (stats.done, stats.retried) == (0, 1)
+    with factory() as session:
+        job = session.scalars(select(Job).where(Job.dedupe_key == "embed:racing")).one()
+    assert job.state == jobs.QUEUED
+    assert "changed while it was encoded" in (job.last_error or "")
+
+
+def test_index_status_counts_a_vector_of_an_old_text_as_stale(search_settings: Settings) -> None:
+    factory = _factory(search_settings)
+    with factory.begin() as session:
+        paper = session.scalars(select(Paper).order_by(Paper.id).limit(1)).one()
+        paper.abstract = (paper.abstract or "") + " Revised."
+    with factory() as session:
+        status = index_status(session, search_settings)
+    assert (status.embedded, status.missing) == (782, 1)

@@ -106,3 +106,17 @@ def test_no_matches_and_a_bad_limit(demo_settings: Settings) -> None:
     assert json.loads(runner.invoke(main, ["search", "qwxzjvkq", "--json"]).stdout) == []
     assert runner.invoke(main, ["search", "agents", "--limit", "0"]).exit_code == 2
     assert runner.invoke(main, ["search"]).exit_code == 2
+
+
+def test_markup_in_a_query_is_printed_not_interpreted(demo_settings: Settings) -> None:
+    # rich would read "[/x]" as a closing tag and crash with MarkupError (exit 1).
+    result = _runner(demo_settings).invoke(main, ["search", "from:[/x]"])
+    assert result.exit_code == 2, result.output
+    assert "[/x]" in result.stderr
+
+
+def test_bytes_that_are_not_utf8_in_argv_do_not_crash(demo_settings: Settings) -> None:
+    # A Latin-1 terminal's "café" reaches Python as "caf\udce9" (a lone surrogate).
+    result = _runner(demo_settings).invoke(main, ["search", "caf\udce9", "agents"])
+    assert result.exit_code == 0, result.output
+    assert "agents" in result.stdout.lower() or "no papers match" in result.stderr
