@@ -59,6 +59,7 @@ bench: $(STAMP) ## Run the benchmarks and append their figures to docs/benchmark
 	$(BIN)/python -m bench.bench_feed
 	$(BIN)/python -m bench.bench_ingest
 	$(BIN)/python -m bench.bench_digest
+	$(BIN)/python -m bench.bench_postgres
 
 docs: $(STAMP) ## Regenerate docs/configuration.md and docs/cli.md from the code
 	$(BIN)/python -m dailypapers.reference_docs

@@ -23,6 +23,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +71,8 @@ def _start_server(settings: Settings, port: int, workers: int) -> subprocess.Pop
     env = {k: v for k, v in os.environ.items() if not k.startswith("DAILYPAPERS_")}
     env.update({f"DAILYPAPERS_{k.upper()}": str(v) for k, v in LIMITS.items()})
     env.update(DAILYPAPERS_DATA_DIR=str(settings.data_dir), DAILYPAPERS_TODAY="2026-02-27")
+    if settings.database_url:
+        env["DAILYPAPERS_DATABASE_URL"] = settings.database_url
     command = [
         sys.executable, "-m", "uvicorn", "bench.bench_votes:bench_app", "--factory",
         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
@@ -77,15 +81,58 @@ def _start_server(settings: Settings, port: int, workers: int) -> subprocess.Pop
     return subprocess.Popen(command, env=env, cwd=Path(__file__).parent.parent)
 
 
+@contextmanager
+def running_server(settings: Settings, workers: int) -> Iterator[str]:
+    """uvicorn with ``workers`` processes on a free port until the block ends; yields its URL."""
+    port = _free_port()
+    server = _start_server(settings, port, workers)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(400):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        yield base
+    finally:
+        server.terminate()  # SIGTERM: uvicorn stops its workers too
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def lost_votes(settings: Settings, papers: list[str], states: list[dict[str, bool]]) -> int:
+    """How far the stored counters are from what the clients' successful requests imply."""
+    engine = make_engine(settings)
+    with make_session_factory(engine)() as session:
+        stored = dict(
+            session.execute(
+                select(Paper.arxiv_id, Paper.local_upvotes).where(Paper.arxiv_id.in_(papers))
+            ).all()
+        )
+    engine.dispose()
+    expected = {paper: sum(state.get(paper, False) for state in states) for paper in papers}
+    return sum(abs(stored[p] - expected[p]) for p in papers)
+
+
 def _prepare(folder: Path, clients: int) -> tuple[Settings, list[str], list[str]]:
     settings = Settings(data_dir=folder, today=dt.date(2026, 2, 27), **LIMITS)  # type: ignore[arg-type]
     engine = make_engine(settings)
     migrate.upgrade(engine)
-    factory = make_session_factory(engine)
-    load_hf_daily(factory, settings, DEMO_DAILY_PAPERS)
+    load_hf_daily(make_session_factory(engine), settings, DEMO_DAILY_PAPERS)
+    engine.dispose()
+    tokens, papers = create_voters(settings, clients)
+    return settings, tokens, papers
+
+
+def create_voters(settings: Settings, clients: int) -> tuple[list[str], list[str]]:
+    """``clients`` accounts with API tokens, and the PAPERS day papers they vote on."""
+    engine = make_engine(settings)
     tokens = []
     now = dt.datetime.now(dt.UTC)
-    with session_scope(factory) as session:
+    with session_scope(make_session_factory(engine)) as session:
         for i in range(clients):
             user = accounts.create_user(
                 session,
@@ -105,7 +152,7 @@ def _prepare(folder: Path, clients: int) -> tuple[Settings, list[str], list[str]
             )
         )
     engine.dispose()
-    return settings, tokens, papers
+    return tokens, papers
 
 
 async def _client_loop(
@@ -182,16 +229,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-votes-") as folder:
         settings, tokens, papers = _prepare(Path(folder), args.clients)
-        port = _free_port()
-        server = _start_server(settings, port, args.workers)
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        try:
+        with running_server(settings, args.workers) as base:
             asyncio.run(_run(base, tokens, papers, 2.0, voting=False))  # warm-up
             noop, noop_errors, _, noop_seconds = asyncio.run(
                 _run(base, tokens, papers, args.seconds, voting=False)
@@ -199,22 +237,8 @@ def main() -> None:
             votes, vote_errors, states, vote_seconds = asyncio.run(
                 _run(base, tokens, papers, args.seconds, voting=True)
             )
-        finally:
-            server.terminate()  # SIGTERM: uvicorn stops its workers too
-            try:
-                server.wait(30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-        engine = make_engine(settings)
-        with make_session_factory(engine)() as session:
-            stored = dict(
-                session.execute(
-                    select(Paper.arxiv_id, Paper.local_upvotes).where(Paper.arxiv_id.in_(papers))
-                ).all()
-            )
-        engine.dispose()
+        lost = lost_votes(settings, papers, states)
     expected = {paper: sum(state.get(paper, False) for state in states) for paper in papers}
-    lost = sum(abs(stored[p] - expected[p]) for p in papers)
     vote_rate = len(votes) / vote_seconds
     noop_rate = len(noop) / noop_seconds
     vote_ms, noop_ms = summary_ms(votes), summary_ms(noop)

@@ -51,3 +51,11 @@ def append_section(title: str, lines: Sequence[str]) -> None:
         BENCHMARKS_MD.write_text("# Benchmarks\n\nAppended by the scripts under `bench/`.\n\n")
     with BENCHMARKS_MD.open("a") as handle:
         handle.write(text + "\n")
+
+
+def publish(title: str, lines: Sequence[str], print_only: bool) -> None:
+    """Print a run's figures, and append them to docs/benchmarks.md unless ``print_only``."""
+    if print_only:
+        print("\n".join(lines))
+    else:
+        append_section(title, lines)

@@ -51,6 +51,12 @@ class Settings(BaseSettings):
         None,
         description="Optional read-only replica URL for feed, search and API reads (PostgreSQL).",
     )
+    read_your_writes_seconds: int = Field(
+        10,
+        ge=1,
+        description="With READ_DATABASE_URL: how long a client that just wrote reads from the "
+        "primary (longer than the replica's worst replay lag).",
+    )
     database_pool_size: int = Field(
         20,
         ge=1,

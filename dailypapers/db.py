@@ -12,10 +12,25 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects.postgresql.base import ischema_names
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.types import UserDefinedType
 
 from dailypapers.config import Settings
+
+
+class PgVector(UserDefinedType[Any]):
+    """pgvector's ``vector`` as reflection sees it (migration 0007's column, written and read
+    through SQL in search/pgvector_index.py); known so inspecting the schema does not warn."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **_kw: Any) -> str:
+        return "vector"
+
+
+ischema_names.setdefault("vector", PgVector)
 
 # Milliseconds a writer waits for the SQLite lock before "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 5000

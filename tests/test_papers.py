@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy.orm import Session
 
 from dailypapers.papers import (
@@ -15,6 +16,8 @@ from dailypapers.papers import (
 )
 from dailypapers.periods import day_window, parse_month, parse_week
 from tests.conftest import DEMO_TODAY, QueryCounter
+
+pytestmark = pytest.mark.both_backends
 
 
 def _ids(session: Session, query: FeedQuery, page_size: int = 1000) -> list[str]:

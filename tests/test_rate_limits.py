@@ -17,6 +17,9 @@ from dailypapers.rate_limits import Rate, RateLimitedError, parse_rate
 T0 = dt.datetime(2026, 2, 10, 12, 0, 0, tzinfo=dt.UTC)
 
 
+pytestmark = pytest.mark.both_backends
+
+
 @pytest.mark.parametrize(
     ("text", "rate"),
     [("10/hour", Rate(10, 3600)), (" 3 / day ", Rate(3, 86400)), ("1/second", Rate(1, 1))],

@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 
 from dailypapers.models import Embedding
 from dailypapers.search.embed import MODEL_NAME
+from dailypapers.search.pgvector_index import PgvectorIndex, has_pgvector
 
 if TYPE_CHECKING:
     from dailypapers.config import Settings
@@ -492,6 +493,9 @@ def vector_index(
     changes go to a small exact overlay, and a background thread rebuilds the whole (as an
     HNSW graph from VECTOR_ANN_MIN_VECTORS on) once the overlay grows or the graph is due.
     """
+    if has_pgvector(engine):
+        # PostgreSQL with pgvector: the database's HNSW index, shared by every process.
+        return PgvectorIndex(engine, model, settings.vector_ann_ef_search)
     key = (engine.url.render_as_string(hide_password=False), model)
     with _slots_lock:
         slot = _slots.setdefault(key, _Slot())

@@ -17,7 +17,7 @@ from dailypapers.periods import (
     parse_week,
 )
 from dailypapers.schemas import DailyPaperOut, ErrorOut, PaperOut, daily_paper_out, paper_out
-from dailypapers.web.deps import SessionDep, SettingsDep, paper_or_404
+from dailypapers.web.deps import ReadSessionDep, SettingsDep, paper_or_404
 
 router = APIRouter(prefix="/api", tags=["api"])
 MAX_LIMIT = 100
@@ -48,7 +48,7 @@ def _requested_window(date: str | None, week: str | None, month: str | None) -> 
     summary="Papers on the Daily Papers list for a date, week or month",
 )
 def daily_papers(
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     date: Annotated[str | None, Query(description="YYYY-MM-DD")] = None,
     week: Annotated[str | None, Query(description="ISO week, YYYY-Www")] = None,
@@ -84,6 +84,6 @@ def daily_papers(
     responses=ERRORS,
     summary="One paper by arXiv id",
 )
-def paper_detail(paper_id: str, session: SessionDep) -> PaperOut:
+def paper_detail(paper_id: str, session: ReadSessionDep) -> PaperOut:
     paper = paper_or_404(session, paper_id)
     return paper_out(paper, paper.daily_entry)

@@ -33,6 +33,7 @@ from dailypapers.web import (
     search_pages,
     subscriptions,
 )
+from dailypapers.web.deps import ReadYourWritesMiddleware
 from dailypapers.web.security import SESSION_COOKIE
 from dailypapers.web.templating import configure_templates
 
@@ -42,6 +43,10 @@ WEB_DIR = Path(__file__).parent
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     engine = make_engine(settings)
+    # Feed, search and API reads go to the replica when one is configured (deps.py).
+    read_engine = (
+        make_engine(settings, settings.read_database_url) if settings.read_database_url else None
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -50,6 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.freeze()
         yield
         engine.dispose()
+        if read_engine is not None:
+            read_engine.dispose()
 
     app = FastAPI(
         title=settings.site_name,
@@ -60,6 +67,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
+    app.state.read_session_factory = (
+        make_session_factory(read_engine) if read_engine is not None else None
+    )
     app.state.signer = Signer(settings)
     templates = Jinja2Templates(directory=WEB_DIR / "templates")
     configure_templates(templates, settings)
@@ -85,6 +95,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         same_site="lax",
         https_only=settings.base_url.startswith("https://"),
     )
+    if read_engine is not None:
+        app.add_middleware(ReadYourWritesMiddleware, seconds=settings.read_your_writes_seconds)
     if settings.trusted_proxies:
         # Per-IP rate limits need the client's address, which a proxy passes in X-Forwarded-For.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)

@@ -12,6 +12,7 @@ from typing import Annotated, ParamSpec, TypeVar
 from fastapi import Depends, HTTPException, Request
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dailypapers.arxiv_ids import ArxivIdError, parse_arxiv_id
 from dailypapers.config import Settings
@@ -33,6 +34,46 @@ def get_session(request: Request) -> Iterator[Session]:
     Handlers that write call ``db.begin_write`` first (see there why not here)."""
     with session_scope(request.app.state.session_factory) as session:
         yield session
+
+
+# Set on the response to a successful write; while present, that client reads the primary.
+PRIMARY_COOKIE = "dp_read_primary"
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def get_read_session(request: Request) -> Iterator[Session]:
+    """A session for pages and API reads: on the read replica when READ_DATABASE_URL is set,
+    except for a client that wrote in the last READ_YOUR_WRITES_SECONDS (it would not see its
+    own vote or comment until the replica replays it), which reads the primary."""
+    factory = request.app.state.read_session_factory
+    if factory is None or PRIMARY_COOKIE in request.cookies:
+        factory = request.app.state.session_factory
+    with session_scope(factory) as session:
+        yield session
+
+
+class ReadYourWritesMiddleware:
+    """Marks a client that has just written (a 2xx/3xx answer to POST, PUT, PATCH or DELETE)
+    with a short-lived cookie, so its next reads go to the primary (pure ASGI: no body
+    buffering)."""
+
+    def __init__(self, app: ASGIApp, *, seconds: int) -> None:
+        self.app = app
+        self.cookie = (
+            f"{PRIMARY_COOKIE}=1; Max-Age={seconds}; Path=/; HttpOnly; SameSite=Lax"
+        ).encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in WRITE_METHODS:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] < 400:
+                message["headers"] = [*message.get("headers", []), (b"set-cookie", self.cookie)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
 
 
 async def get_templates(request: Request) -> Jinja2Templates:
@@ -58,6 +99,7 @@ def writes(handler: Callable[P, R]) -> Callable[P, R]:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 TemplatesDep = Annotated[Jinja2Templates, Depends(get_templates)]
 
 

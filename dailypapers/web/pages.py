@@ -23,7 +23,7 @@ from dailypapers.papers import (
     newest_ingested_day,
 )
 from dailypapers.periods import FeedWindow, PeriodError, WindowKind, day_window, parse_window
-from dailypapers.web.deps import SessionDep, SettingsDep, TemplatesDep
+from dailypapers.web.deps import ReadSessionDep, SessionDep, SettingsDep, TemplatesDep
 from dailypapers.web.markdown import paper_markdown
 from dailypapers.web.search_pages import related_for_page
 from dailypapers.web.security import session_user
@@ -52,7 +52,7 @@ def _window(kind: WindowKind, key: str) -> FeedWindow:
 
 def _feed_response(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     templates: TemplatesDep,
     window: FeedWindow,
@@ -98,7 +98,7 @@ def _feed_response(
 @router.get("/", response_class=HTMLResponse, summary="The latest day's papers")
 def home(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     templates: TemplatesDep,
     page: PageNumber = 1,
@@ -115,7 +115,7 @@ def home(
 def papers_of_day(
     request: Request,
     day: str,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     templates: TemplatesDep,
     page: PageNumber = 1,
@@ -127,7 +127,7 @@ def papers_of_day(
 def papers_of_week(
     request: Request,
     week: str,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     templates: TemplatesDep,
     page: PageNumber = 1,
@@ -139,7 +139,7 @@ def papers_of_week(
 def papers_of_month(
     request: Request,
     month: str,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     templates: TemplatesDep,
     page: PageNumber = 1,
@@ -150,7 +150,7 @@ def papers_of_month(
 @router.get("/papers/trending", response_class=HTMLResponse, summary="Trending papers")
 def trending(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     templates: TemplatesDep,
     page: PageNumber = 1,
@@ -221,7 +221,7 @@ def render_paper(
 def paper_page(
     request: Request,
     paper_path: str,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     templates: TemplatesDep,
 ) -> Response:

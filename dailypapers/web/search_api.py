@@ -20,7 +20,7 @@ from dailypapers.schemas import DailyPaperOut, daily_paper_out, paper_out
 from dailypapers.search import hybrid
 from dailypapers.search.query import QueryError
 from dailypapers.web.api import ERRORS, MAX_LIMIT
-from dailypapers.web.deps import SessionDep, SettingsDep, paper_or_404
+from dailypapers.web.deps import ReadSessionDep, SettingsDep, paper_or_404
 from dailypapers.web.search_pages import MAX_INPUT_CHARS, papers_in_order, related_to
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -62,7 +62,7 @@ def items_in_order(session: Session, paper_ids: Sequence[int]) -> list[DailyPape
     summary="Search papers (words, phrases, filters, meaning)",
 )
 def search_papers(
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     q: Annotated[
         str,
@@ -90,7 +90,7 @@ def search_papers(
 )
 def related(
     paper_id: str,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=MAX_RELATED)] = 8,
 ) -> list[DailyPaperOut]:

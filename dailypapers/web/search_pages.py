@@ -28,7 +28,7 @@ from dailypapers.models import DailyEntry, Paper
 from dailypapers.search import hybrid
 from dailypapers.search.lexical import snippets
 from dailypapers.search.query import QueryError
-from dailypapers.web.deps import SessionDep, SettingsDep, TemplatesDep
+from dailypapers.web.deps import ReadSessionDep, SettingsDep, TemplatesDep
 from dailypapers.web.security import session_user
 
 log = logging.getLogger(__name__)
@@ -153,7 +153,7 @@ class ResultCard:
 @router.get("/search", response_class=HTMLResponse, summary="Search papers")
 def search_page(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     templates: TemplatesDep,
     q: Annotated[str, Query(max_length=MAX_INPUT_CHARS)] = "",

@@ -13,13 +13,18 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from dailypapers.config import Settings
 from dailypapers.db import make_engine, make_session_factory
 from dailypapers.digests.send import schedule_period
 from dailypapers.models import DigestSend
+from tests.conftest import database_env
 from tests.mail_server import SmtpRecorder, add_subscription
+
+pytestmark = pytest.mark.both_backends
+
 
 SUBSCRIBERS = 500
 KILLS_AT = (150, 320)  # messages received at the server when each worker is killed
@@ -34,6 +39,7 @@ def _env(settings: Settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DAILYPAPERS_")}
     env.update(
         DAILYPAPERS_DATA_DIR=str(settings.data_dir),
+        **database_env(settings),
         DAILYPAPERS_TODAY=str(settings.today),
         DAILYPAPERS_BASE_URL=settings.base_url,
         DAILYPAPERS_SMTP_HOST=settings.smtp_host,

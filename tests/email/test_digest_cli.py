@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 
 from dailypapers.cli import main
 from dailypapers.config import Settings
 from dailypapers.db import make_engine, make_session_factory
+from tests.conftest import database_env
 from tests.mail_server import SmtpRecorder, add_subscription
+
+pytestmark = pytest.mark.both_backends
 
 
 def _runner(settings: Settings) -> CliRunner:
     return CliRunner(
         env={
             "DAILYPAPERS_DATA_DIR": str(settings.data_dir),
+            **database_env(settings),
             "DAILYPAPERS_TODAY": "2026-02-27",
             "DAILYPAPERS_BASE_URL": "http://testserver",
             "DAILYPAPERS_SMTP_HOST": "127.0.0.1",

@@ -24,6 +24,8 @@ from dailypapers.digests.mailer import (
 from tests.conftest import make_settings
 from tests.mail_server import SmtpRecorder, free_port
 
+pytestmark = pytest.mark.both_backends
+
 
 def _message(to: str = "reader@example.org", subject: str = "Hello") -> EmailMessage:
     message = EmailMessage()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from email.header import decode_header, make_header
 
+import pytest
 from sqlalchemy.orm import Session
 from syrupy.assertion import SnapshotAssertion
 
@@ -13,6 +14,9 @@ from dailypapers.config import Settings
 from dailypapers.digests.compose import PeriodComposer, load_papers
 from dailypapers.digests.render import MailRenderer, one_line
 from dailypapers.models import Subscription
+
+pytestmark = pytest.mark.both_backends
+
 
 NOW = dt.datetime(2026, 2, 11, 7, 0, tzinfo=dt.UTC)
 
@@ -31,6 +35,7 @@ def _subscription(**fields: object) -> Subscription:
     return Subscription(**values)
 
 
+@pytest.mark.sqlite_only  # one snapshot; test_send covers topics on PostgreSQL
 def test_a_rendered_digest_matches_its_snapshot(
     demo_session: Session, demo_settings: Settings, snapshot: SnapshotAssertion
 ) -> None:
@@ -59,6 +64,7 @@ def test_a_rendered_digest_matches_its_snapshot(
     assert parts.html == snapshot(name="html")
 
 
+@pytest.mark.sqlite_only
 def test_an_empty_digest_renders_its_note(
     demo_settings: Settings, snapshot: SnapshotAssertion
 ) -> None:

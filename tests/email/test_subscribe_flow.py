@@ -23,6 +23,9 @@ from dailypapers.worker import Worker
 from tests.conftest import csrf_token, make_settings
 from tests.mail_server import SmtpRecorder
 
+pytestmark = pytest.mark.both_backends
+
+
 ADDRESS = "Reader@Example.org"
 NORMALIZED = "Reader@example.org"  # the domain is case-insensitive; the local part is kept
 
@@ -241,7 +244,10 @@ def test_subscribing_is_rate_limited_per_address(
 
 def test_subscribing_is_rate_limited_per_client_address(mail_settings: Settings) -> None:
     settings = make_settings(
-        mail_settings.data_dir, subscribe_limit_per_ip="2/hour", trusted_proxies=["testclient"]
+        mail_settings.data_dir,
+        database_url=mail_settings.database_url,
+        subscribe_limit_per_ip="2/hour",
+        trusted_proxies=["testclient"],
     )
     with TestClient(create_app(settings)) as client:
         for i in range(2):

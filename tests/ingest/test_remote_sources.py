@@ -17,6 +17,9 @@ from dailypapers.models import Job, Paper, PaperVersion
 from tests.conftest import DATA_DIR
 from tests.fakes import FakeRemote
 
+pytestmark = pytest.mark.both_backends
+
+
 API_IDS = [
     "2606.31796", "2606.30801", "2606.29066", "2606.28823", "2606.27705", "2606.27206",
     "2606.26859", "2606.24366", "2606.24155", "2606.23959", "2606.23375", "2606.19819",

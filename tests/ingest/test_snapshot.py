@@ -22,7 +22,10 @@ from dailypapers.ingest.normalize import normalize_arxiv
 from dailypapers.ingest.run import load_hf_daily, load_snapshot
 from dailypapers.ingest.text import RecordError
 from dailypapers.models import Author, Job, Paper, PaperAuthor, PaperVersion
-from tests.conftest import DATA_DIR
+from tests.conftest import DATA_DIR, lexical_match_ids
+
+pytestmark = pytest.mark.both_backends
+
 
 SNAPSHOT = DATA_DIR / "arxiv_snapshot_150.jsonl.gz"
 LISTINGS = DATA_DIR / "arxiv_listings_150.jsonl.gz"
@@ -87,10 +90,7 @@ def test_a_new_version_updates_the_paper_and_reembeds_once(
             )
         ).all()
         assert len(pending) == 1  # deduplicated: one embedding for the new version
-        hits = session.execute(
-            text("SELECT count(*) FROM papers_fts WHERE papers_fts MATCH 'better'")
-        ).scalar()
-        assert hits == 1
+        assert lexical_match_ids(session, "better") == {paper.id}
 
 
 def test_bad_lines_are_reported_with_their_line_and_the_rest_loaded(
@@ -248,13 +248,18 @@ def test_kill_9_halfway_then_rerun_matches_an_uninterrupted_run(tmp_path: Path) 
     assert counts[0]["Paper"] == len(expanded)
 
 
-def test_parallel_preparation_gives_the_same_rows(tmp_path: Path, settings: Settings) -> None:
+def test_parallel_preparation_gives_the_same_rows(
+    tmp_path: Path, settings: Settings, request: pytest.FixtureRequest
+) -> None:
     """The two-process load stores exactly what the in-process load stores."""
     from dailypapers import migrate
 
     results = []
     for parallel in (False, True):
-        folder_settings = settings.model_copy(update={"data_dir": tmp_path / str(parallel)})
+        update: dict[str, object] = {"data_dir": tmp_path / str(parallel)}
+        if settings.database_url:  # PostgreSQL: a database of its own for each load
+            update["database_url"] = request.getfixturevalue("postgres_databases").new()
+        folder_settings = settings.model_copy(update=update)
         engine = make_engine(folder_settings)
         migrate.upgrade(engine)
         factory = make_session_factory(engine)
@@ -344,6 +349,7 @@ def test_the_same_paper_twice_in_one_batch_counts_once(
     assert (stats.new, stats.unchanged) == (1, 1)
 
 
+@pytest.mark.sqlite_only  # compares SQLite's json_each path with the portable one
 def test_links_and_jobs_built_in_sqlite_match_the_portable_path(
     tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

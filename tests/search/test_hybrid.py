@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text, update
-from sqlalchemy.orm import Session
 
 from dailypapers.config import Settings
 from dailypapers.db import make_engine, make_session_factory
@@ -16,6 +15,9 @@ from dailypapers.models import Embedding, Paper
 from dailypapers.search import hybrid
 from dailypapers.search.lexical import LexicalHit
 from dailypapers.search.vectors import reset_vector_indexes
+from tests.conftest import lexical_match_ids
+
+pytestmark = pytest.mark.both_backends
 
 
 def _lexical(*paper_ids: int) -> list[LexicalHit]:
@@ -114,17 +116,10 @@ def test_lexical_only_when_asked_or_without_a_model(
     assert results.notes  # no model: the page says results match the words only
 
 
-def _fts_matches(session: Session, word: str) -> set[int]:
-    rows = session.execute(
-        text("SELECT rowid FROM papers_fts WHERE papers_fts MATCH :w"), {"w": word}
-    )
-    return {row[0] for row in rows}
-
-
 def test_exclusions_also_remove_papers_found_by_meaning(search_settings: Settings) -> None:
     factory = make_session_factory(make_engine(search_settings))
     with factory() as session:
-        tools = _fts_matches(session, "tool*")
+        tools = lexical_match_ids(session, "tool", prefix=True)
         plain = hybrid.search(session, search_settings, "language model agents", limit=100)
         # Without the exclusion, the dense side brings in tool-use papers the words miss.
         assert any(h.paper_id in tools and h.lexical_rank is None for h in plain.hits)
@@ -181,13 +176,17 @@ def test_damaged_vectors_never_fail_a_search(search_settings: Settings) -> None:
     # Every vector of another size under the model's name (a bad restore): the words answer.
     with factory() as session:
         session.execute(update(Embedding).values(dim=3, vector=b"\x00" * 12))
+        if session.get_bind().dialect.name == "postgresql":  # pgvector reads its own copy
+            session.execute(text("UPDATE embeddings SET embedding = '[0,0,1]'"))
         session.commit()
     reset_vector_indexes()
     with factory() as session:
         results = hybrid.search(session, search_settings, query, limit=5)
         assert results.hits
         assert not results.semantic
-        assert any("failed" in note for note in results.notes)
+        # In-process index: the search fails and says so; pgvector: no vector of the model's
+        # size is searchable. Either way the page says results match the words only.
+        assert any("words only" in note for note in results.notes)
 
 
 def test_a_model_exported_while_the_site_runs_is_picked_up(

@@ -25,7 +25,9 @@ from dailypapers.search import indexer
 from dailypapers.search.embed import Embedder, content_hash, load_embedder, paper_text
 from dailypapers.search.indexer import EMBED_BATCH, index_status, job_handlers
 from dailypapers.worker import Worker, WorkerStats
-from tests.conftest import make_settings
+from tests.conftest import database_env, make_settings
+
+pytestmark = pytest.mark.both_backends
 
 
 def _factory(settings: Settings) -> sessionmaker[Session]:
@@ -124,6 +126,7 @@ def test_index_rebuild_and_status_from_the_command_line(search_settings: Setting
     _forget(factory, list(range(1, 41)))
     env = {
         "DAILYPAPERS_DATA_DIR": str(search_settings.data_dir),
+        **database_env(search_settings),
         "DAILYPAPERS_MODEL_DIR": str(search_settings.resolved_model_dir),
     }
     runner = CliRunner()
@@ -142,7 +145,9 @@ def test_index_rebuild_and_status_from_the_command_line(search_settings: Setting
 
 def test_index_rebuild_without_a_model_says_how_to_get_one(demo_settings: Settings) -> None:
     result = CliRunner().invoke(
-        main, ["index", "rebuild"], env={"DAILYPAPERS_DATA_DIR": str(demo_settings.data_dir)}
+        main,
+        ["index", "rebuild"],
+        env={"DAILYPAPERS_DATA_DIR": str(demo_settings.data_dir), **database_env(demo_settings)},
     )
     assert result.exit_code != 0
     assert "model export" in result.output
@@ -155,10 +160,15 @@ def test_a_worker_killed_while_embedding_resumes_without_losing_or_repeating(
     before = _vectors(factory)
     forgotten = sorted(before)[:300]
     _forget(factory, forgotten)
-    settings = make_settings(tmp_path, model_dir=search_settings.resolved_model_dir)
+    settings = make_settings(
+        tmp_path,
+        model_dir=search_settings.resolved_model_dir,
+        database_url=search_settings.database_url,
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("DAILYPAPERS_")}
     env.update(
         DAILYPAPERS_DATA_DIR=str(settings.data_dir),
+        **database_env(settings),
         DAILYPAPERS_MODEL_DIR=str(settings.resolved_model_dir),
         DAILYPAPERS_DIGEST_ENABLED="false",
         DAILYPAPERS_WORKER_POLL_SECONDS="0.1",

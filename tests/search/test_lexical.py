@@ -32,6 +32,9 @@ from dailypapers.search.lexical import (
 from dailypapers.search.query import Filters, QueryError, parse_query
 from tests.conftest import make_settings
 
+pytestmark = pytest.mark.both_backends
+
+
 FEED_DAY = dt.date(2026, 2, 27)
 
 

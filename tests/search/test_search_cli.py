@@ -10,6 +10,10 @@ from fastapi.testclient import TestClient
 
 from dailypapers.cli import main
 from dailypapers.config import Settings
+from tests.conftest import database_env
+
+pytestmark = pytest.mark.both_backends
+
 
 PAPERBANANA = "2601.23265"
 
@@ -17,6 +21,7 @@ PAPERBANANA = "2601.23265"
 def _runner(settings: Settings) -> CliRunner:
     env = {
         "DAILYPAPERS_DATA_DIR": str(settings.data_dir),
+        **database_env(settings),
         "DAILYPAPERS_TODAY": "2026-02-27",
         "DAILYPAPERS_DIGEST_ENABLED": "false",
         "COLUMNS": "200",  # rich wraps the table to the terminal's width

@@ -31,6 +31,9 @@ from dailypapers.search.vectors import (
 )
 from tests.conftest import make_settings
 
+pytestmark = pytest.mark.both_backends
+
+
 DIM = 16
 T0 = dt.datetime(2026, 2, 1, tzinfo=dt.UTC)
 

@@ -17,9 +17,11 @@ from dailypapers.db import make_engine, make_session_factory
 from dailypapers.models import Comment, Job, Paper, User, Vote
 from dailypapers.web.app import create_app
 from dailypapers.worker import Worker
-from tests.conftest import csrf_token, make_settings
+from tests.conftest import csrf_token, database_env, make_settings
 from tests.mail_server import SmtpRecorder
 from tests.web.community_helpers import PASSWORD, db_session, form, make_user, sign_in
+
+pytestmark = pytest.mark.both_backends
 
 
 @pytest.fixture
@@ -240,7 +242,11 @@ def test_sign_in_never_redirects_off_site(client: TestClient, mail_settings: Set
 
 
 def test_sign_in_attempts_are_rate_limited_per_account(mail_settings: Settings) -> None:
-    settings = make_settings(mail_settings.data_dir, limit_signin_per_account="3/hour")
+    settings = make_settings(
+        mail_settings.data_dir,
+        database_url=mail_settings.database_url,
+        limit_signin_per_account="3/hour",
+    )
     make_user(settings, "ada")
     with TestClient(create_app(settings)) as client:
         for _ in range(3):
@@ -275,7 +281,9 @@ def test_delete_account_keeps_comments_as_deleted_user_and_removes_votes(
 
 
 def test_user_create_and_promote_from_the_cli(mail_settings: Settings) -> None:
-    runner = CliRunner(env={"DAILYPAPERS_DATA_DIR": str(mail_settings.data_dir)})
+    runner = CliRunner(
+        env={"DAILYPAPERS_DATA_DIR": str(mail_settings.data_dir), **database_env(mail_settings)}
+    )
     created = runner.invoke(
         main,
         ["user", "create", "--username", "boss", "--email", "boss@example.org", "--role", "admin"],
@@ -317,7 +325,9 @@ def test_user_create_and_promote_from_the_cli(mail_settings: Settings) -> None:
 def test_each_account_form_is_rate_limited(
     mail_settings: Settings, setting: str, path: str, data: dict[str, str]
 ) -> None:
-    settings = make_settings(mail_settings.data_dir, **{setting: "2/hour"})
+    settings = make_settings(
+        mail_settings.data_dir, database_url=mail_settings.database_url, **{setting: "2/hour"}
+    )
     with TestClient(create_app(settings)) as client:
         for i in range(2):
             varied = {

@@ -10,6 +10,8 @@ from fastapi.testclient import TestClient
 from dailypapers.config import Settings
 from tests.conftest import load_api_fixture
 
+pytestmark = pytest.mark.both_backends
+
 HF_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 
 

@@ -19,6 +19,9 @@ from tests.conftest import LiveServer, add_daily_paper, make_settings
 from tests.fakes import FakeRemote
 from tests.web.community_helpers import api_token, db_session, form, make_user, sign_in
 
+pytestmark = pytest.mark.both_backends
+
+
 PAPER = "2602.08222"  # the top paper of 2026-02-10 in the demo month
 
 
@@ -285,6 +288,7 @@ def remote_settings(demo_settings: Settings) -> Iterator[Settings]:
     with FakeRemote() as remote:
         yield make_settings(
             demo_settings.data_dir,
+            database_url=demo_settings.database_url,
             arxiv_api_url=f"{remote.url}/api/query",
             arxiv_delay_seconds=0,
             submit_max_age_days=3650,
@@ -328,6 +332,7 @@ def test_submit_by_id_or_url_fetches_unknown_papers(remote_settings: Settings, g
 def test_submission_rules(remote_settings: Settings) -> None:
     strict = make_settings(
         remote_settings.data_dir,
+        database_url=remote_settings.database_url,
         arxiv_api_url=remote_settings.arxiv_api_url,
         arxiv_delay_seconds=0,
         submit_daily_cap=1,
@@ -350,6 +355,7 @@ def test_submission_rules(remote_settings: Settings) -> None:
         assert form(client, "/papers/submit", {"paper": "2606.22527"}).status_code in (200, 303)
         capped_settings = make_settings(
             remote_settings.data_dir,
+            database_url=remote_settings.database_url,
             arxiv_api_url=remote_settings.arxiv_api_url,
             arxiv_delay_seconds=0,
             submit_max_age_days=3650,
@@ -391,7 +397,11 @@ def test_api_submit_in_the_hf_shape(remote_settings: Settings) -> None:
 def test_each_action_is_rate_limited_per_account(
     demo_settings: Settings, kind: str, path: str, data: dict[str, str]
 ) -> None:
-    settings = make_settings(demo_settings.data_dir, **{f"limit_{kind}_per_account": "2/hour"})
+    settings = make_settings(
+        demo_settings.data_dir,
+        database_url=demo_settings.database_url,
+        **{f"limit_{kind}_per_account": "2/hour"},
+    )
     make_user(settings, "ada")
     with TestClient(create_app(settings)) as client:
         sign_in(client, "ada")
@@ -403,7 +413,9 @@ def test_each_action_is_rate_limited_per_account(
 
 
 def test_per_ip_limits_count_every_account(demo_settings: Settings) -> None:
-    settings = make_settings(demo_settings.data_dir, limit_vote_per_ip="3/hour")
+    settings = make_settings(
+        demo_settings.data_dir, database_url=demo_settings.database_url, limit_vote_per_ip="3/hour"
+    )
     tokens = [api_token(settings, make_user(settings, f"user{i}")) for i in range(4)]
     with TestClient(create_app(settings)) as client:
         codes = [
@@ -425,7 +437,11 @@ def test_per_ip_limits_count_every_account(demo_settings: Settings) -> None:
 def test_each_action_is_rate_limited_per_client_address(
     demo_settings: Settings, kind: str, path: str, data: dict[str, str]
 ) -> None:
-    settings = make_settings(demo_settings.data_dir, **{f"limit_{kind}_per_ip": "2/hour"})
+    settings = make_settings(
+        demo_settings.data_dir,
+        database_url=demo_settings.database_url,
+        **{f"limit_{kind}_per_ip": "2/hour"},
+    )
     for name in ("ada", "bob", "cyd"):
         make_user(settings, name)
     codes = []

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 from lxml import etree
+
+pytestmark = pytest.mark.both_backends
+
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+import pytest
 from fastapi.testclient import TestClient
 
 from dailypapers.config import Settings
 from tests.conftest import add_daily_paper
+
+pytestmark = pytest.mark.both_backends
+
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 

@@ -11,6 +11,8 @@ from huggingface_hub.errors import HfHubHTTPError
 from dailypapers.config import Settings
 from tests.conftest import LiveServer, load_api_fixture
 
+pytestmark = pytest.mark.both_backends
+
 
 @pytest.fixture(autouse=True)
 def _no_hub_side_effects(

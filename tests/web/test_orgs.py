@@ -13,12 +13,15 @@ from tests.conftest import make_settings
 from tests.fakes import FakeRemote
 from tests.web.community_helpers import form, make_user, sign_in
 
+pytestmark = pytest.mark.both_backends
+
 
 @pytest.fixture
 def settings(demo_settings: Settings) -> Iterator[Settings]:
     with FakeRemote() as remote:
         yield make_settings(
             demo_settings.data_dir,
+            database_url=demo_settings.database_url,
             arxiv_api_url=f"{remote.url}/api/query",
             arxiv_delay_seconds=0,
             submit_max_age_days=3650,

@@ -16,6 +16,8 @@ from dailypapers.papers import get_paper
 from dailypapers.web.app import create_app
 from tests.conftest import QueryCounter, add_daily_paper, load_api_fixture
 
+pytestmark = pytest.mark.both_backends
+
 CARD = re.compile(r'<article class="card" data-paper-id="([^"]+)"')
 
 

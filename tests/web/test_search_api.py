@@ -19,6 +19,9 @@ from dailypapers.web.app import create_app
 from tests.conftest import DATA_DIR, LiveServer, add_daily_paper
 from tests.web.test_search_pages import HOSTILE, PAPERBANANA, hide
 
+pytestmark = pytest.mark.both_backends
+
+
 HF_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 # A paper of the arXiv snapshot fixture: stored, never on the Daily Papers list.
 SNAPSHOT_PAPER = "2606.17162"

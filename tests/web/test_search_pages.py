@@ -16,6 +16,9 @@ from dailypapers.models import Paper
 from dailypapers.web.app import create_app
 from tests.conftest import QueryCounter, add_daily_paper
 
+pytestmark = pytest.mark.both_backends
+
+
 RESULT = re.compile(r'<article class="card result" data-paper-id="([^"]+)" data-rank="(\d+)"')
 RELATED = re.compile(r'<section class="related".*?</section>', re.DOTALL)
 PAPERBANANA = "2601.23265"
