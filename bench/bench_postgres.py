@@ -43,7 +43,7 @@ from dailypapers.models import Embedding, Paper
 from dailypapers.postgres_local import LocalPostgres
 from dailypapers.search import hybrid
 from dailypapers.search.embed import DIM, MODEL_NAME
-from dailypapers.search.pgvector_index import fill_embedding_column
+from dailypapers.search.pgvector_index import HNSW_INDEX, fill_embedding_column
 from dailypapers.web.app import create_app
 
 MODEL_DIR = Path(__file__).parent / ".cache" / "model"
@@ -77,7 +77,10 @@ def _load(settings: Settings) -> dict[str, float]:
     random_filled = _fill_random_vectors(settings)
     if engine.dialect.name == "postgresql":
         with engine.begin() as connection:
+            connection.exec_driver_sql("DROP INDEX ix_embeddings_hnsw")
+            connection.exec_driver_sql("SET maintenance_work_mem = '1GB'")
             fill_embedding_column(connection)
+            connection.exec_driver_sql(HNSW_INDEX)
             connection.exec_driver_sql("ANALYZE")
     engine.dispose()
     return {

@@ -86,6 +86,16 @@ class PaperAuthor(Base):
 
 class Paper(Base):
     __tablename__ = "papers"
+    __table_args__ = (
+        # Lists leave hidden papers out with "NOT IN (hidden ids)": this partial index holds
+        # only those few rows, so the list is not a scan of the whole store (63 ms at 75k).
+        Index(
+            "ix_papers_hidden",
+            "id",
+            sqlite_where=text("hidden_at IS NOT NULL"),
+            postgresql_where=text("hidden_at IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     arxiv_id: Mapped[str] = mapped_column(String(40), unique=True)

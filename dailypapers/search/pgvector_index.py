@@ -17,6 +17,12 @@ from sqlalchemy import Connection, Engine, text
 
 # The embedding model's size; the HNSW index of migration 0007 is built for it.
 INDEXED_DIM = 384
+# Migration 0007's index; a bulk load drops it, fills the column and builds it once, which
+# is much faster than growing the graph row by row.
+HNSW_INDEX = (
+    "CREATE INDEX ix_embeddings_hnsw ON embeddings USING hnsw "
+    f"((embedding::vector({INDEXED_DIM})) vector_cosine_ops) WHERE dim = {INDEXED_DIM}"
+)
 _known: dict[str, bool] = {}
 _known_lock = threading.Lock()
 

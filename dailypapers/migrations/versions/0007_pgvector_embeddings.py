@@ -14,14 +14,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from dailypapers.search.pgvector_index import fill_embedding_column
+from dailypapers.search.pgvector_index import HNSW_INDEX, fill_embedding_column
 
 revision = '0007'
 down_revision = '0006'
 branch_labels = None
 depends_on = None
-
-DIM = 384  # dailypapers.search.pgvector_index.INDEXED_DIM
 
 
 def _available(bind: sa.Connection) -> bool:
@@ -39,10 +37,7 @@ def upgrade() -> None:
     op.execute("CREATE EXTENSION IF NOT EXISTS vector")
     op.execute("ALTER TABLE embeddings ADD COLUMN embedding vector")
     fill_embedding_column(bind)
-    op.execute(
-        f"CREATE INDEX ix_embeddings_hnsw ON embeddings USING hnsw "
-        f"((embedding::vector({DIM})) vector_cosine_ops) WHERE dim = {DIM}"
-    )
+    op.execute(HNSW_INDEX)
 
 
 def downgrade() -> None:
