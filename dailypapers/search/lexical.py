@@ -41,11 +41,12 @@ per term, AND then OR, ranked by ``ts_rank`` over a weighted document computed p
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
@@ -583,39 +584,27 @@ class _TermStatistics:
                 self._sizes[database] = entry
         return max(COMMON_MIN_DF, int(COMMON_FRACTION * entry[0]))
 
-    def counts(self, session: Session, strings: Sequence[str], cap: int) -> dict[str, int]:
-        """Matches of each FTS5 string, counted up to ``cap``."""
+    def counts(
+        self, session: Session, keys: Sequence[str], count: Callable[[list[str]], list[int]]
+    ) -> dict[str, int]:
+        """Match counts of the terms with these index strings: cached ones, and ``count``
+        of the others (one call for all of them)."""
         database = _database_key(session)
         now = time.monotonic()
         found: dict[str, int] = {}
         with self._lock:
-            for string in strings:
-                entry = self._counts.get((database, string))
+            for key in keys:
+                entry = self._counts.get((database, key))
                 if entry is not None and now - entry[1] < DF_CACHE_SECONDS:
-                    found[string] = entry[0]
-        missing = list(dict.fromkeys(s for s in strings if s not in found))
+                    found[key] = entry[0]
+        missing = list(dict.fromkeys(k for k in keys if k not in found))
         if missing:
-            row = session.execute(
-                select(
-                    *(
-                        select(func.count())
-                        .select_from(
-                            select(literal_column("1"))
-                            .select_from(PAPERS_FTS)
-                            .where(PAPERS_FTS.c.papers_fts.op("MATCH")(string))
-                            .limit(cap)
-                            .subquery()
-                        )
-                        .scalar_subquery()
-                        for string in missing
-                    )
-                )
-            ).one()
+            counted = count(missing)
             with self._lock:
-                for string, count in zip(missing, row, strict=True):
-                    found[string] = int(count)
-                    self._counts[(database, string)] = (int(count), now)
-                    self._counts.move_to_end((database, string))
+                for key, number in zip(missing, counted, strict=True):
+                    found[key] = int(number)
+                    self._counts[(database, key)] = (int(number), now)
+                    self._counts.move_to_end((database, key))
                 while len(self._counts) > DF_CACHE_ENTRIES:
                     self._counts.popitem(last=False)
         return found
@@ -626,6 +615,48 @@ def _database_key(session: Session) -> str:
 
 
 _statistics = _TermStatistics()
+
+
+def _fts_match_counts(session: Session, strings: list[str], cap: int) -> list[int]:
+    """Matches of each FTS5 string up to ``cap``, in one statement (doclist reads)."""
+    row = session.execute(
+        select(
+            *(
+                select(func.count())
+                .select_from(
+                    select(literal_column("1"))
+                    .select_from(PAPERS_FTS)
+                    .where(PAPERS_FTS.c.papers_fts.op("MATCH")(string))
+                    .limit(cap)
+                    .subquery()
+                )
+                .scalar_subquery()
+                for string in strings
+            )
+        )
+    ).one()
+    return [int(value) for value in row]
+
+
+def _pg_estimated_matches(session: Session, term: Term) -> int:
+    """PostgreSQL's own estimate of a term's matches, from the tsvector column's statistics
+    (most common lexemes and their frequencies, kept by ANALYZE): planning only, well under
+    a millisecond. Counting instead reads every matching row from the heap (a GIN index has
+    no index-only scans): 50-100 ms for a common word at 75k papers. The plan's choices are
+    heuristics and results are always real matches, so an estimate serves."""
+    statement: Select[Any] = (
+        select(literal_column("1"))
+        .select_from(Paper)
+        .where(_pg_document().bool_op("@@")(_pg_query([term], "||")))
+    )
+    compiled = statement.compile(session.get_bind())
+    plan = (
+        session.connection()
+        .exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params)
+        .scalar_one()
+    )
+    document = plan if isinstance(plan, list) else json.loads(plan)
+    return int(document[0]["Plan"]["Plan Rows"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -643,7 +674,18 @@ def plan_terms(session: Session, terms: Sequence[Term]) -> _Plan:
     """Split the terms by how many papers they match."""
     threshold = _statistics.common_threshold(session)
     strings = [_fts_term(t) for t in terms]
-    counts = _statistics.counts(session, strings, threshold)
+    if session.get_bind().dialect.name == "postgresql":
+        by_string = dict(zip(strings, terms, strict=True))
+
+        def count_matches(missing: list[str]) -> list[int]:
+            return [_pg_estimated_matches(session, by_string[key]) for key in missing]
+
+    else:
+
+        def count_matches(missing: list[str]) -> list[int]:
+            return _fts_match_counts(session, missing, threshold)
+
+    counts = _statistics.counts(session, strings, count_matches)
     ordered = sorted(zip(terms, strings, strict=True), key=lambda pair: counts[pair[1]])
     required = [t for t, string in zip(terms, strings, strict=True) if counts[string] < threshold]
     rare: list[Term] = []
@@ -662,7 +704,9 @@ def plan_terms(session: Session, terms: Sequence[Term]) -> _Plan:
         scoring.append(term)
         total += count
 
-    # Counts below the threshold are exact. An AND matches at most its rarest term's papers.
+    # Counts below the threshold are exact on SQLite (PostgreSQL's estimates only steer its
+    # stages; the bounds below are read by the SQLite path alone). An AND matches at most its
+    # rarest term's papers.
     exact = [counts[_fts_term(t)] for t in rare]
     required = required or list(terms)
     return _Plan(
@@ -698,15 +742,14 @@ def _pg_query(terms: Sequence[Term], operator: str) -> ColumnElement[Any]:
     return query
 
 
-def postgres_statement(parsed: ParsedQuery, terms: Sequence[Term], operator: str) -> Select[Any]:
-    """(id, ts_rank) of papers matching the terms joined by ``&&`` (AND) or ``||`` (OR),
-    the filters and the exclusions, best first.
+def postgres_statement(parsed: ParsedQuery, query: ColumnElement[Any]) -> Select[Any]:
+    """(id, ts_rank) of papers matching the tsquery ``query``, the filters and the exclusions,
+    best first.
 
     As on SQLite, only the RANK_BUDGET most recently stored matches are ranked: the GIN index
     finds the matches, and ranking every one of a common word's tens of thousands (OR-ranking
     every match measured 196 ms p50 on 75k papers) is what the budget avoids."""
     document = _pg_document()
-    query = _pg_query(terms, operator)
     matches = select(Paper.id).where(document.bool_op("@@")(query), filter_clause(parsed.filters))
     if parsed.excluded:
         matches = matches.where(not_(document.bool_op("@@")(_pg_query(parsed.excluded, "||"))))
@@ -722,11 +765,23 @@ def postgres_statement(parsed: ParsedQuery, terms: Sequence[Term], operator: str
 def _postgres_search(
     session: Session, parsed: ParsedQuery, terms: Sequence[Term], limit: int
 ) -> list[LexicalHit]:
+    """The SQLite search's stages with tsqueries: every required term (AND), then, when
+    those are fewer than ``limit``, papers holding one of the rarest terms (ranked with the
+    next-rarest too). A sentence's OR over all its words would match most of the store."""
+    plan = plan_terms(session, terms)
+    stages: list[tuple[ColumnElement[Any], bool]] = []
+    if len(terms) <= AND_MAX_TERMS:
+        stages.append((_pg_query(plan.required, "&&"), True))
+    if len(terms) > 1:
+        rare = _pg_query(plan.rare, "||")
+        if plan.scoring:
+            scoring = _pg_query(plan.scoring, "||")
+            stages.append((rare.op("&&")(scoring), False))
+        stages.append((rare, False))
     hits: list[LexicalHit] = []
-    stages = [("&&", True), ("||", False)] if len(terms) > 1 else [("&&", True)]
-    for operator, all_terms in stages:
+    for query, all_terms in stages:
         seen = {hit.paper_id for hit in hits}
-        statement = postgres_statement(parsed, terms, operator).limit(limit + len(hits))
+        statement = postgres_statement(parsed, query).limit(limit + len(hits))
         rows = session.execute(statement).all()
         hits += [LexicalHit(r[0], float(r[1]), 0, all_terms) for r in rows if r[0] not in seen]
         if len(hits) >= limit:

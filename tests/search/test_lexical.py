@@ -524,9 +524,8 @@ def test_the_postgresql_search_compiles() -> None:
     as values."""
     parsed = parse_query('V-GRPO "video generation" -survey cat:cs.CV author:lecun')
     for operator in ("&&", "||"):
-        compiled = lexical.postgres_statement(
-            parsed, lexical.match_terms(parsed), operator
-        ).compile(
+        query = lexical._pg_query(lexical.match_terms(parsed), operator)
+        compiled = lexical.postgres_statement(parsed, query).compile(
             dialect=postgresql.dialect()  # type: ignore[no-untyped-call]
         )
         sql = str(compiled)
