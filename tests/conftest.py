@@ -75,6 +75,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 BACKENDS = ["sqlite", "postgresql"]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """``postgres_gap(reason)``: a behaviour PostgreSQL does not match yet. Its PostgreSQL run
+    is a strict xfail: it must still fail there (a fix turns it red until the mark goes)."""
+    for item in items:
+        gap = item.get_closest_marker("postgres_gap")
+        callspec = getattr(item, "callspec", None)
+        if gap is None or callspec is None:
+            continue
+        if "postgresql" in (callspec.params.get("backend"), callspec.params.get("store")):
+            item.add_marker(pytest.mark.xfail(strict=True, reason=f"PostgreSQL: {gap.args[0]}"))
+
+
 @pytest.fixture
 def backend(request: pytest.FixtureRequest) -> str:
     """The storage of this test run: SQLite unless the test runs on both (see above)."""

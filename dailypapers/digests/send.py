@@ -427,7 +427,23 @@ def send_chunk(
             in_a_row = 0
             _record_sent(engine, item, clock())
             stats.sent += 1
+    _recheck_in_flight(factory, send_ids, stats)
     return stats
+
+
+def _recheck_in_flight(
+    factory: sessionmaker[Session], send_ids: Sequence[int], stats: SendStats
+) -> None:
+    """Rows of this chunk still "sending" belong to another sender: alive (it will record
+    them) or dead with the message in flight, its claim not yet stale. Either way they come
+    back in the follow-up job, by when they are sent or claimable: never left behind."""
+    with session_scope(factory) as session:
+        in_flight = session.scalars(
+            select(DigestSend.id).where(DigestSend.id.in_(send_ids), DigestSend.state == SENDING)
+        ).all()
+    waiting = [send_id for send_id in in_flight if send_id not in stats.pending_ids]
+    stats.pending += len(waiting)
+    stats.pending_ids.extend(waiting)
 
 
 def run_send_job(context: JobContext, payload: dict[str, Any]) -> None:

@@ -60,7 +60,6 @@ from sqlalchemy import (
     bindparam,
     cast,
     column,
-    exists,
     func,
     literal_column,
     not_,
@@ -75,7 +74,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.visitors import InternalTraversal, _TraverseInternalsType
 
-from dailypapers.models import Author, DailyEntry, Org, Paper, PaperAuthor
+from dailypapers.models import DailyEntry, Org, Paper
 from dailypapers.search.query import Filters, ParsedQuery, Term, parse_query, without_authors
 
 # Longest digest topic kept (subscriptions refuse longer ones); search queries have their own
@@ -344,28 +343,23 @@ def _org_condition(orgs: Sequence[str], paper_id: Any) -> ColumnElement[bool]:
 
 
 def _authors_condition(authors: Sequence[str], paper_id: Any) -> ColumnElement[bool]:
-    """Every name among the authors: on SQLite an FTS5 phrase in the authors column (case and
-    accent blind, ~0.1 ms; a LIKE over 180k author names takes ~100 ms); elsewhere a
-    case-insensitive substring of an author's name."""
+    """Every name among the authors, as a phrase in the lexical index's authors part (case
+    and accent blind; a LIKE over 180k author names took ~100 ms)."""
     fts_ids = select(PAPERS_FTS.c.rowid).where(
         PAPERS_FTS.c.papers_fts.op("MATCH")(_authors_expression(authors))
     )
     sqlite = paper_id.in_(fts_ids)
-    other = and_(
-        *(
-            exists(
-                select(PaperAuthor.paper_id)
-                .join(Author, Author.id == PaperAuthor.author_id)
-                .where(
-                    PaperAuthor.paper_id == paper_id,
-                    func.lower(Author.name).contains(
-                        " ".join(name.split()).lower(), autoescape=True
-                    ),
-                )
-            )
-            for name in authors
-        )
-    )
+    # PostgreSQL: the phrase among the document's authors lexemes (weight B), found through
+    # the GIN index like any term, so accents and case fold as in search.
+    document = _pg_document()
+    conditions = []
+    for name in authors:
+        phrase = func.phraseto_tsquery(PG_TEXT_CONFIG, " ".join(name.split()))
+        conditions += [
+            document.bool_op("@@")(phrase),
+            func.ts_filter(document, literal_column("'{b}'::\"char\"[]")).bool_op("@@")(phrase),
+        ]
+    other = paper_id.in_(select(Paper.id).where(*conditions))
     return _PerDialect(sqlite, other)
 
 
@@ -733,12 +727,21 @@ def _pg_document() -> ColumnElement[Any]:
     return literal_column("papers.search_document", type_=TSVECTOR)
 
 
+def _pg_term_query(term: Term) -> ColumnElement[Any]:
+    """A term as a tsquery: a phrase; a CJK run (the parser keeps one as a single lexeme)
+    also finds the longer runs it begins, as FTS5 finds a stored run by its start."""
+    if _CJK.search(term.text) and len(term.text.split()) == 1:
+        prefix = func.quote_literal(term.text).op("||")(literal_column("':*'"))
+        return func.to_tsquery(PG_TEXT_CONFIG, prefix)
+    return func.phraseto_tsquery(PG_TEXT_CONFIG, term.text)
+
+
 def _pg_query(terms: Sequence[Term], operator: str) -> ColumnElement[Any]:
-    """One ``phraseto_tsquery`` per term (user text only ever a bound value), joined with
-    ``&&`` (AND) or ``||`` (OR)."""
-    query: ColumnElement[Any] = func.phraseto_tsquery(PG_TEXT_CONFIG, terms[0].text)
+    """One tsquery per term (user text only ever a bound value), joined with ``&&`` (AND)
+    or ``||`` (OR)."""
+    query: ColumnElement[Any] = _pg_term_query(terms[0])
     for term in terms[1:]:
-        query = query.op(operator)(func.phraseto_tsquery(PG_TEXT_CONFIG, term.text))
+        query = query.op(operator)(_pg_term_query(term))
     return query
 
 
@@ -810,38 +813,122 @@ def snippets(session: Session, paper_ids: Iterable[int], parsed: ParsedQuery) ->
         return result
     found = list(result)
     if session.get_bind().dialect.name == "postgresql":
-        query = _pg_query(terms, "||")
-        options = f"StartSel={_OPEN}, StopSel={_CLOSE}"
-        rows = session.execute(
-            select(
-                Paper.id,
-                func.ts_headline(
-                    PG_TEXT_CONFIG, Paper.title, query, options + ", HighlightAll=true"
-                ),
-                func.ts_headline(
-                    PG_TEXT_CONFIG, Paper.abstract, query, options + ", MaxWords=40, MinWords=20"
-                ),
-            ).where(Paper.id.in_(found))
-        )
-    else:
-        expression = " OR ".join(_fts_term(t) for t in terms)
-        rows = session.execute(
-            text(
-                "SELECT rowid, highlight(papers_fts, 0, :open, :close),"
-                " snippet(papers_fts, 1, :open, :close, '…', :tokens)"
-                " FROM papers_fts WHERE papers_fts MATCH :expression AND rowid IN :ids"
-            ).bindparams(bindparam("ids", expanding=True)),
-            {
-                "open": _OPEN,
-                "close": _CLOSE,
-                "tokens": SNIPPET_TOKENS,
-                "expression": expression,
-                "ids": found,
-            },
-        )
+        return _pg_snippets(session, found, terms, result)
+    expression = " OR ".join(_fts_term(t) for t in terms)
+    rows = session.execute(
+        text(
+            "SELECT rowid, highlight(papers_fts, 0, :open, :close),"
+            " snippet(papers_fts, 1, :open, :close, '…', :tokens)"
+            " FROM papers_fts WHERE papers_fts MATCH :expression AND rowid IN :ids"
+        ).bindparams(bindparam("ids", expanding=True)),
+        {
+            "open": _OPEN,
+            "close": _CLOSE,
+            "tokens": SNIPPET_TOKENS,
+            "expression": expression,
+            "ids": found,
+        },
+    )
     for paper_id, title, abstract in rows:
         result[paper_id] = Snippet(_fragments(title or ""), _fragments(abstract or ""))
     return result
+
+
+_WORD = re.compile(r"[^\W_]+")
+# Marked words separated by at most this many non-word characters show as one mark, as
+# FTS5 marks a phrase: "Mobile-Agent-v3.5", not "Mobile"-"Agent"-"v3"."5".
+MARK_JOIN_GAP = 2
+
+
+def _pg_snippets(
+    session: Session, found: list[int], terms: Sequence[Term], result: dict[int, Snippet]
+) -> dict[int, Snippet]:
+    """PostgreSQL: words are marked here, by comparing each word's lexeme with the query's
+    (both from the search configuration). ``ts_headline`` would mark the text itself, but it
+    drops anything its parser takes for an HTML tag ("<b>") and marks a hyphenated name part
+    by part."""
+    rows = session.execute(
+        select(Paper.id, Paper.title, Paper.abstract).where(Paper.id.in_(found))
+    ).all()
+    words = sorted(
+        {w.casefold() for _, title, abstract in rows for w in _WORD.findall(f"{title} {abstract}")}
+    )
+    query_text = " ".join(term.text for term in terms)
+    wanted = set(
+        session.execute(
+            select(
+                func.unnest(func.tsvector_to_array(func.to_tsvector(PG_TEXT_CONFIG, query_text)))
+            )
+        ).scalars()
+    )
+    lexemes: dict[str, set[str]] = {}
+    for start in range(0, len(words), 2000):
+        chunk = words[start : start + 2000]
+        for word, lexeme in session.execute(
+            text(
+                "SELECT w, unnest(tsvector_to_array(to_tsvector(CAST(:config AS regconfig), w)))"
+                " FROM unnest(CAST(:words AS text[])) AS w"
+            ),
+            {"config": PG_TEXT_CONFIG, "words": chunk},
+        ):
+            lexemes.setdefault(word, set()).add(lexeme)
+
+    def marked(value: str) -> list[tuple[int, int]]:
+        """Spans of the matching words, neighbours joined."""
+        spans: list[tuple[int, int]] = []
+        for match in _WORD.finditer(value):
+            if not lexemes.get(match.group().casefold(), set()) & wanted:
+                continue
+            if (
+                spans
+                and match.start() - spans[-1][1] <= MARK_JOIN_GAP
+                and not value[spans[-1][1] : match.start()].strip(".-–/:+")
+            ):
+                spans[-1] = (spans[-1][0], match.end())
+            else:
+                spans.append((match.start(), match.end()))
+        return spans
+
+    for paper_id, title, abstract in rows:
+        title_spans = marked(title)
+        abstract_text, abstract_spans = _window(abstract or "", marked(abstract or ""))
+        if title_spans or abstract_spans:
+            result[paper_id] = Snippet(
+                _spans_to_fragments(title, title_spans),
+                _spans_to_fragments(abstract_text, abstract_spans),
+            )
+    return result
+
+
+def _window(value: str, spans: list[tuple[int, int]]) -> tuple[str, list[tuple[int, int]]]:
+    """About SNIPPET_TOKENS words of ``value`` from a little before its first mark (the
+    opening when nothing is marked), with "…" where it was cut; spans moved along."""
+    if not spans:
+        return _opening(value), []
+    starts = [m.start() for m in _WORD.finditer(value)]
+    first = max(0, next(i for i, s in enumerate(starts) if s >= spans[0][0]) - 3)
+    begin = starts[first] if starts else 0
+    last = first + SNIPPET_TOKENS
+    end = starts[last] if last < len(starts) else len(value)
+    prefix = "… " if begin > 0 else ""
+    suffix = " …" if end < len(value) else ""
+    shift = len(prefix) - begin
+    cut = prefix + value[begin:end].rstrip() + suffix
+    kept = [(a + shift, b + shift) for a, b in spans if a >= begin and b <= end]
+    return cut, kept
+
+
+def _spans_to_fragments(value: str, spans: list[tuple[int, int]]) -> tuple[Fragment, ...]:
+    fragments: list[Fragment] = []
+    position = 0
+    for start, end in spans:
+        if start > position:
+            fragments.append(Fragment(value[position:start]))
+        fragments.append(Fragment(value[start:end], True))
+        position = end
+    if position < len(value):
+        fragments.append(Fragment(value[position:]))
+    return tuple(fragments)
 
 
 def _strip_markers(value: str) -> str:

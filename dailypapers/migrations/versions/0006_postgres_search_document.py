@@ -3,7 +3,8 @@
 SQLite has its FTS5 index since 0001; this is PostgreSQL's counterpart. Title weighs A,
 authors B, abstract C; the column is generated, so every write path keeps it current. Like the
 FTS5 index (porter stemming, no stopword list) the text search configuration stems English
-and keeps stopwords: "the of" and "Attention Is All You Need" must still find papers.
+and keeps stopwords: "the of" and "Attention Is All You Need" must still find papers; with
+the unaccent extension it folds accents too.
 
 Revision ID: 0006
 Revises: 0005
@@ -12,6 +13,7 @@ Create Date: 2026-12-05 07:40:00
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = '0006'
@@ -36,9 +38,18 @@ def upgrade() -> None:
         "(TEMPLATE = snowball, Language = english)"
     )
     op.execute(f"CREATE TEXT SEARCH CONFIGURATION {CONFIG} (COPY = english)")
+    # Accents folded first where the server has unaccent (contrib), as FTS5's
+    # remove_diacritics does: "Muller" finds "Müller".
+    bind = op.get_bind()
+    unaccent = bind.execute(
+        sa.text("SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'unaccent')")
+    ).scalar()
+    if unaccent:
+        op.execute("CREATE EXTENSION IF NOT EXISTS unaccent")
+    dictionaries = "unaccent, dailypapers_english_stem" if unaccent else "dailypapers_english_stem"
     op.execute(
         f"ALTER TEXT SEARCH CONFIGURATION {CONFIG} "
-        f"ALTER MAPPING FOR {WORD_TOKENS} WITH dailypapers_english_stem"
+        f"ALTER MAPPING FOR {WORD_TOKENS} WITH {dictionaries}"
     )
     op.execute(
         f"ALTER TABLE papers ADD COLUMN search_document tsvector "
