@@ -97,7 +97,12 @@ class LocalPostgres:
         return self.data_dir / "server.log"
 
     def url(self, database: str = "postgres") -> str:
+        """SQLAlchemy's URL of ``database`` (``DAILYPAPERS_DATABASE_URL``)."""
         return f"postgresql+psycopg://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
+
+    def dsn(self, database: str = "postgres") -> str:
+        """libpq's URL of ``database``, for psycopg directly."""
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
 
     def _bin(self, name: str) -> str:
         return str(binaries() / name)
@@ -182,7 +187,7 @@ class LocalPostgres:
         """Create ``name`` (copied from ``template`` when given); returns its URL."""
         import psycopg
 
-        with psycopg.connect(self.url().replace("+psycopg", ""), autocommit=True) as connection:
+        with psycopg.connect(self.dsn(), autocommit=True) as connection:
             clause = f' TEMPLATE "{template}"' if template else ""
             connection.execute(f'CREATE DATABASE "{name}"{clause}')
         return self.url(name)
@@ -190,19 +195,19 @@ class LocalPostgres:
     def drop_database(self, name: str) -> None:
         import psycopg
 
-        with psycopg.connect(self.url().replace("+psycopg", ""), autocommit=True) as connection:
+        with psycopg.connect(self.dsn(), autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def wait_for_replay(self, primary: LocalPostgres, timeout: float = 10.0) -> None:
         """Wait until this replica has replayed everything the primary has written so far."""
         import psycopg
 
-        with psycopg.connect(primary.url().replace("+psycopg", ""), autocommit=True) as p:
+        with psycopg.connect(primary.dsn(), autocommit=True) as p:
             row = p.execute("SELECT pg_current_wal_lsn()").fetchone()
             assert row is not None
             target = row[0]
         deadline = time.monotonic() + timeout
-        with psycopg.connect(self.url().replace("+psycopg", ""), autocommit=True) as r:
+        with psycopg.connect(self.dsn(), autocommit=True) as r:
             while time.monotonic() < deadline:
                 row = r.execute(
                     "SELECT pg_wal_lsn_diff(pg_last_wal_replay_lsn(), %s) >= 0", (target,)

@@ -102,7 +102,7 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalP
     server = LocalPostgres(folder / "data")
     server.start({"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"})
     try:
-        with psycopg.connect(server.url().replace("+psycopg", ""), autocommit=True) as smoke:
+        with psycopg.connect(server.dsn(), autocommit=True) as smoke:
             # A broken pgvector build shows here, not as odd search results later.
             smoke.execute("CREATE EXTENSION IF NOT EXISTS vector")
             vector = "[" + ",".join(["0.5"] * 384) + "]"

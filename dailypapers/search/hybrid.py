@@ -99,42 +99,36 @@ def _name_of(title: str) -> str:
 
 
 class _EmbedderCache:
-    """Loaded models, by (folder, threads, file). A model that could not be loaded is tried
-    again after RETRY_SECONDS: `make model` run while the site is up takes effect without a
-    restart, and a broken file does not cost a load attempt per query."""
+    """The query encoder, or ``None`` while there is none. Loaded models are kept by
+    ``embed.load_embedder``; this remembers failures only, so a model that could not be
+    loaded is tried again after RETRY_SECONDS: `make model` run while the site is up takes
+    effect without a restart, and a broken file does not cost a load attempt per query."""
 
     RETRY_SECONDS = 60.0
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._loaded: dict[tuple[Path, int, str], Embedder] = {}
         self._failed_at: dict[tuple[Path, int, str], float] = {}
 
     def get(self, folder: Path, threads: int, model_file: str) -> Embedder | None:
         key = (folder, threads, model_file)
         with self._lock:
-            if key in self._loaded:
-                return self._loaded[key]
             failed_at = self._failed_at.get(key)
-            if failed_at is not None and time.monotonic() - failed_at < self.RETRY_SECONDS:
-                return None
-            try:
-                embedder = load_embedder(folder, threads=threads, model_file=model_file)
-            except ModelUnavailableError:
-                self._failed_at[key] = time.monotonic()
-                return None
-            except Exception:  # a broken model file must not break search: lexical answers
-                log.exception("embedding model in %s could not be loaded", folder)
-                self._failed_at[key] = time.monotonic()
-                return None
-            self._failed_at.pop(key, None)
-            self._loaded[key] = embedder
-            return embedder
-
-    def clear(self) -> None:
+        if failed_at is not None and time.monotonic() - failed_at < self.RETRY_SECONDS:
+            return None
+        try:
+            embedder = load_embedder(folder, threads=threads, model_file=model_file)
+        except ModelUnavailableError:
+            embedder = None
+        except Exception:  # a broken model file must not break search: lexical answers
+            log.exception("embedding model in %s could not be loaded", folder)
+            embedder = None
         with self._lock:
-            self._loaded.clear()
-            self._failed_at.clear()
+            if embedder is None:
+                self._failed_at[key] = time.monotonic()
+            else:
+                self._failed_at.pop(key, None)
+        return embedder
 
 
 _EMBEDDERS = _EmbedderCache()
@@ -182,20 +176,25 @@ def _dense_candidates(
     75k papers. Only when too few neighbours pass (a narrow filter) is the search repeated
     within the permitted ids, which are then few to list."""
     if not parsed.filters.active and not parsed.excluded:
-        ids, scores = index.search(query, CANDIDATES, None)
-        return [(int(i), float(s)) for i, s in zip(ids, scores, strict=True)]
+        return _neighbours(index, query, CANDIDATES)
     clause = allowed_clause(parsed)
-    ids, scores = index.search(query, FILTERED_DEPTH, None)
+    nearest = _neighbours(index, query, FILTERED_DEPTH)
     permitted = set(
-        session.scalars(select(Paper.id).where(Paper.id.in_([int(i) for i in ids]), clause))
+        session.scalars(select(Paper.id).where(Paper.id.in_([i for i, _ in nearest]), clause))
     )
-    kept = [(int(i), float(s)) for i, s in zip(ids, scores, strict=True) if int(i) in permitted]
-    if len(kept) >= CANDIDATES or len(ids) < FILTERED_DEPTH:
+    kept = [(paper_id, score) for paper_id, score in nearest if paper_id in permitted]
+    if len(kept) >= CANDIDATES or len(nearest) < FILTERED_DEPTH:
         return kept[:CANDIDATES]
     allowed = np.asarray(
         session.scalars(select(Paper.id).where(clause).order_by(Paper.id)).all(), dtype=np.int64
     )
-    ids, scores = index.search(query, CANDIDATES, allowed)
+    return _neighbours(index, query, CANDIDATES, allowed)
+
+
+def _neighbours(
+    index: VectorIndex, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+) -> list[tuple[int, float]]:
+    ids, scores = index.search(query, k, allowed)
     return [(int(i), float(s)) for i, s in zip(ids, scores, strict=True)]
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,7 +36,7 @@ from dailypapers.search.embed import (
     load_embedder,
     paper_text,
 )
-from dailypapers.search.pgvector_index import has_pgvector, vector_literal
+from dailypapers.search.pgvector_index import has_pgvector, write_embedding_copies
 from dailypapers.worker import JobContext
 
 # Papers encoded together: one ONNX call pads to the longest text of the batch, and texts are
@@ -123,13 +123,10 @@ def _store(session: Session, items: Sequence[_Text], vectors: np.ndarray, model:
         )
     )
     if has_pgvector(session.connection()):
-        # The copy pgvector's HNSW index reads (pgvector_index.py); the bytes stay the truth.
-        session.execute(
-            text("UPDATE embeddings SET embedding = CAST(:v AS vector) WHERE paper_id = :id"),
-            [
-                {"id": item.paper_id, "v": vector_literal(vector)}
-                for item, vector in zip(items, vectors, strict=True)
-            ],
+        # The copy pgvector's HNSW index reads (pgvector_index.py).
+        write_embedding_copies(
+            session,
+            [(item.paper_id, vector) for item, vector in zip(items, vectors, strict=True)],
         )
 
 

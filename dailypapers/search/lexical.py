@@ -802,9 +802,10 @@ def snippets(session: Session, paper_ids: Iterable[int], parsed: ParsedQuery) ->
     if not ids:
         return {}
     result: dict[int, Snippet] = {}
-    for paper_id, title, abstract in session.execute(
+    rows = session.execute(
         select(Paper.id, Paper.title, Paper.abstract).where(Paper.id.in_(ids))
-    ):
+    ).all()
+    for paper_id, title, abstract in rows:
         result[paper_id] = Snippet(
             (Fragment(_strip_markers(title)),), (Fragment(_opening(abstract or "")),)
         )
@@ -813,9 +814,9 @@ def snippets(session: Session, paper_ids: Iterable[int], parsed: ParsedQuery) ->
         return result
     found = list(result)
     if session.get_bind().dialect.name == "postgresql":
-        return _pg_snippets(session, found, terms, result)
+        return _pg_snippets(session, rows, terms, result)
     expression = " OR ".join(_fts_term(t) for t in terms)
-    rows = session.execute(
+    highlighted = session.execute(
         text(
             "SELECT rowid, highlight(papers_fts, 0, :open, :close),"
             " snippet(papers_fts, 1, :open, :close, '…', :tokens)"
@@ -829,29 +830,32 @@ def snippets(session: Session, paper_ids: Iterable[int], parsed: ParsedQuery) ->
             "ids": found,
         },
     )
-    for paper_id, title, abstract in rows:
+    for paper_id, title, abstract in highlighted:
         result[paper_id] = Snippet(_fragments(title or ""), _fragments(abstract or ""))
     return result
 
 
-_WORD = re.compile(r"[^\W_]+")
 # Marked words separated by at most this many non-word characters show as one mark, as
 # FTS5 marks a phrase: "Mobile-Agent-v3.5", not "Mobile"-"Agent"-"v3"."5".
 MARK_JOIN_GAP = 2
 
 
 def _pg_snippets(
-    session: Session, found: list[int], terms: Sequence[Term], result: dict[int, Snippet]
+    session: Session,
+    rows: Sequence[Any],
+    terms: Sequence[Term],
+    result: dict[int, Snippet],
 ) -> dict[int, Snippet]:
     """PostgreSQL: words are marked here, by comparing each word's lexeme with the query's
     (both from the search configuration). ``ts_headline`` would mark the text itself, but it
     drops anything its parser takes for an HTML tag ("<b>") and marks a hyphenated name part
-    by part."""
-    rows = session.execute(
-        select(Paper.id, Paper.title, Paper.abstract).where(Paper.id.in_(found))
-    ).all()
+    by part. ``rows``: (id, title, abstract) of the papers, as ``snippets`` read them."""
     words = sorted(
-        {w.casefold() for _, title, abstract in rows for w in _WORD.findall(f"{title} {abstract}")}
+        {
+            w.casefold()
+            for _, title, abstract in rows
+            for w in _FTS_TOKEN.findall(f"{title} {abstract}")
+        }
     )
     query_text = " ".join(term.text for term in terms)
     wanted = set(
@@ -876,7 +880,7 @@ def _pg_snippets(
     def marked(value: str) -> list[tuple[int, int]]:
         """Spans of the matching words, neighbours joined."""
         spans: list[tuple[int, int]] = []
-        for match in _WORD.finditer(value):
+        for match in _FTS_TOKEN.finditer(value):
             if not lexemes.get(match.group().casefold(), set()) & wanted:
                 continue
             if (
@@ -905,7 +909,7 @@ def _window(value: str, spans: list[tuple[int, int]]) -> tuple[str, list[tuple[i
     opening when nothing is marked), with "…" where it was cut; spans moved along."""
     if not spans:
         return _opening(value), []
-    starts = [m.start() for m in _WORD.finditer(value)]
+    starts = [m.start() for m in _FTS_TOKEN.finditer(value)]
     first = max(0, next(i for i, s in enumerate(starts) if s >= spans[0][0]) - 3)
     begin = starts[first] if starts else 0
     last = first + SNIPPET_TOKENS

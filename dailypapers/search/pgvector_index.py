@@ -10,10 +10,12 @@ covers the 384-dimensional rows through an expression, so other sizes simply are
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.orm import Session
 
 # The embedding model's size; the HNSW index of migration 0007 is built for it.
 INDEXED_DIM = 384
@@ -76,14 +78,20 @@ def fill_embedding_column(connection: Connection, *, batch: int = 2000) -> int:
         ).all()
         if not rows:
             return copied
-        connection.execute(
-            text("UPDATE embeddings SET embedding = CAST(:v AS vector) WHERE paper_id = :id"),
-            [
-                {"id": paper_id, "v": vector_literal(np.frombuffer(blob, dtype="<f4"))}
-                for paper_id, blob in rows
-            ],
+        write_embedding_copies(
+            connection, [(paper_id, np.frombuffer(blob, dtype="<f4")) for paper_id, blob in rows]
         )
         copied += len(rows)
+
+
+def write_embedding_copies(
+    connection: Connection | Session, vectors: Sequence[tuple[int, np.ndarray]]
+) -> None:
+    """Write the ``embedding`` copy of these papers' vectors (the bytes stay the truth)."""
+    connection.execute(
+        text("UPDATE embeddings SET embedding = CAST(:v AS vector) WHERE paper_id = :id"),
+        [{"id": paper_id, "v": vector_literal(vector)} for paper_id, vector in vectors],
+    )
 
 
 def forget_pgvector_probes() -> None:

@@ -36,7 +36,7 @@ def replica(postgres_server: LocalPostgres) -> Iterator[LocalPostgres]:
 
 
 def _replay(replica: LocalPostgres, action: str) -> None:
-    with psycopg.connect(replica.url().replace("+psycopg", ""), autocommit=True) as connection:
+    with psycopg.connect(replica.dsn(), autocommit=True) as connection:
         connection.execute(f"SELECT pg_wal_replay_{action}()")  # type: ignore[arg-type]
 
 
