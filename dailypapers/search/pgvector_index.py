@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 
 # The embedding model's size; the HNSW index of migration 0007 is built for it.
 INDEXED_DIM = 384
+# pgvector's largest hnsw.ef_search.
+MAX_EF_SEARCH = 1000
 # Migration 0007's index; a bulk load drops it, fills the column and builds it once, which
 # is much faster than growing the graph row by row.
 HNSW_INDEX = (
@@ -156,9 +158,12 @@ class PgvectorIndex:
             f"SELECT paper_id, 1 - ({distance}) AS cosine FROM embeddings"  # noqa: S608
             f" WHERE {where} ORDER BY {distance} LIMIT :k"
         )
+        # An HNSW scan returns at most ef_search rows: a search for more widens it (pgvector
+        # allows up to 1,000), and past that, or with a filter, scans on iteratively.
+        ef_search = min(max(self.ef_search, k), MAX_EF_SEARCH)
         with self.engine.begin() as connection:
-            connection.execute(text(f"SET LOCAL hnsw.ef_search = {int(self.ef_search)}"))
-            if allowed is not None:
+            connection.execute(text(f"SET LOCAL hnsw.ef_search = {int(ef_search)}"))
+            if allowed is not None or k > MAX_EF_SEARCH:
                 connection.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
             rows = list(connection.execute(statement, params).all())
         rows.sort(key=lambda row: -row[1])  # relaxed order: sort the few rows returned

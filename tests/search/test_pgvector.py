@@ -73,3 +73,17 @@ def test_the_worker_writes_the_vector_copy_and_search_uses_it(search_settings: S
         assert results.semantic
         assert results.hits[0].paper_id == paper.id
         assert results.hits[0].dense_rank == 1
+
+
+def test_a_search_deeper_than_ef_search_returns_k_neighbours(search_settings: Settings) -> None:
+    # The dense branch looks 1,000 deep before filtering; an HNSW scan stops at ef_search
+    # rows unless told otherwise, and the branch would take "fewer than asked" for "all".
+    engine = make_engine(search_settings)
+    with engine.connect() as connection:
+        rows = load_vectors(connection)
+    index = PgvectorIndex(engine, MODEL_NAME, ef_search=40)
+    ids, scores = index.search(rows.vectors[0], 500)
+    assert len(ids) == 500
+    assert len(set(ids.tolist())) == 500
+    assert np.all(np.diff(scores) <= 1e-6)
+    engine.dispose()
