@@ -22,15 +22,14 @@ import asyncio
 import datetime as dt
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 from sqlalchemy import select
 
-from bench.bench_search import _queries
+from bench.bench_feed import FEED, _in_process
+from bench.bench_search import _queries, _timed
 from bench.bench_votes import LIMITS, _run, create_voters, lost_votes, running_server
 from bench.common import publish, summary_ms
 from bench.search_store import SHARED_CORPUS, import_vectors
@@ -44,10 +43,8 @@ from dailypapers.postgres_local import LocalPostgres
 from dailypapers.search import hybrid
 from dailypapers.search.embed import DIM, MODEL_NAME
 from dailypapers.search.pgvector_index import HNSW_INDEX, fill_embedding_column
-from dailypapers.web.app import create_app
 
 MODEL_DIR = Path(__file__).parent / ".cache" / "model"
-FEED = "/papers/date/2026-02-10"
 TARGETS = {"search p50": 30.0, "feed p50": 20.0}
 CLIENTS = 8
 
@@ -122,15 +119,6 @@ def _fill_random_vectors(settings: Settings) -> int:
     return len(todo)
 
 
-def _timed(function: Callable[[str], object], items: list[str]) -> list[float]:
-    samples = []
-    for item in items:
-        started = time.perf_counter()
-        function(item)
-        samples.append(time.perf_counter() - started)
-    return samples
-
-
 def _search(settings: Settings, queries: list[str]) -> dict[str, float]:
     engine = make_engine(settings)
     with make_session_factory(engine)() as session:
@@ -140,30 +128,16 @@ def _search(settings: Settings, queries: list[str]) -> dict[str, float]:
             hybrid.search(session, settings, q, limit=10, engine=engine) for q in queries[:5]
         ]
         assert all(r.semantic for r in results), "the dense side did not run"
-        samples = _timed(
+        figures = _timed(
             lambda q: hybrid.search(session, settings, q, limit=10, engine=engine), queries
         )
     engine.dispose()
-    return summary_ms(samples)
+    return figures
 
 
 def _feed(settings: Settings, requests: int) -> dict[str, float]:
-    app = create_app(settings)
-    samples: list[float] = []
-
-    async def run() -> None:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-            for _ in range(30):
-                (await client.get(FEED)).raise_for_status()
-            for _ in range(requests):
-                started = time.perf_counter()
-                response = await client.get(FEED)
-                samples.append(time.perf_counter() - started)
-                response.raise_for_status()
-
-    asyncio.run(run())
-    return summary_ms(samples)
+    """bench_feed's in-process measurement (30 warm-up requests, then ``requests``)."""
+    return summary_ms(_in_process(settings, requests)["feed page, 50 cards"])
 
 
 def _votes(settings: Settings, seconds: float) -> dict[str, Any]:
