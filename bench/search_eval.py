@@ -126,6 +126,8 @@ class EvalContext:
         self._vectors: dict[str, np.ndarray] = {}
         self._lexical: dict[str, list[Any]] = {}
         self._dense: dict[str, list[tuple[int, float]]] = {}
+        self._wanted: dict[str, Any] = {}
+        self._coverage: dict[tuple[str, int], float] = {}
 
     @classmethod
     def open(cls, *, subset_with_vectors: bool = False) -> EvalContext:
@@ -184,6 +186,29 @@ class EvalContext:
             return {}
         scores = self.matrix[list(rows.values())] @ self.query_vector(query)
         return {p: float(s) for p, s in zip(rows, scores, strict=True)}
+
+    def coverage(self, query: str, paper_ids: Iterable[int]) -> dict[int, float]:
+        """Term coverage (dailypapers.search.coverage, terms weighted by rarity as
+        ``hybrid.search`` weighs them) of each paper for the query, cached."""
+        from dailypapers.search.coverage import coverage, wanted_terms
+        from dailypapers.search.lexical import match_terms, term_rarity
+        from dailypapers.search.query import parse_query
+
+        wanted = self._wanted.get(query)
+        if wanted is None:
+            terms = match_terms(parse_query(query, lenient=True))
+            wanted = wanted_terms(terms, term_rarity(self.session, terms))
+            self._wanted[query] = wanted
+        if not wanted:
+            return {}
+        found = {}
+        for paper_id in paper_ids:
+            key = (query, paper_id)
+            if key not in self._coverage:
+                _, title, abstract, authors = self.papers[paper_id]
+                self._coverage[key] = coverage(wanted, f"{title} {abstract} {authors}")
+            found[paper_id] = self._coverage[key]
+        return found
 
     def lexical(self, query: str, limit: int = CANDIDATES) -> list[Any]:
         """``lexical_search`` hits (LexicalHit) of the query, cached."""
@@ -292,36 +317,55 @@ def fuse_searcher(
     fuse: Callable[..., Sequence[Any]] | None = None,
     pins: bool = True,
     candidates: int = CANDIDATES,
+    semantic: bool = True,
     **weights: Any,
 ) -> Searcher:
     """A hybrid searcher over the cached vectors: ``fuse(lexical_hits, dense, cosines,
-    **weights)`` (default ``hybrid.fuse``; any function returning objects with ``paper_id``,
-    best first), then ``hybrid._pinned_ids`` first when ``pins`` and it exists. ``dense`` is
+    coverage=..., **weights)`` (default ``hybrid.fuse``; any function returning objects with
+    ``paper_id``, best first), then ``hybrid._pinned_ids`` first when ``pins``. ``dense`` is
     the ``candidates`` nearest (paper id, cosine) pairs; ``cosines`` the cosine of every
-    lexical candidate not among them that has a vector. In a subset context, lexical
-    candidates outside the subset are dropped before fusion."""
+    lexical candidate not among them that has a vector; ``coverage`` the term coverage of
+    ``hybrid.head_ids``. ``semantic=False``: the service's words-only search (no vectors).
+    Missing weights are ``hybrid.weights_for``'s. In a subset context, lexical candidates
+    outside the subset are dropped before fusion."""
     from dailypapers.search import hybrid
     from dailypapers.search.query import parse_query
 
     fusion = fuse or hybrid.fuse
-    pinned_ids = getattr(hybrid, "_pinned_ids", None) if pins else None
-    ctx.query_vector("warm up")
+    if semantic:
+        ctx.query_vector("warm up")
 
     def search(query: str) -> list[str]:
+        parsed = parse_query(query, lenient=True)
         lexical = ctx.lexical(query, candidates)
         if ctx.subset is not None:  # fuse as if the store held only the subset
             lexical = [hit for hit in lexical if hit.paper_id in ctx.subset]
-        dense = ctx.dense(query, candidates)
-        have = {paper_id for paper_id, _ in dense}
-        cosines = ctx.cosines(query, [hit.paper_id for hit in lexical if hit.paper_id not in have])
-        chosen = weights or hybrid.weights_for(parse_query(query, lenient=True).text)
-        ranked = [hit.paper_id for hit in fusion(lexical, dense, cosines, **chosen)]
-        if pinned_ids is not None:
-            first = pinned_ids(ctx.session, parse_query(query, lenient=True), lexical)
+        dense: list[tuple[int, float]] = []
+        cosines: dict[int, float] = {}
+        if semantic:
+            dense = ctx.dense(query, candidates)
+            have = {paper_id for paper_id, _ in dense}
+            wanted = [hit.paper_id for hit in lexical if hit.paper_id not in have]
+            cosines = ctx.cosines(query, wanted)
+        chosen = {**hybrid.weights_for(parsed.text, semantic=semantic), **weights}
+        floor = chosen.get("min_dense_only", hybrid.MIN_DENSE_ONLY_COSINE)
+        head = hybrid.head_ids(lexical, dense, min_dense_only=floor)
+        coverage = ctx.coverage(query, head)
+        ranked = [
+            hit.paper_id for hit in fusion(lexical, dense, cosines, coverage=coverage, **chosen)
+        ]
+        if pins:
+            first = hybrid._pinned_ids(ctx.session, parsed, lexical)
             ranked = first + [p for p in ranked if p not in set(first)]
         return ctx.arxiv_ids(ranked)
 
     return search
+
+
+@system("words-only")
+def words_only(ctx: EvalContext) -> Searcher:
+    """The search service without a model: lexical candidates re-ranked by term coverage."""
+    return fuse_searcher(ctx, semantic=False)
 
 
 @system("hybrid-fuse")

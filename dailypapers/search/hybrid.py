@@ -27,6 +27,7 @@ import re
 import threading
 import time
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -37,9 +38,16 @@ from sqlalchemy.orm import Session
 
 from dailypapers.config import Settings
 from dailypapers.models import Embedding, Paper
+from dailypapers.search.coverage import coverage, wanted_terms
 from dailypapers.search.embed import MODEL_NAME, Embedder, ModelUnavailableError, load_embedder
 from dailypapers.search.indexer import model_file
-from dailypapers.search.lexical import LexicalHit, allowed_clause, lexical_search
+from dailypapers.search.lexical import (
+    LexicalHit,
+    allowed_clause,
+    lexical_search,
+    match_terms,
+    term_rarity,
+)
 from dailypapers.search.query import ParsedQuery, parse_query
 from dailypapers.search.vectors import VectorIndex, vector_index
 
@@ -66,6 +74,13 @@ FILTERED_DEPTH = 1000
 PIN_DEPTH = 20
 # A dense-only candidate (no lexical match) must be at least this close to the query.
 MIN_DENSE_ONLY_COSINE = 0.4
+# The head re-ranked with term coverage: this many candidates of each branch.
+HEAD_DEPTH = 20
+# Weight of term coverage in the head's score (keywords / sentences / words only).
+COVERAGE_WEIGHT = 4.0
+SENTENCE_COVERAGE_WEIGHT = 0.0
+WORDS_ONLY_RANK_DECAY = 4.0
+WORDS_ONLY_COVERAGE_WEIGHT = 2.0
 
 
 @dataclass(frozen=True)
@@ -225,16 +240,36 @@ def _pinned_ids(session: Session, parsed: ParsedQuery, lexical: list[LexicalHit]
     return pinned
 
 
+def head_ids(
+    lexical: list[LexicalHit],
+    dense: list[tuple[int, float]],
+    *,
+    min_dense_only: float = MIN_DENSE_ONLY_COSINE,
+    depth: int = HEAD_DEPTH,
+) -> list[int]:
+    """The candidates re-ranked with term coverage: the first ``depth`` of each branch (a
+    dense one only when close enough to be kept at all)."""
+    dense_head = [paper_id for paper_id, cosine in dense[:depth] if cosine >= min_dense_only]
+    return list(dict.fromkeys([*(hit.paper_id for hit in lexical[:depth]), *dense_head]))
+
+
 def fuse(
     lexical: list[LexicalHit],
     dense: list[tuple[int, float]],
     cosines: dict[int, float],
     *,
+    coverage: Mapping[int, float] | None = None,
     rank_decay: float = LEXICAL_RANK_DECAY,
     dense_weight: float = DENSE_WEIGHT,
+    coverage_weight: float = COVERAGE_WEIGHT,
     min_dense_only: float = MIN_DENSE_ONLY_COSINE,
 ) -> list[SearchHit]:
-    """The fused ranking of both candidate lists (pure; bench/tune_fusion.py sweeps it)."""
+    """The fused ranking of both candidate lists (pure; bench/tune_fusion.py sweeps it).
+
+    ``coverage`` (paper id → share of the query's terms its text holds) marks the head: those
+    candidates come first, scored with ``coverage_weight × coverage`` too; the others follow
+    by the rest of the score."""
+    coverage = coverage or {}
     lexical_rank = {hit.paper_id: rank for rank, hit in enumerate(lexical, 1)}
     dense_rank = {paper_id: rank for rank, (paper_id, _) in enumerate(dense, 1)}
     all_cosines = {**dict(dense), **cosines}
@@ -249,6 +284,7 @@ def fuse(
             continue
         score = math.exp(-(rank - 1) / rank_decay) if rank is not None else 0.0
         score += dense_weight * (cosine if cosine is not None else unknown_cosine)
+        score += coverage_weight * coverage.get(paper_id, 0.0)
         hits.append(
             SearchHit(
                 paper_id=paper_id,
@@ -258,15 +294,51 @@ def fuse(
                 cosine=cosine,
             )
         )
-    hits.sort(key=lambda hit: (-hit.score, hit.lexical_rank or 10**9, hit.paper_id))
+    hits.sort(
+        key=lambda hit: (
+            hit.paper_id not in coverage,
+            -hit.score,
+            hit.lexical_rank or 10**9,
+            hit.paper_id,
+        )
+    )
     return hits
 
 
-def weights_for(text: str) -> dict[str, float]:
-    """The fusion's weights for a query's free text (see SENTENCE_WORDS)."""
+def weights_for(text: str, *, semantic: bool = True) -> dict[str, float]:
+    """The fusion's weights for a query's free text (see SENTENCE_WORDS); ``semantic=False``:
+    those of words-only search."""
+    if not semantic:
+        return {"rank_decay": WORDS_ONLY_RANK_DECAY, "coverage_weight": WORDS_ONLY_COVERAGE_WEIGHT}
     if len(text.split()) > SENTENCE_WORDS:
-        return {"rank_decay": SENTENCE_RANK_DECAY, "dense_weight": SENTENCE_DENSE_WEIGHT}
-    return {"rank_decay": LEXICAL_RANK_DECAY, "dense_weight": DENSE_WEIGHT}
+        return {
+            "rank_decay": SENTENCE_RANK_DECAY,
+            "dense_weight": SENTENCE_DENSE_WEIGHT,
+            "coverage_weight": SENTENCE_COVERAGE_WEIGHT,
+        }
+    return {
+        "rank_decay": LEXICAL_RANK_DECAY,
+        "dense_weight": DENSE_WEIGHT,
+        "coverage_weight": COVERAGE_WEIGHT,
+    }
+
+
+def _coverages(session: Session, parsed: ParsedQuery, paper_ids: list[int]) -> dict[int, float]:
+    """Term coverage (search/coverage.py) of each paper's title, abstract and authors, each
+    term weighted by its rarity: holding "manuscripts" tells more than holding "scientific"."""
+    terms = match_terms(parsed)
+    if not paper_ids or not terms:
+        return {}
+    wanted = wanted_terms(terms, term_rarity(session, terms))
+    rows = session.execute(
+        select(Paper.id, Paper.title, Paper.abstract, Paper.authors_text).where(
+            Paper.id.in_(paper_ids)
+        )
+    ).all()
+    return {
+        paper_id: coverage(wanted, f"{title} {abstract or ''} {authors or ''}")
+        for paper_id, title, abstract, authors in rows
+    }
 
 
 def search(
@@ -308,8 +380,11 @@ def search(
             notes.append("Semantic search failed; results match the words only.")
     if semantic and parsed.text.strip() and not used_semantic and not notes:
         notes.append("Semantic search is unavailable; results match the words only.")
-    weights = weights_for(parsed.text)
-    fused = fuse(lexical, dense, cosines, **weights) if used_semantic else fuse(lexical, [], {})
+    if not used_semantic:
+        dense, cosines = [], {}
+    weights = weights_for(parsed.text, semantic=used_semantic)
+    head = head_ids(lexical, dense)
+    fused = fuse(lexical, dense, cosines, coverage=_coverages(session, parsed, head), **weights)
     pinned = _pinned_ids(session, parsed, lexical)
     if pinned:
         by_id = {hit.paper_id: hit for hit in fused}

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 import threading
 import time
@@ -75,7 +76,14 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.visitors import InternalTraversal, _TraverseInternalsType
 
 from dailypapers.models import DailyEntry, Org, Paper
-from dailypapers.search.query import Filters, ParsedQuery, Term, parse_query, without_authors
+from dailypapers.search.query import (
+    CJK,
+    Filters,
+    ParsedQuery,
+    Term,
+    parse_query,
+    without_authors,
+)
 
 # Longest digest topic kept (subscriptions refuse longer ones); search queries have their own
 # limit in query.MAX_QUERY_CHARS.
@@ -134,7 +142,6 @@ STOPWORDS = frozenset(
 # The FTS5 table of migration 0001; its hidden column named like the table takes MATCH.
 PAPERS_FTS = table("papers_fts", column("rowid"), column("papers_fts"))
 _FTS_TOKEN = re.compile(r"[^\W_]+")
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 # Highlight markers: private-use characters, replaced by <mark> after HTML escaping.
 _OPEN, _CLOSE = "\ue000", "\ue001"
 
@@ -193,7 +200,7 @@ def _fts_string(words: Sequence[str]) -> str:
 def _fts_term(term: Term) -> str:
     quoted = _fts_string(term.words)
     # A CJK run is one token (unicode61 does not segment it): match stored runs it starts.
-    return f"{quoted} *" if _CJK.search(term.text) else quoted
+    return f"{quoted} *" if CJK.search(term.text) else quoted
 
 
 def _is_stopword(term: Term) -> bool:
@@ -566,6 +573,10 @@ class _TermStatistics:
     def common_threshold(self, session: Session) -> int:
         """Matches from which a term is common: COMMON_FRACTION of the store, at least
         COMMON_MIN_DF (so a small store has no common terms)."""
+        return max(COMMON_MIN_DF, int(COMMON_FRACTION * self.store_size(session)))
+
+    def store_size(self, session: Session) -> int:
+        """About how many papers the store holds (cached like the counts)."""
         database = _database_key(session)
         now = time.monotonic()
         with self._lock:
@@ -576,7 +587,7 @@ class _TermStatistics:
             entry = (size, now)
             with self._lock:
                 self._sizes[database] = entry
-        return max(COMMON_MIN_DF, int(COMMON_FRACTION * entry[0]))
+        return entry[0]
 
     def counts(
         self, session: Session, keys: Sequence[str], count: Callable[[list[str]], list[int]]
@@ -664,9 +675,9 @@ class _Plan:
     rare_bounded: bool  # ... and so do the rare terms together
 
 
-def plan_terms(session: Session, terms: Sequence[Term]) -> _Plan:
-    """Split the terms by how many papers they match."""
-    threshold = _statistics.common_threshold(session)
+def _term_counts(session: Session, terms: Sequence[Term], threshold: int) -> dict[str, int]:
+    """Papers matching each term (by its index string), counted up to ``threshold`` on
+    SQLite, estimated on PostgreSQL; cached for DF_CACHE_SECONDS."""
     strings = [_fts_term(t) for t in terms]
     if session.get_bind().dialect.name == "postgresql":
         by_string = dict(zip(strings, terms, strict=True))
@@ -679,7 +690,28 @@ def plan_terms(session: Session, terms: Sequence[Term]) -> _Plan:
         def count_matches(missing: list[str]) -> list[int]:
             return _fts_match_counts(session, missing, threshold)
 
-    counts = _statistics.counts(session, strings, count_matches)
+    return _statistics.counts(session, strings, count_matches)
+
+
+def term_rarity(session: Session, terms: Sequence[Term]) -> list[float]:
+    """Each term's inverse document frequency, as bm25 weighs it: ln(1 + (N - n + 0.5) /
+    (n + 0.5)) for a term in n of N papers. Reads the counts the search itself made (cached);
+    a common term's count is capped, so its rarity is at most that of the cap."""
+    threshold = _statistics.common_threshold(session)
+    size = max(_statistics.store_size(session), 1)
+    counts = _term_counts(session, terms, threshold)
+    rarity = []
+    for term in terms:
+        matches = min(counts[_fts_term(term)], size)
+        rarity.append(math.log(1 + (size - matches + 0.5) / (matches + 0.5)))
+    return rarity
+
+
+def plan_terms(session: Session, terms: Sequence[Term]) -> _Plan:
+    """Split the terms by how many papers they match."""
+    threshold = _statistics.common_threshold(session)
+    strings = [_fts_term(t) for t in terms]
+    counts = _term_counts(session, terms, threshold)
     ordered = sorted(zip(terms, strings, strict=True), key=lambda pair: counts[pair[1]])
     required = [t for t, string in zip(terms, strings, strict=True) if counts[string] < threshold]
     rare: list[Term] = []
@@ -730,7 +762,7 @@ def _pg_document() -> ColumnElement[Any]:
 def _pg_term_query(term: Term) -> ColumnElement[Any]:
     """A term as a tsquery: a phrase; a CJK run (the parser keeps one as a single lexeme)
     also finds the longer runs it begins, as FTS5 finds a stored run by its start."""
-    if _CJK.search(term.text) and len(term.text.split()) == 1:
+    if CJK.search(term.text) and len(term.text.split()) == 1:
         prefix = func.quote_literal(term.text).op("||")(literal_column("':*'"))
         return func.to_tsquery(PG_TEXT_CONFIG, prefix)
     return func.phraseto_tsquery(PG_TEXT_CONFIG, term.text)

@@ -51,6 +51,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # A character FTS5's unicode61 tokenizer keeps in a token (letters and digits; everything else
 # separates tokens): a word without one has nothing to search for.
 _TOKEN_CHAR = re.compile(r"[^\W_]")
+# Kana, CJK ideographs and Hangul: unicode61 keeps a run of them as one token, unsegmented.
+CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 DATE_FORMS = "YYYY, YYYY-MM or YYYY-MM-DD"
 
 

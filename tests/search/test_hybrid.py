@@ -13,9 +13,10 @@ from dailypapers.config import Settings
 from dailypapers.db import make_engine, make_session_factory
 from dailypapers.models import Embedding, Paper
 from dailypapers.search import hybrid
-from dailypapers.search.lexical import LexicalHit
+from dailypapers.search.lexical import LexicalHit, lexical_search
+from dailypapers.search.query import parse_query
 from dailypapers.search.vectors import reset_vector_indexes
-from tests.conftest import lexical_match_ids
+from tests.conftest import add_daily_paper, lexical_match_ids
 
 pytestmark = pytest.mark.both_backends
 
@@ -50,6 +51,60 @@ def test_a_lexical_hit_without_a_vector_is_scored_with_the_mean_cosine() -> None
     middle = next(hit for hit in ranked if hit.paper_id == 2)
     assert middle.cosine is None
     assert abs(middle.score - (hybrid.math.exp(-1 / hybrid.LEXICAL_RANK_DECAY) + 0.4)) < 1e-9
+
+
+def test_the_head_comes_first_and_holding_more_query_terms_lifts_a_paper() -> None:
+    lexical = _lexical(1, 2, 3)
+    cosines = {1: 0.3, 2: 0.3, 3: 0.9}
+    # Paper 2 holds every query term, paper 1 half of them; paper 3 is outside the head.
+    ranked = hybrid.fuse(lexical, [], cosines, coverage={1: 0.5, 2: 1.0})
+    assert [hit.paper_id for hit in ranked] == [2, 1, 3]
+    assert next(hit.paper_id for hit in hybrid.fuse(lexical, [], cosines)) == 3
+
+
+def test_the_head_holds_each_branch_first_candidates_above_the_floor() -> None:
+    lexical = _lexical(*range(1, 30))
+    floor = hybrid.MIN_DENSE_ONLY_COSINE
+    dense = [(100, floor + 0.1), (1, floor + 0.05), (101, floor - 0.1)]
+    head = hybrid.head_ids(lexical, dense)
+    assert head == [*range(1, hybrid.HEAD_DEPTH + 1), 100]
+
+
+def test_words_only_search_ranks_the_paper_holding_more_terms_first(
+    search_settings: Settings,
+) -> None:
+    add_daily_paper(
+        search_settings,
+        arxiv_id="2602.99001",
+        title="Quokka numbat, quokka numbat",
+        abstract="Quokka and numbat; numbat and quokka.",
+    )
+    add_daily_paper(
+        search_settings,
+        arxiv_id="2602.99002",
+        title="Field notes from a long survey of small marsupials",
+        abstract="We counted every quokka, numbat and wombat we met over three dry seasons "
+        "in the south-west of the continent, across burnt and unburnt plots alike, and "
+        "compare the counts with those of earlier surveys of the same plots and seasons, "
+        "walking each transect at dawn and at dusk, when the animals are most active.",
+    )
+    for number in range(3):  # wombats are common, so bm25 weighs that word less
+        add_daily_paper(
+            search_settings,
+            arxiv_id=f"2602.9901{number}",
+            title=f"Burrows of the south-west, part {number}",
+            abstract="Burrows dug by a wombat shelter many small animals through fires, "
+            "droughts and floods; we mapped their entrances, depths and lodgers by camera.",
+        )
+    query = "quokka numbat wombat bilby"  # no paper holds all four
+    factory = make_session_factory(make_engine(search_settings))
+    with factory() as session:
+        ids = dict(session.execute(select(Paper.arxiv_id, Paper.id)).all())
+        lexical = lexical_search(session, parse_query(query), limit=10)
+        assert lexical[0].paper_id == ids["2602.99001"]  # bm25: the repeated word wins
+        words = hybrid.search(session, search_settings, query, semantic=False)
+    assert not words.semantic
+    assert words.hits[0].paper_id == ids["2602.99002"]
 
 
 def test_search_pins_an_id_an_exact_title_and_a_system_name(search_settings: Settings) -> None:
