@@ -13,6 +13,9 @@ Systems, each a :data:`Searcher` (query → arXiv ids, best first) in :data:`SYS
   PyStemmer's original Porter stemmer — the stemmer of our FTS5 index — and its defaults
   (Lucene BM25, k1 = 1.5, b = 0.75).
 - ``lexical``: ``dailypapers.search.lexical.lexical_search`` (FTS5).
+- ``words-only``: the search service without a model: lexical candidates, the head re-ranked
+  by term coverage (``hybrid.fuse`` with ``semantic=False`` weights). Shows how much of the
+  hybrid's gain the coverage alone brings.
 - ``vector``: an exact numpy scan of the cached MiniLM vectors (bench/vector_cache.py) of the
   store's papers, the query encoded by ``dailypapers.search.embed.Embedder``.
 - ``hybrid``: ``dailypapers.search.hybrid.search``, the service the site uses; it reads the
@@ -281,6 +284,12 @@ def lexical_only(ctx: EvalContext) -> Searcher:
     return search
 
 
+@system("words-only")
+def words_only(ctx: EvalContext) -> Searcher:
+    """The search service without a model: lexical candidates re-ranked by term coverage."""
+    return fuse_searcher(ctx, semantic=False)
+
+
 @system("vector")
 def vector_only(ctx: EvalContext) -> Searcher:
     if not len(ctx.vector_ids):
@@ -345,12 +354,13 @@ def fuse_searcher(
         if semantic:
             dense = ctx.dense(query, candidates)
             have = {paper_id for paper_id, _ in dense}
-            wanted = [hit.paper_id for hit in lexical if hit.paper_id not in have]
-            cosines = ctx.cosines(query, wanted)
+            missing = [hit.paper_id for hit in lexical if hit.paper_id not in have]
+            cosines = ctx.cosines(query, missing)
         chosen = {**hybrid.weights_for(parsed.text, semantic=semantic), **weights}
         floor = chosen.get("min_dense_only", hybrid.MIN_DENSE_ONLY_COSINE)
-        head = hybrid.head_ids(lexical, dense, min_dense_only=floor)
-        coverage = ctx.coverage(query, head)
+        coverage = None
+        if chosen.get("coverage_weight", hybrid.COVERAGE_WEIGHT):
+            coverage = ctx.coverage(query, hybrid.head_ids(lexical, dense, min_dense_only=floor))
         ranked = [
             hit.paper_id for hit in fusion(lexical, dense, cosines, coverage=coverage, **chosen)
         ]
@@ -360,12 +370,6 @@ def fuse_searcher(
         return ctx.arxiv_ids(ranked)
 
     return search
-
-
-@system("words-only")
-def words_only(ctx: EvalContext) -> Searcher:
-    """The search service without a model: lexical candidates re-ranked by term coverage."""
-    return fuse_searcher(ctx, semantic=False)
 
 
 @system("hybrid-fuse")

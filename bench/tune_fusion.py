@@ -79,7 +79,8 @@ def main() -> None:
     if args.quick:
         return
 
-    sentences = [q for q in tune if q not in set(keywords)]
+    keyword_set = set(keywords)
+    sentences = [q for q in tune if q not in keyword_set]
     systems = dict(base)
     for decay, dense, cover in itertools.product(
         SENTENCE_RANK_DECAYS, SENTENCE_DENSE_WEIGHTS, SENTENCE_COVERAGE_WEIGHTS

@@ -16,12 +16,15 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import Stemmer  # type: ignore[import-not-found]  # PyStemmer ships no type hints
+import Stemmer
 
 from dailypapers.search.query import CJK, Term
 
 # The FTS5 unicode61 token: a run of letters and digits (lexical._FTS_TOKEN).
 _TOKEN = re.compile(r"[^\W_]+")
+_COMBINING = re.compile(r"[\u0300-\u036f]")
+# FTS5's porter leaves tokens shorter than 3 or longer than 64 bytes as they are.
+_STEMMED_BYTES = range(3, 65)
 _LOCAL = threading.local()
 
 
@@ -33,20 +36,27 @@ def _stemmer() -> Stemmer.Stemmer:
     return stemmer
 
 
-_COMBINING = re.compile(r"[\u0300-\u036f]")
-
-
 def _folded(text: str) -> str:
-    """Case and diacritics folded, as unicode61 with remove_diacritics does."""
-    text = text.casefold()
+    """Case and diacritics folded, as unicode61 with remove_diacritics does: lower case
+    (not casefold: the index keeps "ß"), Latin accents dropped, Hangul recomposed."""
+    text = text.lower()
     if text.isascii():
         return text
-    return _COMBINING.sub("", unicodedata.normalize("NFKD", text))
+    return unicodedata.normalize("NFC", _COMBINING.sub("", unicodedata.normalize("NFD", text)))
+
+
+def _stem(stemmer: Stemmer.Stemmer, token: str) -> str:
+    """The index's term for a folded token."""
+    if len(token.encode()) not in _STEMMED_BYTES:
+        return token
+    stem: str = stemmer.stemWord(token)
+    return stem
 
 
 def stems(text: str) -> set[str]:
     """The index's terms of ``text``: folded tokens, stemmed."""
-    return set(_stemmer().stemWords(list(set(_TOKEN.findall(_folded(text))))))
+    stemmer = _stemmer()
+    return {_stem(stemmer, token) for token in set(_TOKEN.findall(_folded(text)))}
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,15 +72,14 @@ def wanted_terms(terms: Sequence[Term], weights: Sequence[float] | None = None) 
     """The terms to look for, weighted by ``weights`` (1 each when None). A term with no
     letter or digit, or with the stems of an earlier one ("model models"), is left out."""
     wanted: dict[frozenset[str], WantedTerm] = {}
-    for index, term in enumerate(terms):
+    for term, weight in zip(terms, weights or [1.0] * len(terms), strict=True):
         needed = frozenset(stems(term.text))
         if needed and needed not in wanted:
-            weight = 1.0 if weights is None else weights[index]
             wanted[needed] = WantedTerm(needed, weight)
     return list(wanted.values())
 
 
-def _holds(folded: str, stem: str) -> bool:
+def _holds(stemmer: Stemmer.Stemmer, folded: str, stem: str) -> bool:
     """Whether a token of ``folded`` has this stem (a CJK run: starts with it).
 
     Looks for the stem's text rather than tokenizing the document (~10x faster for a few
@@ -85,7 +94,7 @@ def _holds(folded: str, stem: str) -> bool:
             if cjk:
                 return True
             token = _TOKEN.match(folded, start)
-            if token is not None and _stemmer().stemWord(token.group()) == stem:
+            if token is not None and _stem(stemmer, token.group()) == stem:
                 return True
         start = folded.find(prefix, start + 1)
     return False
@@ -99,6 +108,8 @@ def coverage(wanted: Sequence[WantedTerm], text: str) -> float:
     total = sum(term.weight for term in wanted)
     if total <= 0:
         return 0.0
-    folded = _folded(text)
-    found = sum(term.weight for term in wanted if all(_holds(folded, stem) for stem in term.stems))
+    folded, stemmer = _folded(text), _stemmer()
+    found = sum(
+        term.weight for term in wanted if all(_holds(stemmer, folded, stem) for stem in term.stems)
+    )
     return found / total

@@ -4,19 +4,28 @@ Plain reciprocal-rank fusion loses to BM25 on known-item queries: a paper ranked
 lexically but missing from the dense top-k falls below papers ranked ~5th in both. So the
 dense side is not a rank here: every candidate from either branch gets its real cosine to the
 query (read from its stored vector, also when the dense search did not return it). The
-lexical side is a smooth function of the lexical rank, ``exp(-(rank - 1) / 4)``: bm25 values
-of the AND stage and of the OR fallback are not comparable, ranks are. Fused score = that +
-cosine: a clear lexical winner stays first unless another candidate is much closer in
-meaning; papers that share the meaning but not the words come in from the dense side when
-their cosine is at least 0.4. A sentence-length query (more than 8 words) weighs the dense
-side more (rank decay 2, cosine × 4): the encoder reads a sentence well, keyword lists
-poorly. Then pins: an arXiv id in the query, and a paper whose title
-or system name ("V-GRPO" in "V-GRPO: …") is exactly the query, go first. The constants were
-chosen on the tune half of ``bench/search_eval.py`` (``bench/tune_fusion.py``) and reported
-on the other half (docs/benchmarks.md).
+lexical side is a smooth function of the lexical rank, ``exp(-(rank - 1) / decay)``: bm25
+values of the AND stage and of the OR fallback are not comparable, ranks are. Papers that
+share the meaning but not the words come in from the dense side when their cosine is at least
+0.4.
 
-Without a model, or for papers without a vector yet, search is lexical: a lexical hit with no
-vector is scored with the mean cosine of the others, and the dense branch is skipped.
+Then the head (the first 20 of each branch) is re-ranked with term coverage
+(search/coverage.py): the share of the query's terms, each weighted by its rarity (bm25's
+IDF), that the paper's title, abstract and authors hold. bm25 favours a paper repeating one
+rare word over one holding more of the words once each; on keyword queries the paper sought
+is usually the one holding the most (Lucene's classic scoring had the same "coord" factor).
+Keyword score = rank part (decay 8) + 5 × cosine + 5 × coverage: words held and meaning weigh
+alike, so a paper found by meaning alone is not buried under papers holding half the words.
+A sentence-length query (more than 8 words) weighs the dense side more (rank decay 2, cosine
+× 4) and reads no coverage: the encoder reads a sentence well, keyword lists poorly. Then
+pins: an arXiv id in the query, and a paper whose title or system name ("V-GRPO" in
+"V-GRPO: …") is exactly the query, go first. The constants were chosen on the tune half of
+``bench/search_eval.py`` (``bench/tune_fusion.py``) and reported on the other half
+(docs/benchmarks.md).
+
+Without a model, or for papers without a vector yet, search is by words: a lexical hit with
+no vector is scored with the mean cosine of the others, the dense branch is skipped, and
+words-only search orders its head by coverage, then lexical rank.
 """
 
 from __future__ import annotations
@@ -38,7 +47,8 @@ from sqlalchemy.orm import Session
 
 from dailypapers.config import Settings
 from dailypapers.models import Embedding, Paper
-from dailypapers.search.coverage import coverage, wanted_terms
+from dailypapers.search.coverage import coverage as term_coverage
+from dailypapers.search.coverage import wanted_terms
 from dailypapers.search.embed import MODEL_NAME, Embedder, ModelUnavailableError, load_embedder
 from dailypapers.search.indexer import model_file
 from dailypapers.search.lexical import (
@@ -56,17 +66,27 @@ log = logging.getLogger(__name__)
 # Candidates taken from each branch before fusion; results past this depth are not ranked.
 CANDIDATES = 100
 MAX_RESULTS = CANDIDATES
-# Fused score = exp(-(lexical rank - 1) / LEXICAL_RANK_DECAY) + DENSE_WEIGHT * cosine.
-# Chosen on the evaluation's tune split (bench/tune_fusion.py).
-LEXICAL_RANK_DECAY = 4.0
-DENSE_WEIGHT = 1.0
+# Fused score = exp(-(lexical rank - 1) / LEXICAL_RANK_DECAY) + DENSE_WEIGHT * cosine
+# + COVERAGE_WEIGHT * term coverage (head only, below). Chosen on the evaluation's tune split
+# (bench/tune_fusion.py, docs/search-eval.md "Choosing the fusion"): paraphrase MRR@10 0.80 ->
+# 0.84. Coverage weighing more (8) gained 0.01 more there but buried papers found by meaning
+# alone ("drawing figures scientific manuscripts" -> PaperBanana fell from 3rd to past 10th);
+# at the dense weight's level it keeps them.
+LEXICAL_RANK_DECAY = 8.0
+DENSE_WEIGHT = 5.0
+COVERAGE_WEIGHT = 5.0
 # A query of more than SENTENCE_WORDS words is a sentence: the encoder reads its meaning well
 # (vector-only MRR@10 0.93 on the summary sentences) while the lexical OR fallback over a
 # bounded set of rare terms is approximate, so the dense side weighs more (tune split: 0.984
-# -> 0.994). Keywords and names keep the defaults: there, words decide.
+# -> 0.994). Term coverage adds nothing measurable there (within 0.005), so it is not read.
 SENTENCE_WORDS = 8
 SENTENCE_RANK_DECAY = 2.0
 SENTENCE_DENSE_WEIGHT = 4.0
+SENTENCE_COVERAGE_WEIGHT = 0.0
+# Words-only search (no model or no vectors): the head ordered by coverage, then lexical rank
+# (tune split: paraphrase 0.80 -> 0.82, summary and names unchanged).
+WORDS_ONLY_RANK_DECAY = 4.0
+WORDS_ONLY_COVERAGE_WEIGHT = 8.0
 # With filters or exclusions, the dense branch looks this deep before falling back to a
 # search within the permitted ids (see _dense_candidates).
 FILTERED_DEPTH = 1000
@@ -74,13 +94,10 @@ FILTERED_DEPTH = 1000
 PIN_DEPTH = 20
 # A dense-only candidate (no lexical match) must be at least this close to the query.
 MIN_DENSE_ONLY_COSINE = 0.4
-# The head re-ranked with term coverage: this many candidates of each branch.
+# The head re-ranked with term coverage: this many candidates of each branch. Past it, bm25
+# and the cosine have already judged a paper unlikely, and covering all 200 candidates would
+# take ~10 ms a query (the head's 40: ~2 ms).
 HEAD_DEPTH = 20
-# Weight of term coverage in the head's score (keywords / sentences / words only).
-COVERAGE_WEIGHT = 4.0
-SENTENCE_COVERAGE_WEIGHT = 0.0
-WORDS_ONLY_RANK_DECAY = 4.0
-WORDS_ONLY_COVERAGE_WEIGHT = 2.0
 
 
 @dataclass(frozen=True)
@@ -336,7 +353,7 @@ def _coverages(session: Session, parsed: ParsedQuery, paper_ids: list[int]) -> d
         )
     ).all()
     return {
-        paper_id: coverage(wanted, f"{title} {abstract or ''} {authors or ''}")
+        paper_id: term_coverage(wanted, f"{title} {abstract or ''} {authors or ''}")
         for paper_id, title, abstract, authors in rows
     }
 
@@ -383,8 +400,11 @@ def search(
     if not used_semantic:
         dense, cosines = [], {}
     weights = weights_for(parsed.text, semantic=used_semantic)
-    head = head_ids(lexical, dense)
-    fused = fuse(lexical, dense, cosines, coverage=_coverages(session, parsed, head), **weights)
+    # Weight 0 leaves the order to the rest of the score (no head) and skips the read.
+    coverage = None
+    if weights["coverage_weight"]:
+        coverage = _coverages(session, parsed, head_ids(lexical, dense))
+    fused = fuse(lexical, dense, cosines, coverage=coverage, **weights)
     pinned = _pinned_ids(session, parsed, lexical)
     if pinned:
         by_id = {hit.paper_id: hit for hit in fused}

@@ -696,13 +696,14 @@ def _term_counts(session: Session, terms: Sequence[Term], threshold: int) -> dic
 def term_rarity(session: Session, terms: Sequence[Term]) -> list[float]:
     """Each term's inverse document frequency, as bm25 weighs it: ln(1 + (N - n + 0.5) /
     (n + 0.5)) for a term in n of N papers. Reads the counts the search itself made (cached);
-    a common term's count is capped, so its rarity is at most that of the cap."""
+    a common term (in at least the "common" threshold of papers) gets the threshold's rarity:
+    counting further would read its whole doclist, and both backends cap alike."""
     threshold = _statistics.common_threshold(session)
     size = max(_statistics.store_size(session), 1)
     counts = _term_counts(session, terms, threshold)
     rarity = []
     for term in terms:
-        matches = min(counts[_fts_term(term)], size)
+        matches = min(counts[_fts_term(term)], threshold, size)
         rarity.append(math.log(1 + (size - matches + 0.5) / (matches + 0.5)))
     return rarity
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,11 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dailypapers.search.coverage import WantedTerm, coverage, wanted_terms
-from dailypapers.search.lexical import match_terms
+from dailypapers.search.lexical import _fts_term, match_terms
 from dailypapers.search.query import parse_query
 
 # Words whose Porter stems are not their prefix (study -> studi, ayed -> ai, tuning -> tune,
-# capability -> capabl), diacritics, digits, CJK runs, one-letter and hyphenated words.
+# capability -> capabl), diacritics, digits, CJK and Hangul runs, ligatures, superscripts, "ß",
+# short words the index leaves unstemmed ("os"), one-letter and hyphenated words.
 WORDS = [
     "study",
     "studies",
@@ -65,6 +67,16 @@ WORDS = [
     "v3",
     "diffusion",
     "diffuse",
+    "언어",
+    "언어모델",
+    "Straße",
+    "strasse",
+    "ﬁne",
+    "fine",
+    "x²",
+    "os",
+    "OS",
+    "is",
 ]
 
 
@@ -79,14 +91,26 @@ def _fts5(tmp_path: Path) -> sqlite3.Connection:
 
 
 def _fts5_holds(connection: sqlite3.Connection, text: str, word: str) -> bool:
+    """Whether the index finds the phrase ``word`` in ``text``, matched as lexical search
+    matches a term (a CJK run as a prefix)."""
     connection.execute("DELETE FROM docs")
     connection.execute("INSERT INTO docs (rowid, body) VALUES (1, ?)", (text,))
-    quoted = '"' + word.replace('"', '""') + '"'
-    return bool(connection.execute("SELECT 1 FROM docs WHERE docs MATCH ?", (quoted,)).fetchall())
+    (term,) = match_terms(parse_query(f'"{word}"', lenient=True))
+    match = _fts_term(term)
+    return bool(connection.execute("SELECT 1 FROM docs WHERE docs MATCH ?", (match,)).fetchall())
 
 
-def test_each_word_counts_exactly_when_the_index_finds_the_text(tmp_path: Path) -> None:
-    connection = _fts5(tmp_path)
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]:
+    connection = _fts5(tmp_path_factory.mktemp("fts"))
+    yield connection
+    connection.close()
+
+
+def test_each_word_counts_exactly_when_the_index_finds_the_text(
+    index: sqlite3.Connection,
+) -> None:
+    connection = index
     texts = [" ".join(WORDS[i : i + 4]) for i in range(0, len(WORDS), 3)] + ["", "—", "3D-aware"]
     for text in texts:
         for word in WORDS:
@@ -95,11 +119,6 @@ def test_each_word_counts_exactly_when_the_index_finds_the_text(tmp_path: Path) 
             wanted = wanted_terms(match_terms(parse_query(f'"{word}"', lenient=True)))
             expected = _fts5_holds(connection, text, word)
             assert (coverage(wanted, text) == 1.0) == expected, (word, text)
-
-
-@pytest.fixture(scope="module")
-def index(tmp_path_factory: pytest.TempPathFactory) -> sqlite3.Connection:
-    return _fts5(tmp_path_factory.mktemp("fts"))
 
 
 @settings(max_examples=150, deadline=None)

@@ -13,7 +13,7 @@ from dailypapers.config import Settings
 from dailypapers.db import make_engine, make_session_factory
 from dailypapers.models import Embedding, Paper
 from dailypapers.search import hybrid
-from dailypapers.search.lexical import LexicalHit, lexical_search
+from dailypapers.search.lexical import LexicalHit, lexical_search, match_terms, term_rarity
 from dailypapers.search.query import parse_query
 from dailypapers.search.vectors import reset_vector_indexes
 from tests.conftest import add_daily_paper, lexical_match_ids
@@ -50,7 +50,8 @@ def test_a_lexical_hit_without_a_vector_is_scored_with_the_mean_cosine() -> None
     ranked = hybrid.fuse(_lexical(1, 2, 3), [], {1: 0.5, 3: 0.3})
     middle = next(hit for hit in ranked if hit.paper_id == 2)
     assert middle.cosine is None
-    assert abs(middle.score - (hybrid.math.exp(-1 / hybrid.LEXICAL_RANK_DECAY) + 0.4)) < 1e-9
+    expected = hybrid.math.exp(-1 / hybrid.LEXICAL_RANK_DECAY) + hybrid.DENSE_WEIGHT * 0.4
+    assert abs(middle.score - expected) < 1e-9
 
 
 def test_the_head_comes_first_and_holding_more_query_terms_lifts_a_paper() -> None:
@@ -71,7 +72,7 @@ def test_the_head_holds_each_branch_first_candidates_above_the_floor() -> None:
 
 
 def test_words_only_search_ranks_the_paper_holding_more_terms_first(
-    search_settings: Settings,
+    search_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     add_daily_paper(
         search_settings,
@@ -105,6 +106,26 @@ def test_words_only_search_ranks_the_paper_holding_more_terms_first(
         words = hybrid.search(session, search_settings, query, semantic=False)
     assert not words.semantic
     assert words.hits[0].paper_id == ids["2602.99002"]
+
+    with factory() as session:
+        terms = match_terms(parse_query(query))
+        rarity = dict(zip([t.text for t in terms], term_rarity(session, terms), strict=True))
+        # Holding "bilby" (in no paper) would tell most, "wombat" (in four) least.
+        if session.get_bind().dialect.name == "sqlite":
+            assert rarity["bilby"] > rarity["quokka"] > rarity["wombat"] > 0
+        else:  # estimates from ANALYZE's statistics, where rare words share one frequency
+            assert rarity["bilby"] >= rarity["quokka"] >= rarity["wombat"] > 0
+        # The authors' names count as the index's authors column does.
+        with_author = hybrid._coverages(
+            session, parse_query("quokka lovelace"), [ids["2602.99001"], ids["2602.99010"]]
+        )
+        assert with_author[ids["2602.99001"]] == 1.0
+        assert 0 < with_author[ids["2602.99010"]] < 1.0
+
+        # A coverage weight of 0 leaves the order to the score: bm25's first stays first.
+        monkeypatch.setattr(hybrid, "WORDS_ONLY_COVERAGE_WEIGHT", 0.0)
+        plain = hybrid.search(session, search_settings, query, semantic=False)
+    assert plain.hits[0].paper_id == ids["2602.99001"]
 
 
 def test_search_pins_an_id_an_exact_title_and_a_system_name(search_settings: Settings) -> None:
