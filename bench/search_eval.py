@@ -10,8 +10,9 @@ Systems, each a :data:`Searcher` (query → arXiv ids, best first) in :data:`SYS
 
 - ``bm25s``: the baseline, the ``bm25s`` package over title + abstract + authors of every
   searchable paper, its default tokenizer (words of 2+ characters, English stop words) with
-  PyStemmer's original Porter stemmer — the stemmer of our FTS5 index — and its defaults
-  (Lucene BM25, k1 = 1.5, b = 0.75).
+  PyStemmer's Porter stemmer (the 1980 algorithm; FTS5's porter, Martin Porter's C version,
+  differs on a few endings: -logy, -bly, some doubled consonants) and its defaults (Lucene
+  BM25, k1 = 1.5, b = 0.75).
 - ``lexical``: ``dailypapers.search.lexical.lexical_search`` (FTS5).
 - ``words-only``: the search service without a model: lexical candidates, the head re-ranked
   by term coverage (``hybrid.fuse`` with ``semantic=False`` weights). Shows how much of the

@@ -29,8 +29,8 @@ from bench.search_eval import (
 from dailypapers.search import hybrid
 
 RANK_DECAYS = (4.0, 8.0, 16.0)
-DENSE_WEIGHTS = (1.0, 2.0, 4.0)
-COVERAGE_WEIGHTS = (0.0, 2.0, 4.0, 8.0)
+DENSE_WEIGHTS = (1.0, 2.0, 4.0, 5.0, 6.0)
+COVERAGE_WEIGHTS = (0.0, 2.0, 4.0, 5.0, 6.0, 8.0)
 MIN_DENSE_ONLY = (0.25, 0.4)
 SENTENCE_RANK_DECAYS = (2.0, 4.0)
 SENTENCE_DENSE_WEIGHTS = (2.0, 4.0, 6.0)

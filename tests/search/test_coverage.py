@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import gzip
+import json
+import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dailypapers.search.coverage import WantedTerm, coverage, wanted_terms
+from dailypapers.data import DEMO_DAILY_PAPERS
+from dailypapers.search.coverage import WantedTerm, coverage, stems, wanted_terms
 from dailypapers.search.lexical import _fts_term, match_terms
 from dailypapers.search.query import parse_query
 
@@ -67,6 +71,13 @@ WORDS = [
     "v3",
     "diffusion",
     "diffuse",
+    "methodology",
+    "methodological",
+    "topology",
+    "topological",
+    "possibly",
+    "responsibly",
+    "biology",
     "언어",
     "언어모델",
     "Straße",
@@ -105,6 +116,56 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connecti
     connection = _fts5(tmp_path_factory.mktemp("fts"))
     yield connection
     connection.close()
+
+
+def _index_terms(connection: sqlite3.Connection, words: Iterable[str]) -> dict[str, set[str]]:
+    """The terms the index stores for each word, read back with fts5vocab."""
+    connection.execute("DROP TABLE IF EXISTS words")
+    connection.execute(
+        "CREATE VIRTUAL TABLE words USING fts5(body, "
+        "tokenize='porter unicode61 remove_diacritics 2')"
+    )
+    connection.execute("CREATE VIRTUAL TABLE vocab USING fts5vocab(words, 'instance')")
+    rows = list(enumerate(words, 1))
+    connection.executemany("INSERT INTO words (rowid, body) VALUES (?, ?)", rows)
+    terms: dict[int, set[str]] = {}
+    for term, doc in connection.execute("SELECT term, doc FROM vocab"):
+        terms.setdefault(doc, set()).add(term)
+    connection.execute("DROP TABLE vocab")
+    return {word: terms.get(rowid, set()) for rowid, word in rows}
+
+
+def test_every_word_of_the_bundled_month_stems_as_the_index_stems_it(
+    index: sqlite3.Connection,
+) -> None:
+    words: set[str] = set()
+    with gzip.open(DEMO_DAILY_PAPERS, "rt", encoding="utf-8") as lines:
+        for line in lines:
+            record = json.loads(line)
+            words.update(re.findall(r"[^\W_]+", f"{record['title']} {record['abstract']}"))
+    assert len(words) > 10_000
+    wrong = {
+        word: (stems(word), terms)
+        for word, terms in _index_terms(index, sorted(words)).items()
+        if stems(word) != terms
+    }
+    assert not wrong, wrong
+
+
+def test_letters_of_every_script_fold_as_the_index_folds_them(index: sqlite3.Connection) -> None:
+    # Latin accents go; Greek, Cyrillic and other accents stay; "ß" stays; combining accents
+    # go; ς, ϐ, ſ fold. Left out: letters newer than FTS5's Unicode tables (Ϳ, Ԩ-Ԯ: Unicode
+    # 7), which Python lower-cases and the index does not (about 200 of the BMP's 49k letters).
+    newer = {0x37F, *range(0x528, 0x530)}
+    codes = [*range(0xC0, 0x250), *range(0x370, 0x530), *range(0x1E00, 0x1F00)]
+    words = [f"qq{chr(c)}qq" for c in codes if chr(c).isalpha() and c not in newer]
+    words += ["qqe\u0301qq", "naïve", "NAÏVE", "Ǆemal", "straße", "ΣΟΦΙΑΣ", "σοφια", "ẛ"]
+    wrong = {
+        word: (stems(word), terms)
+        for word, terms in _index_terms(index, words).items()
+        if stems(word) != terms
+    }
+    assert not wrong, wrong
 
 
 def test_each_word_counts_exactly_when_the_index_finds_the_text(

@@ -54,6 +54,13 @@ def test_a_lexical_hit_without_a_vector_is_scored_with_the_mean_cosine() -> None
     assert abs(middle.score - expected) < 1e-9
 
 
+def test_lexical_hits_none_embedded_yet_keep_their_place_against_meaning_alone() -> None:
+    # New papers not embedded yet: a lexical hit scores as a paper at the cosine floor.
+    ranked = hybrid.fuse(_lexical(1), [(7, hybrid.MIN_DENSE_ONLY_COSINE + 0.05)], {})
+    assert [hit.paper_id for hit in ranked] == [1, 7]
+    assert ranked[0].cosine is None
+
+
 def test_the_head_comes_first_and_holding_more_query_terms_lifts_a_paper() -> None:
     lexical = _lexical(1, 2, 3)
     cosines = {1: 0.3, 2: 0.3, 3: 0.9}
