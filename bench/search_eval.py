@@ -360,7 +360,7 @@ def fuse_searcher(
         chosen = {**hybrid.weights_for(parsed.text, semantic=semantic), **weights}
         floor = chosen.get("min_dense_only", hybrid.MIN_DENSE_ONLY_COSINE)
         coverage = None
-        if chosen.get("coverage_weight", hybrid.COVERAGE_WEIGHT):
+        if chosen["coverage_weight"]:
             coverage = ctx.coverage(query, hybrid.head_ids(lexical, dense, min_dense_only=floor))
         ranked = [
             hit.paper_id for hit in fusion(lexical, dense, cosines, coverage=coverage, **chosen)

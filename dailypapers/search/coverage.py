@@ -119,7 +119,7 @@ def _fts5_term(token: str) -> str:
     Such tokens are few (Greek letters, names, CJK runs), so one in-memory row each serves."""
     connection = getattr(_LOCAL, "fts5", None)
     if connection is None:
-        connection = _LOCAL.fts5 = sqlite3.connect(":memory:", check_same_thread=False)
+        connection = _LOCAL.fts5 = sqlite3.connect(":memory:")
         connection.execute(f"CREATE VIRTUAL TABLE words USING fts5(body, tokenize='{TOKENIZER}')")
         connection.execute("CREATE VIRTUAL TABLE terms USING fts5vocab(words, 'row')")
     with connection:

@@ -24,8 +24,9 @@ pins: an arXiv id in the query, and a paper whose title or system name ("V-GRPO"
 (docs/benchmarks.md).
 
 Without a model, or for papers without a vector yet, search is by words: a lexical hit with
-no vector is scored with the mean cosine of the others, the dense branch is skipped, and
-words-only search orders its head mostly by coverage, the lexical rank deciding close calls.
+no vector is scored with the mean cosine of the others (the floor's when none has one), the
+dense branch is skipped, and words-only search orders its head mostly by coverage, the lexical
+rank deciding close calls.
 """
 
 from __future__ import annotations

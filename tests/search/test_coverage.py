@@ -18,6 +18,9 @@ from dailypapers.search.coverage import WantedTerm, coverage, stems, wanted_term
 from dailypapers.search.lexical import _fts_term, match_terms
 from dailypapers.search.query import parse_query
 
+# The papers index's tokenizer, as migration 0001 writes it: the oracle for coverage.
+INDEX_TOKENIZER = "porter unicode61 remove_diacritics 2"
+
 # Words whose Porter stems are not their prefix (study -> studi, ayed -> ai, tuning -> tune,
 # capability -> capabl), diacritics, digits, CJK and Hangul runs, ligatures, superscripts, "ß",
 # short words the index leaves unstemmed ("os"), one-letter and hyphenated words.
@@ -94,10 +97,7 @@ WORDS = [
 def _fts5(tmp_path: Path) -> sqlite3.Connection:
     """A real FTS5 table with the papers index's tokenizer (migration 0001)."""
     connection = sqlite3.connect(tmp_path / "fts.sqlite3")
-    connection.execute(
-        "CREATE VIRTUAL TABLE docs USING fts5(body, "
-        "tokenize='porter unicode61 remove_diacritics 2')"
-    )
+    connection.execute(f"CREATE VIRTUAL TABLE docs USING fts5(body, tokenize='{INDEX_TOKENIZER}')")
     return connection
 
 
@@ -121,10 +121,7 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connecti
 def _index_terms(connection: sqlite3.Connection, words: Iterable[str]) -> dict[str, set[str]]:
     """The terms the index stores for each word, read back with fts5vocab."""
     connection.execute("DROP TABLE IF EXISTS words")
-    connection.execute(
-        "CREATE VIRTUAL TABLE words USING fts5(body, "
-        "tokenize='porter unicode61 remove_diacritics 2')"
-    )
+    connection.execute(f"CREATE VIRTUAL TABLE words USING fts5(body, tokenize='{INDEX_TOKENIZER}')")
     connection.execute("CREATE VIRTUAL TABLE vocab USING fts5vocab(words, 'instance')")
     rows = list(enumerate(words, 1))
     connection.executemany("INSERT INTO words (rowid, body) VALUES (?, ?)", rows)
