@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from dailypapers import jobs
+from dailypapers import jobs, rate_limits
 from dailypapers.config import Settings
 from dailypapers.digests.subscriptions import normalize_email
 from dailypapers.models import (
@@ -32,6 +32,7 @@ from dailypapers.models import (
     OrgMember,
     Paper,
     User,
+    UserSession,
     Vote,
 )
 from dailypapers.signing import Signer, TokenError
@@ -115,15 +116,18 @@ def sign_up(
         errors["username"] = "This username is taken."
     if errors:
         raise AccountFormError(errors)
+    # Hashed before the address is looked at: a taken address must cost as long as a new one.
+    password_hash = _hasher.hash(password)
     existing = session.scalar(select(User).where(func.lower(User.email) == key))
     if existing is not None:
-        _mail(session, "account_exists", existing, existing.email or address, "", now)
+        if _may_mail(session, settings, key, now):
+            _mail(session, "account_exists", existing, existing.email or address, "", now)
         return existing
     user = User(
         username=name,
         fullname=" ".join(fullname.split()),
         email=address,
-        password_hash=_hasher.hash(password),
+        password_hash=password_hash,
         role="user",
         created_at=now,
         session_epoch=0,
@@ -137,12 +141,32 @@ def sign_up(
     return user
 
 
-def authenticate(session: Session, login: str, password: str) -> User | None:
-    """The account for this username or email and password, else None (same work either way)."""
+def _may_mail(session: Session, settings: Settings, key: str, now: dt.datetime) -> bool:
+    """Whether ``key`` may get one more unrequested account mail today (LIMIT_MAIL_PER_ADDRESS,
+    whoever asks): over it the mail is dropped silently, as the form must not tell."""
+    rate = rate_limits.parse_rate(settings.limit_mail_per_address)
+    try:
+        rate_limits.hit(session, f"mail:address:{key[:150]}", rate, now)
+    except rate_limits.RateLimitedError:
+        return False
+    return True
+
+
+def find_login(session: Session, login: str) -> User | None:
+    """The account a sign-in form names, by username or email address."""
     text = login.strip().lower()
-    user = session.scalar(
+    return session.scalar(
         select(User).where((User.username == text) | (func.lower(User.email) == text))
     )
+
+
+def authenticate(session: Session, login: str, password: str) -> User | None:
+    """The account for this username or email and password, else None (same work either way)."""
+    return check_login(find_login(session, login), password)
+
+
+def check_login(user: User | None, password: str) -> User | None:
+    """``user`` if ``password`` is theirs, else None; a missing account costs one hash too."""
     stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
     try:
         _hasher.verify(stored, password)
@@ -206,16 +230,22 @@ def reset_password(
     if user is None or _password_fingerprint(user) != fingerprint:
         raise TokenError("This link has been used already or is no longer valid.")
     check_password(settings, password)
-    _set_password(user, password)
+    _set_password(session, user, password)
     return user
 
 
-def _set_password(user: User, password: str) -> None:
+def _set_password(session: Session, user: User, password: str) -> None:
+    """A new password ends every session and revokes every API token: whoever knew the old
+    password may have signed in or made a token with it."""
     user.password_hash = _hasher.hash(password)
-    user.session_epoch += 1  # every other session ends
+    user.session_epoch += 1
+    session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
 
 
-def change_password(settings: Settings, user: User, current: str, new: str) -> None:
+def change_password(
+    session: Session, settings: Settings, user: User, current: str, new: str
+) -> None:
     errors: dict[str, str] = {}
     try:
         _hasher.verify(user.password_hash or _DUMMY_HASH, current)
@@ -227,7 +257,7 @@ def change_password(settings: Settings, user: User, current: str, new: str) -> N
         errors["new"] = str(exc)
     if errors:
         raise AccountFormError(errors)
-    _set_password(user, new)
+    _set_password(session, user, new)
 
 
 def request_email_change(
@@ -253,6 +283,8 @@ def request_email_change(
         raise AccountFormError(errors)
     if session.scalar(select(User.id).where(func.lower(User.email) == key)) is not None:
         return  # taken: no mail, and no telling
+    if not _may_mail(session, settings, key, now):
+        return
     token = signer.dumps(EMAIL_PURPOSE, [user.id, address])
     _mail(session, "change_email", user, address, f"{settings.base_url}/account/email/{token}", now)
 

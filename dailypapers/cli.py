@@ -72,16 +72,14 @@ def serve(ctx: click.Context, host: str, port: int, migrate: bool) -> None:
 
 
 def _serve(settings: Settings, host: str, port: int, *, run_migrations: bool) -> None:
-    import uvicorn
-
-    from dailypapers.web.app import create_app
+    from dailypapers.web.app import create_app, run_server
 
     if run_migrations:
         _upgrade(settings)
     console.print(
         f"Serving {settings.site_name} at [bold]http://{host}:{port}/[/bold] (Ctrl+C to stop)"
     )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    run_server(create_app(settings), host=host, port=port)
 
 
 @main.group()

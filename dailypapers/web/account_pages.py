@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -18,6 +17,7 @@ from dailypapers.signing import Signer, TokenError
 from dailypapers.web import security
 from dailypapers.web.deps import SessionDep, SettingsDep, TemplatesDep, writes
 from dailypapers.web.limits import check_limits
+from dailypapers.web.redirects import local_path
 from dailypapers.web.security import CsrfChecked, CurrentUser
 
 router = APIRouter(tags=["accounts"])
@@ -32,14 +32,6 @@ def _now() -> dt.datetime:
 def _signer(request: Request) -> Signer:
     signer: Signer = request.app.state.signer
     return signer
-
-
-def _safe_next(target: str | None) -> str:
-    """Only a path on this site: ``next=https://evil.example`` must not redirect away."""
-    if not target or not target.startswith("/") or target.startswith("//"):
-        return "/"
-    parts = urlsplit(target)
-    return "/" if parts.scheme or parts.netloc or "\\" in target else target
 
 
 def _form(
@@ -147,7 +139,7 @@ def _signin_form(login: str, next_path: str, error: str | None = None) -> dict[s
 
 @router.get("/signin", response_class=HTMLResponse, summary="Sign-in form")
 def signin_page(request: Request, templates: TemplatesDep, next: str = "/") -> HTMLResponse:
-    return _form(request, templates, _signin_form("", _safe_next(next)))
+    return _form(request, templates, _signin_form("", local_path(next)))
 
 
 @router.post("/signin", dependencies=[CsrfChecked], summary="Sign in")
@@ -161,25 +153,30 @@ def signin_submit(
     password: Secret = "",
     next: Text = "/",
 ) -> Response:
-    target = _safe_next(next)
+    target = local_path(next)
     form = _signin_form(login, target)
+    # Counted against the account the form names, however it is named (username or email).
+    account = accounts.find_login(session, login)
     try:
-        check_limits(session, settings, request, None, "signin", account_key=login.strip().lower())
+        check_limits(
+            session, settings, request, account, "signin", account_key=login.strip().lower()
+        )
     except RateLimitedError as exc:
         return _limited(request, templates, form, exc)
-    user = accounts.authenticate(session, login, password)
+    user = accounts.check_login(account, password)
     if user is None:
         # One message for a wrong address and a wrong password: no account enumeration.
         form["error"] = "The username or email and password do not match an account."
         return _form(request, templates, form, 400)
-    security.sign_in(request, user)
+    security.sign_in(request, session, settings, user)
     request.session["name"] = user.username
     return RedirectResponse(target, status_code=303)
 
 
 @router.post("/signout", dependencies=[CsrfChecked], summary="Sign out")
-def signout(request: Request) -> Response:
-    security.sign_out(request)
+@writes
+def signout(request: Request, session: SessionDep) -> Response:
+    security.sign_out(request, session)
     return RedirectResponse("/", status_code=303)
 
 
@@ -270,13 +267,13 @@ def reset_submit(
         )
     except ValueError as exc:
         return _form(request, templates, _new_password_form(token, str(exc)), 400)
-    security.sign_in(request, user)
+    security.sign_in(request, session, settings, user)
     request.session["name"] = user.username
     return RedirectResponse("/account?notice=password", status_code=303)
 
 
 NOTICES = {
-    "password": "Your password is changed; other sessions are signed out.",
+    "password": "Your password is changed; other sessions are signed out and API tokens revoked.",
     "email": "A confirmation link is on its way to the new address (if no account uses it).",
     "email-changed": "Your email address is changed.",
     "revoked": "The token is revoked.",
@@ -332,10 +329,10 @@ def change_password(
     new: Secret = "",
 ) -> Response:
     try:
-        accounts.change_password(settings, user, current, new)
+        accounts.change_password(session, settings, user, current, new)
     except AccountFormError as exc:
         return _account_page(request, session, templates, user, errors=exc.errors, status_code=400)
-    security.sign_in(request, user)  # this session continues with the new epoch
+    security.sign_in(request, session, settings, user)  # this browser stays signed in
     request.session["name"] = user.username
     return RedirectResponse("/account?notice=password", status_code=303)
 
@@ -352,9 +349,22 @@ def change_email(
     password: Secret = "",
 ) -> Response:
     try:
+        check_limits(session, settings, request, user, "email")
         accounts.request_email_change(
             session, settings, _signer(request), user, email, password, _now()
         )
+    except RateLimitedError as exc:
+        response = _account_page(
+            request,
+            session,
+            templates,
+            user,
+            errors={"email": f"{exc} Try again later."},
+            values={"email": email},
+            status_code=429,
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except AccountFormError as exc:
         return _account_page(
             request,
@@ -420,6 +430,6 @@ def delete(
     if accounts.authenticate(session, user.username, password) is None:
         errors = {"delete": "This is not your password."}
         return _account_page(request, session, templates, user, errors=errors, status_code=400)
+    security.sign_out(request, session)
     accounts.delete_account(session, settings, user)
-    security.sign_out(request)
     return RedirectResponse("/", status_code=303)

@@ -19,7 +19,7 @@ from dailypapers import community, submissions
 from dailypapers.community import CommunityError
 from dailypapers.config import Settings
 from dailypapers.db import write_transaction
-from dailypapers.models import Comment, ModerationAction, Paper, User
+from dailypapers.models import Comment, DailyEntry, ModerationAction, Paper, User
 from dailypapers.rate_limits import RateLimitedError
 from dailypapers.schemas import ErrorOut
 from dailypapers.web.deps import (
@@ -31,7 +31,14 @@ from dailypapers.web.deps import (
     writes,
 )
 from dailypapers.web.limits import check_limits
-from dailypapers.web.security import ActiveUser, CsrfChecked, Moderator, touch_token
+from dailypapers.web.redirects import back
+from dailypapers.web.security import (
+    ActiveUser,
+    ApiCsrfChecked,
+    CsrfChecked,
+    Moderator,
+    touch_token,
+)
 
 router = APIRouter(tags=["community"])
 Text = Annotated[str, Form(max_length=20_000)]
@@ -56,15 +63,6 @@ def _limit(
     except RateLimitedError as exc:
         session.commit()  # the refused hit counts too
         raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
-
-
-def _back(request: Request, fallback: str) -> str:
-    """Back to the page the form was on (same site only)."""
-    referer = request.headers.get("referer", "")
-    base = str(request.base_url)
-    if referer.startswith(base):
-        return "/" + referer[len(base) :]
-    return fallback
 
 
 # Upvotes -------------------------------------------------------------------------------------
@@ -112,11 +110,12 @@ def upvote_form(
 ) -> Response:
     _vote(request, session, settings, user, paper_id, action != "down")
     arxiv_id = arxiv_id_or_400(paper_id)
-    return RedirectResponse(_back(request, f"/papers/{arxiv_id}"), status_code=303)
+    return RedirectResponse(back(request, f"/papers/{arxiv_id}"), status_code=303)
 
 
 @router.post(
     "/api/papers/{paper_id:path}/upvote",
+    dependencies=[ApiCsrfChecked],
     response_model=VoteOut,
     responses=ERRORS,
     summary="Upvote a paper",
@@ -131,6 +130,7 @@ def api_upvote(
 
 @router.delete(
     "/api/papers/{paper_id:path}/upvote",
+    dependencies=[ApiCsrfChecked],
     response_model=VoteOut,
     responses=ERRORS,
     summary="Take an upvote back",
@@ -225,8 +225,30 @@ def submit_page(request: Request, templates: TemplatesDep, user: ActiveUser) -> 
     return _submit_page(request, templates, {})
 
 
+def _submit(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    user: User,
+    text: str,
+    *,
+    comment: str,
+    organization: str,
+) -> DailyEntry:
+    """Three steps, so no write lock is held while arXiv answers: count the attempt (committed
+    whatever follows, so refused submissions count too), look the paper up, then one short
+    write transaction."""
+    with write_transaction(session):
+        touch_token(request, session)
+        _limit(request, session, settings, user, "submit")
+    lookup = submissions.look_up(session, settings, text)
+    with write_transaction(session):
+        return submissions.submit(
+            session, settings, user, lookup, comment=comment, organization=organization, now=_now()
+        )
+
+
 @router.post("/papers/submit", dependencies=[CsrfChecked], summary="Submit a paper")
-@writes
 def submit_form(
     request: Request,
     session: SessionDep,
@@ -238,13 +260,13 @@ def submit_form(
     organization: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     values = {"paper": paper, "comment": comment, "organization": organization}
-    _limit(request, session, settings, user, "submit")
     try:
-        entry = submissions.submit(
-            session, settings, user, paper, comment=comment, organization=organization, now=_now()
+        entry = _submit(
+            request, session, settings, user, paper, comment=comment, organization=organization
         )
     except submissions.SubmissionError as exc:
-        return _submit_page(request, templates, values, str(exc), exc.existing, 400)
+        status = 502 if isinstance(exc, submissions.ArxivLookupError) else 400
+        return _submit_page(request, templates, values, str(exc), exc.existing, status)
     return RedirectResponse(f"/papers/{entry.paper.arxiv_id}", status_code=303)
 
 
@@ -254,23 +276,27 @@ class SubmitIn(BaseModel):
     organization: str | None = Field(None, max_length=100)
 
 
-@router.post("/api/papers/submit", responses=ERRORS, summary="Submit a paper (HF shape)")
-@writes
+@router.post(
+    "/api/papers/submit",
+    dependencies=[ApiCsrfChecked],
+    responses={**ERRORS, 502: {"model": ErrorOut}},
+    summary="Submit a paper (HF shape)",
+)
 def api_submit(
     request: Request, body: SubmitIn, session: SessionDep, settings: SettingsDep, user: ActiveUser
 ) -> dict[str, Any]:
-    touch_token(request, session)
-    _limit(request, session, settings, user, "submit")
     try:
-        entry = submissions.submit(
+        entry = _submit(
+            request,
             session,
             settings,
             user,
             body.paper_id,
             comment=body.comment or "",
             organization=body.organization or "",
-            now=_now(),
         )
+    except submissions.ArxivLookupError as exc:
+        raise HTTPException(502, str(exc)) from None
     except submissions.SubmissionError as exc:
         raise HTTPException(409 if exc.existing else 400, str(exc)) from None
     from dailypapers.schemas import daily_paper_out
@@ -295,7 +321,7 @@ def moderate(
         community.moderate(session, user, action, target_id, reason, _now())
     except CommunityError as exc:
         raise HTTPException(400, str(exc)) from None
-    return RedirectResponse(_back(request, "/moderation"), status_code=303)
+    return RedirectResponse(back(request, "/moderation"), status_code=303)
 
 
 @router.get("/moderation", response_class=HTMLResponse, summary="Moderation log")

@@ -115,7 +115,7 @@ def test_threaded_comments_render_markdown_and_count_in_the_api(
     page = client.get(f"/papers/{PAPER}").text
     assert "<strong>Bold</strong> claim" in page
     assert page.index("Bold") < page.index("A reply")
-    assert 'style="margin-left: 16px"' in page  # the reply sits under its parent
+    assert 'class="comment depth-1"' in page  # the reply sits under its parent (style.css)
     item = next(
         i
         for i in client.get("/api/daily_papers?date=2026-02-10").json()
