@@ -22,7 +22,10 @@ RECENT = 50
 
 
 def _org(session: Session, name: str) -> Org:
-    org = session.scalar(select(Org).where(Org.name == name.lower()))
+    # Local names are lower-case; imported ones (``name@hf``) keep Hugging Face's case.
+    org = session.scalar(select(Org).where(Org.name == name)) or session.scalar(
+        select(Org).where(Org.name == name.lower())
+    )
     if org is None:
         raise HTTPException(404, f"No organization is named {name!r}.")
     return org
@@ -129,7 +132,9 @@ def org_action(
 def user_page(
     request: Request, username: str, session: SessionDep, templates: TemplatesDep
 ) -> HTMLResponse:
-    profile = session.scalar(select(User).where(User.username == username.lower()))
+    profile = session.scalar(select(User).where(User.username == username)) or session.scalar(
+        select(User).where(User.username == username.lower())
+    )
     if profile is None:
         raise HTTPException(404, f"No account is named {username!r}.")
     viewer = session_user(request, session)
