@@ -450,7 +450,9 @@ def digest_send(ctx: click.Context, period: str) -> None:
     Safe to run again: each subscriber gets the period's mail once. Mails refused for now
     (SMTP 4xx) stay queued for the worker's retries; the exit code is 1 while any is left.
     """
-    from dailypapers.digests.send import SEND_JOB, period_counts, run_send_job, schedule_period
+    from dailypapers.digests.jobs import run_send_job
+    from dailypapers.digests.schedule import period_counts, schedule_period
+    from dailypapers.jobs import DIGEST_SEND_JOB as SEND_JOB
     from dailypapers.worker import Worker, WorkerStats
 
     settings = _settings(ctx)

@@ -24,12 +24,11 @@ from sqlalchemy.orm import Session, selectinload
 from dailypapers import jobs
 from dailypapers.hf_names import stored_name
 from dailypapers.ingest.normalize import DailyPaperRecord, OrgRef, SubmitterRef
+from dailypapers.jobs import EMBED_JOB
 from dailypapers.models import Author, DailyEntry, Org, Paper, PaperAuthor, User
 from dailypapers.ranking import trending_score
 
 Outcome = Literal["new", "updated", "unchanged"]
-# The job kind that (re)computes a paper's embedding; its handler comes with the search module.
-EMBED_JOB = "embed_paper"
 
 
 @dataclass

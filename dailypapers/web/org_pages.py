@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from dailypapers import accounts
+from dailypapers import orgs
 from dailypapers.accounts import AccountFormError
 from dailypapers.models import DailyEntry, Org, OrgMember, Paper, User
 from dailypapers.web.deps import SessionDep, TemplatesDep, writes
@@ -63,7 +63,7 @@ def _org_page(
     context = {
         "org": org,
         "members": members,
-        "role": accounts.org_role(session, org, user),
+        "role": orgs.org_role(session, org, user),
         "entries": _recent_entries(session, DailyEntry.organization_id == org.id),
         "errors": errors or {},
     }
@@ -86,7 +86,7 @@ def create_org(
     fullname: Name = "",
 ) -> Response:
     try:
-        org = accounts.create_org(session, user, name, fullname, dt.datetime.now(dt.UTC))
+        org = orgs.create_org(session, user, name, fullname, dt.datetime.now(dt.UTC))
     except AccountFormError as exc:
         context = {"values": {"name": name, "fullname": fullname}, "errors": exc.errors}
         return templates.TemplateResponse(request, "org_new.html", context, status_code=400)
@@ -116,13 +116,13 @@ def org_action(
         raise HTTPException(404, f"Unknown action {action!r}.")
     try:
         if action == "invite":
-            accounts.invite_to_org(session, user, org, username)
+            orgs.invite_to_org(session, user, org, username)
         elif action == "owner":
-            accounts.make_org_owner(session, user, org, username)
+            orgs.make_org_owner(session, user, org, username)
         elif action == "accept":
-            accounts.accept_org_invite(session, user, org)
+            orgs.accept_org_invite(session, user, org)
         else:
-            accounts.leave_org(session, user, org)
+            orgs.leave_org(session, user, org)
     except AccountFormError as exc:
         return _org_page(request, session, templates, org, errors=exc.errors, status_code=400)
     return RedirectResponse(f"/orgs/{org.name}", status_code=303)

@@ -14,7 +14,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from dailypapers.config import Settings
-from dailypapers.digests.mailer import (
+from dailypapers.mail.mailer import (
     ConsoleMailer,
     MailConfigError,
     PermanentMailError,

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from dailypapers.config import Settings
 from dailypapers.db import make_engine, make_session_factory
-from dailypapers.digests.send import schedule_period
+from dailypapers.digests.schedule import schedule_period
 from dailypapers.digests.subscriptions import CONFIRM_PURPOSE
 from dailypapers.models import DigestSend, Job, Subscription
 from dailypapers.signing import secret_key

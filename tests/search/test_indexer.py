@@ -19,7 +19,7 @@ from dailypapers import jobs
 from dailypapers.cli import main
 from dailypapers.config import Settings
 from dailypapers.db import make_engine, make_session_factory
-from dailypapers.ingest.upsert import EMBED_JOB
+from dailypapers.jobs import EMBED_JOB
 from dailypapers.models import Embedding, Job, Paper
 from dailypapers.search import indexer
 from dailypapers.search.embed import Embedder, content_hash, load_embedder, paper_text
