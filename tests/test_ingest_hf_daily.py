@@ -187,7 +187,7 @@ def test_api_shape_items_with_submitters_and_organizations(
         )
         assert paper.daily_entry.feed_date == dt.date(2026, 2, 10)
         assert paper.daily_entry.submitter is not None
-        assert paper.daily_entry.submitter.username == "ada"
+        assert paper.daily_entry.submitter.username == "ada@hf"  # never a local account's name
         assert paper.daily_entry.submitter.is_external
         assert paper.daily_entry.organization is not None
         assert paper.daily_entry.organization.fullname == "Example Lab"
