@@ -106,14 +106,16 @@ def install_copy(install: Path, cache: Path) -> Path:
 
 
 def _install_digest(base: Path, parts: list[Path]) -> str:
-    """Names, sizes and modification times of every file copied: cheap, and any change to the
-    wheel's build changes it."""
+    """A digest of the names and bytes of every file copied: two clones of the same wheel
+    share one copy, and any other build gets its own."""
     digest = hashlib.sha256()
     for part in parts:
         for path in sorted((base / part).rglob("*")):
-            info = path.lstat()
-            entry = f"{path.relative_to(base)}\0{info.st_size}\0{info.st_mtime_ns}\n"
-            digest.update(entry.encode())
+            if path.is_symlink():
+                digest.update(f"{path.relative_to(base)} -> {path.readlink()}\n".encode())
+            elif path.is_file():
+                digest.update(f"{path.relative_to(base)}\n".encode())
+                digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()[:16]
 
 
