@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import stat
 import threading
 from pathlib import Path
 from typing import Any
@@ -187,6 +188,7 @@ def test_a_restore_brings_back_every_table_row_for_row(
     made = _cli(demo_settings, "backup", str(backup))
     assert made.exit_code == 0, made.output
     assert f"schema {head_revision()}" in made.output
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o600  # emails and password hashes
     fresh = _fresh_settings(tmp_path, backend, request)
     restored = _cli(fresh, "restore", str(backup))
     assert restored.exit_code == 0, restored.output
