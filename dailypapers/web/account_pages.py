@@ -18,6 +18,7 @@ from dailypapers.signing import Signer, TokenError
 from dailypapers.web import security
 from dailypapers.web.deps import SessionDep, SettingsDep, TemplatesDep, writes
 from dailypapers.web.limits import check_limits
+from dailypapers.web.openapi import REDIRECT, form, page
 from dailypapers.web.security import CsrfChecked, CurrentUser
 
 router = APIRouter(tags=["accounts"])
@@ -92,7 +93,13 @@ def signup_page(request: Request, templates: TemplatesDep) -> HTMLResponse:
     return _form(request, templates, _signup_form({}, {}))
 
 
-@router.post("/signup", dependencies=[CsrfChecked], summary="Create an account")
+@router.post(
+    "/signup",
+    dependencies=[CsrfChecked],
+    response_class=HTMLResponse,
+    responses=page(400, 403, 429),
+    summary="Create an account",
+)
 @writes
 def signup_submit(
     request: Request,
@@ -150,7 +157,7 @@ def signin_page(request: Request, templates: TemplatesDep, next: str = "/") -> H
     return _form(request, templates, _signin_form("", _safe_next(next)))
 
 
-@router.post("/signin", dependencies=[CsrfChecked], summary="Sign in")
+@router.post("/signin", dependencies=[CsrfChecked], **form(400, 403, 429), summary="Sign in")
 @writes
 def signin_submit(
     request: Request,
@@ -177,13 +184,18 @@ def signin_submit(
     return RedirectResponse(target, status_code=303)
 
 
-@router.post("/signout", dependencies=[CsrfChecked], summary="Sign out")
+@router.post("/signout", dependencies=[CsrfChecked], **form(403), summary="Sign out")
 def signout(request: Request) -> Response:
     security.sign_out(request)
     return RedirectResponse("/", status_code=303)
 
 
-@router.get("/account/verify/{token}", response_class=HTMLResponse, summary="Verify an address")
+@router.get(
+    "/account/verify/{token}",
+    response_class=HTMLResponse,
+    responses=page(400),
+    summary="Verify an address",
+)
 def verify(
     request: Request, token: str, session: SessionDep, templates: TemplatesDep
 ) -> HTMLResponse:
@@ -215,7 +227,13 @@ def reset_page(request: Request, templates: TemplatesDep) -> HTMLResponse:
     return _form(request, templates, _reset_request_form())
 
 
-@router.post("/account/reset", dependencies=[CsrfChecked], summary="Mail a reset link")
+@router.post(
+    "/account/reset",
+    dependencies=[CsrfChecked],
+    response_class=HTMLResponse,
+    responses=page(403, 429),
+    summary="Mail a reset link",
+)
 @writes
 def reset_request(
     request: Request,
@@ -249,7 +267,12 @@ def reset_form(request: Request, token: str, templates: TemplatesDep) -> HTMLRes
     return _form(request, templates, _new_password_form(token))
 
 
-@router.post("/account/reset/{token}", dependencies=[CsrfChecked], summary="Set a new password")
+@router.post(
+    "/account/reset/{token}",
+    dependencies=[CsrfChecked],
+    **form(400, 403),
+    summary="Set a new password",
+)
 @writes
 def reset_submit(
     request: Request,
@@ -309,7 +332,7 @@ def _account_page(
     return templates.TemplateResponse(request, "account.html", context, status_code=status_code)
 
 
-@router.get("/account", response_class=HTMLResponse, summary="Account settings")
+@router.get("/account", response_class=HTMLResponse, responses=REDIRECT, summary="Account settings")
 def account_page(
     request: Request,
     session: SessionDep,
@@ -320,7 +343,12 @@ def account_page(
     return _account_page(request, session, templates, user, notice=NOTICES.get(notice))
 
 
-@router.post("/account/password", dependencies=[CsrfChecked], summary="Change password")
+@router.post(
+    "/account/password",
+    dependencies=[CsrfChecked],
+    **form(400, 401, 403),
+    summary="Change password",
+)
 @writes
 def change_password(
     request: Request,
@@ -340,7 +368,12 @@ def change_password(
     return RedirectResponse("/account?notice=password", status_code=303)
 
 
-@router.post("/account/email", dependencies=[CsrfChecked], summary="Change email address")
+@router.post(
+    "/account/email",
+    dependencies=[CsrfChecked],
+    **form(400, 401, 403),
+    summary="Change email address",
+)
 @writes
 def change_email(
     request: Request,
@@ -368,7 +401,13 @@ def change_email(
     return RedirectResponse("/account?notice=email", status_code=303)
 
 
-@router.get("/account/email/{token}", summary="Confirm a new address")
+@router.get(
+    "/account/email/{token}",
+    status_code=303,
+    response_class=RedirectResponse,
+    responses=page(400),
+    summary="Confirm a new address",
+)
 def confirm_email(request: Request, token: str, session: SessionDep) -> Response:
     try:
         accounts.confirm_email_change(session, _signer(request), token, _now())
@@ -377,7 +416,13 @@ def confirm_email(request: Request, token: str, session: SessionDep) -> Response
     return RedirectResponse("/account?notice=email-changed", status_code=303)
 
 
-@router.post("/account/tokens", dependencies=[CsrfChecked], summary="Create an API token")
+@router.post(
+    "/account/tokens",
+    dependencies=[CsrfChecked],
+    response_class=HTMLResponse,
+    responses=page(401, 403),
+    summary="Create an API token",
+)
 @writes
 def create_token(
     request: Request,
@@ -391,7 +436,10 @@ def create_token(
 
 
 @router.post(
-    "/account/tokens/{token_id}/revoke", dependencies=[CsrfChecked], summary="Revoke a token"
+    "/account/tokens/{token_id}/revoke",
+    dependencies=[CsrfChecked],
+    **form(401, 403, 404),
+    summary="Revoke a token",
 )
 @writes
 def revoke_token(token_id: int, session: SessionDep, user: CurrentUser) -> Response:
@@ -400,14 +448,19 @@ def revoke_token(token_id: int, session: SessionDep, user: CurrentUser) -> Respo
     return RedirectResponse("/account?notice=revoked", status_code=303)
 
 
-@router.get("/account/export", summary="Download your data (JSON)")
+@router.get("/account/export", responses=REDIRECT, summary="Download your data (JSON)")
 def export(session: SessionDep, user: CurrentUser) -> JSONResponse:
     data = accounts.export_data(session, user)
     headers = {"Content-Disposition": f'attachment; filename="dailypapers-{user.username}.json"'}
     return JSONResponse(data, headers=headers)
 
 
-@router.post("/account/delete", dependencies=[CsrfChecked], summary="Delete your account")
+@router.post(
+    "/account/delete",
+    dependencies=[CsrfChecked],
+    **form(400, 401, 403),
+    summary="Delete your account",
+)
 @writes
 def delete(
     request: Request,

@@ -34,6 +34,7 @@ from dailypapers.web import (
     subscriptions,
 )
 from dailypapers.web.deps import ReadYourWritesMiddleware
+from dailypapers.web.openapi import document_validation_as_400
 from dailypapers.web.security import SESSION_COOKIE
 from dailypapers.web.templating import configure_templates
 
@@ -64,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Daily Papers: a feed of research papers ranked by upvotes.",
         lifespan=lifespan,
     )
+    generate_openapi = app.openapi
+    app.openapi = lambda: document_validation_as_400(generate_openapi())  # type: ignore[method-assign]
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)

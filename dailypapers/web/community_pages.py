@@ -21,7 +21,7 @@ from dailypapers.config import Settings
 from dailypapers.db import write_transaction
 from dailypapers.models import Comment, ModerationAction, Paper, User
 from dailypapers.rate_limits import RateLimitedError
-from dailypapers.schemas import ErrorOut
+from dailypapers.schemas import DailyPaperOut
 from dailypapers.web.deps import (
     SessionDep,
     SettingsDep,
@@ -31,13 +31,11 @@ from dailypapers.web.deps import (
     writes,
 )
 from dailypapers.web.limits import check_limits
+from dailypapers.web.openapi import api, form, page
 from dailypapers.web.security import ActiveUser, CsrfChecked, Moderator, touch_token
 
 router = APIRouter(tags=["community"])
 Text = Annotated[str, Form(max_length=20_000)]
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 429)
-}
 
 
 def _now() -> dt.datetime:
@@ -101,7 +99,12 @@ def _vote(
         return community.set_vote(session, settings, user, target, on=on, now=_now())
 
 
-@router.post("/papers/{paper_id:path}/upvote", dependencies=[CsrfChecked], summary="Upvote (form)")
+@router.post(
+    "/papers/{paper_id:path}/upvote",
+    dependencies=[CsrfChecked],
+    **form(400, 401, 403, 404, 429),
+    summary="Upvote (form)",
+)
 def upvote_form(
     request: Request,
     paper_id: str,
@@ -118,7 +121,7 @@ def upvote_form(
 @router.post(
     "/api/papers/{paper_id:path}/upvote",
     response_model=VoteOut,
-    responses=ERRORS,
+    responses=api(400, 401, 403, 404, 429),
     summary="Upvote a paper",
 )
 def api_upvote(
@@ -132,7 +135,7 @@ def api_upvote(
 @router.delete(
     "/api/papers/{paper_id:path}/upvote",
     response_model=VoteOut,
-    responses=ERRORS,
+    responses=api(400, 401, 403, 404, 429),
     summary="Take an upvote back",
 )
 def api_unvote(
@@ -145,7 +148,12 @@ def api_unvote(
 # Comments ------------------------------------------------------------------------------------
 
 
-@router.post("/papers/{paper_id:path}/comments", dependencies=[CsrfChecked], summary="Comment")
+@router.post(
+    "/papers/{paper_id:path}/comments",
+    dependencies=[CsrfChecked],
+    **form(400, 401, 403, 404, 429),
+    summary="Comment",
+)
 @writes
 def comment_form(
     request: Request,
@@ -179,7 +187,12 @@ def _comment_paper(session: SessionDep, comment_id: int) -> Paper:
     return paper
 
 
-@router.post("/comments/{comment_id}/edit", dependencies=[CsrfChecked], summary="Edit own comment")
+@router.post(
+    "/comments/{comment_id}/edit",
+    dependencies=[CsrfChecked],
+    **form(400, 401, 403, 404),
+    summary="Edit own comment",
+)
 @writes
 def edit_comment(
     comment_id: int, session: SessionDep, user: ActiveUser, body: Text = ""
@@ -193,7 +206,10 @@ def edit_comment(
 
 
 @router.post(
-    "/comments/{comment_id}/delete", dependencies=[CsrfChecked], summary="Delete own comment"
+    "/comments/{comment_id}/delete",
+    dependencies=[CsrfChecked],
+    **form(400, 401, 403, 404),
+    summary="Delete own comment",
 )
 @writes
 def delete_comment(comment_id: int, session: SessionDep, user: ActiveUser) -> Response:
@@ -220,12 +236,22 @@ def _submit_page(
     return templates.TemplateResponse(request, "submit.html", context, status_code=status_code)
 
 
-@router.get("/papers/submit", response_class=HTMLResponse, summary="Submit a paper (form)")
+@router.get(
+    "/papers/submit",
+    response_class=HTMLResponse,
+    responses=page(403, redirect=True),
+    summary="Submit a paper (form)",
+)
 def submit_page(request: Request, templates: TemplatesDep, user: ActiveUser) -> HTMLResponse:
     return _submit_page(request, templates, {})
 
 
-@router.post("/papers/submit", dependencies=[CsrfChecked], summary="Submit a paper")
+@router.post(
+    "/papers/submit",
+    dependencies=[CsrfChecked],
+    **form(400, 401, 403, 429),
+    summary="Submit a paper",
+)
 @writes
 def submit_form(
     request: Request,
@@ -254,7 +280,12 @@ class SubmitIn(BaseModel):
     organization: str | None = Field(None, max_length=100)
 
 
-@router.post("/api/papers/submit", responses=ERRORS, summary="Submit a paper (HF shape)")
+@router.post(
+    "/api/papers/submit",
+    # The body is DailyPaperOut, dumped by the handler (with HF's aliases).
+    responses={200: {"model": DailyPaperOut}, **api(400, 401, 403, 409, 429)},
+    summary="Submit a paper (HF shape)",
+)
 @writes
 def api_submit(
     request: Request, body: SubmitIn, session: SessionDep, settings: SettingsDep, user: ActiveUser
@@ -281,7 +312,12 @@ def api_submit(
 # Moderation ----------------------------------------------------------------------------------
 
 
-@router.post("/moderation/{action}/{target_id}", dependencies=[CsrfChecked], summary="Moderate")
+@router.post(
+    "/moderation/{action}/{target_id}",
+    dependencies=[CsrfChecked],
+    **form(400, 401, 403),
+    summary="Moderate",
+)
 @writes
 def moderate(
     request: Request,
@@ -298,7 +334,12 @@ def moderate(
     return RedirectResponse(_back(request, "/moderation"), status_code=303)
 
 
-@router.get("/moderation", response_class=HTMLResponse, summary="Moderation log")
+@router.get(
+    "/moderation",
+    response_class=HTMLResponse,
+    responses=page(403, redirect=True),
+    summary="Moderation log",
+)
 def moderation_log(
     request: Request, session: SessionDep, templates: TemplatesDep, user: Moderator
 ) -> HTMLResponse:
