@@ -17,6 +17,7 @@ from dailypapers.rate_limits import RateLimitedError
 from dailypapers.signing import Signer, TokenError
 from dailypapers.web import security
 from dailypapers.web.deps import SessionDep, SettingsDep, TemplatesDep, writes
+from dailypapers.web.inputs import row_id_or_404
 from dailypapers.web.limits import check_limits
 from dailypapers.web.openapi import REDIRECT, form, page
 from dailypapers.web.security import CsrfChecked, CurrentUser
@@ -443,7 +444,7 @@ def create_token(
 )
 @writes
 def revoke_token(token_id: int, session: SessionDep, user: CurrentUser) -> Response:
-    if not accounts.revoke_api_token(session, user, token_id):
+    if not accounts.revoke_api_token(session, user, row_id_or_404(token_id, "token")):
         raise HTTPException(404, "No such token.")
     return RedirectResponse("/account?notice=revoked", status_code=303)
 

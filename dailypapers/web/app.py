@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -34,6 +34,7 @@ from dailypapers.web import (
     subscriptions,
 )
 from dailypapers.web.deps import ReadYourWritesMiddleware
+from dailypapers.web.inputs import reject_nul
 from dailypapers.web.openapi import document_validation_as_400
 from dailypapers.web.security import SESSION_COOKIE
 from dailypapers.web.templating import configure_templates
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Daily Papers: a feed of research papers ranked by upvotes.",
         lifespan=lifespan,
+        dependencies=[Depends(reject_nul)],  # NUL in any input is a 400 (web/inputs.py)
     )
     generate_openapi = app.openapi
     app.openapi = lambda: document_validation_as_400(generate_openapi())  # type: ignore[method-assign]

@@ -30,6 +30,7 @@ from dailypapers.web.deps import (
     paper_or_404,
     writes,
 )
+from dailypapers.web.inputs import RowIdField, row_id_or_404
 from dailypapers.web.limits import check_limits
 from dailypapers.web.openapi import api, form, page
 from dailypapers.web.security import ActiveUser, CsrfChecked, Moderator, touch_token
@@ -163,7 +164,7 @@ def comment_form(
     templates: TemplatesDep,
     user: ActiveUser,
     body: Text = "",
-    parent_id: Annotated[int | None, Form()] = None,
+    parent_id: RowIdField = None,
 ) -> Response:
     paper = _paper(session, paper_id)
     _limit(request, session, settings, user, "comment")
@@ -179,7 +180,7 @@ def comment_form(
 
 
 def _comment_paper(session: SessionDep, comment_id: int) -> Paper:
-    comment = session.get(Comment, comment_id)
+    comment = session.get(Comment, row_id_or_404(comment_id, "comment"))
     if comment is None:
         raise HTTPException(404, "This comment does not exist.")
     paper = session.get(Paper, comment.paper_id)
@@ -315,7 +316,7 @@ def api_submit(
 @router.post(
     "/moderation/{action}/{target_id}",
     dependencies=[CsrfChecked],
-    **form(400, 401, 403),
+    **form(400, 401, 403, 404),
     summary="Moderate",
 )
 @writes
@@ -328,7 +329,8 @@ def moderate(
     reason: Text = "",
 ) -> Response:
     try:
-        community.moderate(session, user, action, target_id, reason, _now())
+        target = row_id_or_404(target_id, "moderation target")
+        community.moderate(session, user, action, target, reason, _now())
     except CommunityError as exc:
         raise HTTPException(400, str(exc)) from None
     return RedirectResponse(_back(request, "/moderation"), status_code=303)

@@ -93,12 +93,16 @@ def _operations(app: object, caller: Caller) -> list[schemathesis.APIOperation]:
 
 
 def _without_lifespan(app: ASGIApp) -> ASGIApp:
-    """The app without its startup and shutdown: schemathesis opens a client (and so a
-    lifespan) per request, and the shutdown disposes the engine's pool every time."""
+    """The app without its startup and shutdown (schemathesis opens a client, and so a
+    lifespan, per request, and each shutdown would dispose the engine's pool), and with an
+    unhandled error left as the 500 that Starlette sent, as a real server does."""
 
     async def serve(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "lifespan":
-            await app(scope, receive, send)
+            try:
+                await app(scope, receive, send)
+            except Exception:
+                return  # not_a_server_error reports it with the request that caused it
             return
         while True:
             message = await receive()
