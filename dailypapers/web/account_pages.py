@@ -16,7 +16,9 @@ from dailypapers.rate_limits import RateLimitedError
 from dailypapers.signing import Signer, TokenError
 from dailypapers.web import security
 from dailypapers.web.deps import SessionDep, SettingsDep, TemplatesDep, writes
+from dailypapers.web.inputs import row_id_or_404
 from dailypapers.web.limits import check_limits
+from dailypapers.web.openapi import REDIRECT, form, page
 from dailypapers.web.redirects import local_path
 from dailypapers.web.security import CsrfChecked, CurrentUser
 
@@ -84,7 +86,13 @@ def signup_page(request: Request, templates: TemplatesDep) -> HTMLResponse:
     return _form(request, templates, _signup_form({}, {}))
 
 
-@router.post("/signup", dependencies=[CsrfChecked], summary="Create an account")
+@router.post(
+    "/signup",
+    dependencies=[CsrfChecked],
+    response_class=HTMLResponse,
+    responses=page(400, 403, 429),
+    summary="Create an account",
+)
 @writes
 def signup_submit(
     request: Request,
@@ -142,7 +150,7 @@ def signin_page(request: Request, templates: TemplatesDep, next: str = "/") -> H
     return _form(request, templates, _signin_form("", local_path(next)))
 
 
-@router.post("/signin", dependencies=[CsrfChecked], summary="Sign in")
+@router.post("/signin", dependencies=[CsrfChecked], **form(400, 403, 429), summary="Sign in")
 @writes
 def signin_submit(
     request: Request,
@@ -173,14 +181,19 @@ def signin_submit(
     return RedirectResponse(target, status_code=303)
 
 
-@router.post("/signout", dependencies=[CsrfChecked], summary="Sign out")
+@router.post("/signout", dependencies=[CsrfChecked], **form(403), summary="Sign out")
 @writes
 def signout(request: Request, session: SessionDep) -> Response:
     security.sign_out(request, session)
     return RedirectResponse("/", status_code=303)
 
 
-@router.get("/account/verify/{token}", response_class=HTMLResponse, summary="Verify an address")
+@router.get(
+    "/account/verify/{token}",
+    response_class=HTMLResponse,
+    responses=page(400),
+    summary="Verify an address",
+)
 def verify(
     request: Request, token: str, session: SessionDep, templates: TemplatesDep
 ) -> HTMLResponse:
@@ -212,7 +225,13 @@ def reset_page(request: Request, templates: TemplatesDep) -> HTMLResponse:
     return _form(request, templates, _reset_request_form())
 
 
-@router.post("/account/reset", dependencies=[CsrfChecked], summary="Mail a reset link")
+@router.post(
+    "/account/reset",
+    dependencies=[CsrfChecked],
+    response_class=HTMLResponse,
+    responses=page(403, 429),
+    summary="Mail a reset link",
+)
 @writes
 def reset_request(
     request: Request,
@@ -246,7 +265,12 @@ def reset_form(request: Request, token: str, templates: TemplatesDep) -> HTMLRes
     return _form(request, templates, _new_password_form(token))
 
 
-@router.post("/account/reset/{token}", dependencies=[CsrfChecked], summary="Set a new password")
+@router.post(
+    "/account/reset/{token}",
+    dependencies=[CsrfChecked],
+    **form(400, 403),
+    summary="Set a new password",
+)
 @writes
 def reset_submit(
     request: Request,
@@ -306,7 +330,7 @@ def _account_page(
     return templates.TemplateResponse(request, "account.html", context, status_code=status_code)
 
 
-@router.get("/account", response_class=HTMLResponse, summary="Account settings")
+@router.get("/account", response_class=HTMLResponse, responses=REDIRECT, summary="Account settings")
 def account_page(
     request: Request,
     session: SessionDep,
@@ -317,7 +341,12 @@ def account_page(
     return _account_page(request, session, templates, user, notice=NOTICES.get(notice))
 
 
-@router.post("/account/password", dependencies=[CsrfChecked], summary="Change password")
+@router.post(
+    "/account/password",
+    dependencies=[CsrfChecked],
+    **form(400, 401, 403),
+    summary="Change password",
+)
 @writes
 def change_password(
     request: Request,
@@ -337,7 +366,12 @@ def change_password(
     return RedirectResponse("/account?notice=password", status_code=303)
 
 
-@router.post("/account/email", dependencies=[CsrfChecked], summary="Change email address")
+@router.post(
+    "/account/email",
+    dependencies=[CsrfChecked],
+    **form(400, 401, 403, 429),
+    summary="Change email address",
+)
 @writes
 def change_email(
     request: Request,
@@ -378,7 +412,13 @@ def change_email(
     return RedirectResponse("/account?notice=email", status_code=303)
 
 
-@router.get("/account/email/{token}", summary="Confirm a new address")
+@router.get(
+    "/account/email/{token}",
+    status_code=303,
+    response_class=RedirectResponse,
+    responses=page(400),
+    summary="Confirm a new address",
+)
 def confirm_email(request: Request, token: str, session: SessionDep) -> Response:
     try:
         accounts.confirm_email_change(session, _signer(request), token, _now())
@@ -387,7 +427,13 @@ def confirm_email(request: Request, token: str, session: SessionDep) -> Response
     return RedirectResponse("/account?notice=email-changed", status_code=303)
 
 
-@router.post("/account/tokens", dependencies=[CsrfChecked], summary="Create an API token")
+@router.post(
+    "/account/tokens",
+    dependencies=[CsrfChecked],
+    response_class=HTMLResponse,
+    responses=page(401, 403),
+    summary="Create an API token",
+)
 @writes
 def create_token(
     request: Request,
@@ -401,23 +447,31 @@ def create_token(
 
 
 @router.post(
-    "/account/tokens/{token_id}/revoke", dependencies=[CsrfChecked], summary="Revoke a token"
+    "/account/tokens/{token_id}/revoke",
+    dependencies=[CsrfChecked],
+    **form(401, 403, 404),
+    summary="Revoke a token",
 )
 @writes
 def revoke_token(token_id: int, session: SessionDep, user: CurrentUser) -> Response:
-    if not accounts.revoke_api_token(session, user, token_id):
+    if not accounts.revoke_api_token(session, user, row_id_or_404(token_id, "token")):
         raise HTTPException(404, "No such token.")
     return RedirectResponse("/account?notice=revoked", status_code=303)
 
 
-@router.get("/account/export", summary="Download your data (JSON)")
+@router.get("/account/export", responses=REDIRECT, summary="Download your data (JSON)")
 def export(session: SessionDep, user: CurrentUser) -> JSONResponse:
     data = accounts.export_data(session, user)
     headers = {"Content-Disposition": f'attachment; filename="dailypapers-{user.username}.json"'}
     return JSONResponse(data, headers=headers)
 
 
-@router.post("/account/delete", dependencies=[CsrfChecked], summary="Delete your account")
+@router.post(
+    "/account/delete",
+    dependencies=[CsrfChecked],
+    **form(400, 401, 403),
+    summary="Delete your account",
+)
 @writes
 def delete(
     request: Request,

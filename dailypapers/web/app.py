@@ -37,6 +37,8 @@ from dailypapers.web import (
 )
 from dailypapers.web.deps import ReadYourWritesMiddleware
 from dailypapers.web.headers import SecurityHeadersMiddleware
+from dailypapers.web.inputs import reject_nul
+from dailypapers.web.openapi import document_validation_as_400
 from dailypapers.web.security import SESSION_COOKIE, same_origin
 from dailypapers.web.templating import configure_templates
 
@@ -68,8 +70,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # served by api_docs from local files
         redoc_url=None,
-        dependencies=[Depends(same_origin)],
+        # NUL in any input is a 400 (web/inputs.py); unsafe cross-origin requests a 403
+        dependencies=[Depends(reject_nul), Depends(same_origin)],
     )
+    generate_openapi = app.openapi
+    app.openapi = lambda: document_validation_as_400(generate_openapi())  # type: ignore[method-assign]
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)

@@ -21,7 +21,7 @@ from dailypapers.config import Settings
 from dailypapers.db import write_transaction
 from dailypapers.models import Comment, DailyEntry, ModerationAction, Paper, User
 from dailypapers.rate_limits import RateLimitedError
-from dailypapers.schemas import ErrorOut
+from dailypapers.schemas import DailyPaperOut
 from dailypapers.web.deps import (
     SessionDep,
     SettingsDep,
@@ -30,7 +30,9 @@ from dailypapers.web.deps import (
     paper_or_404,
     writes,
 )
+from dailypapers.web.inputs import RowIdField, row_id_or_404
 from dailypapers.web.limits import check_limits
+from dailypapers.web.openapi import api, form, page
 from dailypapers.web.redirects import back
 from dailypapers.web.security import (
     ActiveUser,
@@ -42,9 +44,6 @@ from dailypapers.web.security import (
 
 router = APIRouter(tags=["community"])
 Text = Annotated[str, Form(max_length=20_000)]
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 429)
-}
 
 
 def _now() -> dt.datetime:
@@ -99,7 +98,12 @@ def _vote(
         return community.set_vote(session, settings, user, target, on=on, now=_now())
 
 
-@router.post("/papers/{paper_id:path}/upvote", dependencies=[CsrfChecked], summary="Upvote (form)")
+@router.post(
+    "/papers/{paper_id:path}/upvote",
+    dependencies=[CsrfChecked],
+    **form(400, 401, 403, 404, 429),
+    summary="Upvote (form)",
+)
 def upvote_form(
     request: Request,
     paper_id: str,
@@ -117,7 +121,7 @@ def upvote_form(
     "/api/papers/{paper_id:path}/upvote",
     dependencies=[ApiCsrfChecked],
     response_model=VoteOut,
-    responses=ERRORS,
+    responses=api(400, 401, 403, 404, 429),
     summary="Upvote a paper",
 )
 def api_upvote(
@@ -132,7 +136,7 @@ def api_upvote(
     "/api/papers/{paper_id:path}/upvote",
     dependencies=[ApiCsrfChecked],
     response_model=VoteOut,
-    responses=ERRORS,
+    responses=api(400, 401, 403, 404, 429),
     summary="Take an upvote back",
 )
 def api_unvote(
@@ -145,7 +149,12 @@ def api_unvote(
 # Comments ------------------------------------------------------------------------------------
 
 
-@router.post("/papers/{paper_id:path}/comments", dependencies=[CsrfChecked], summary="Comment")
+@router.post(
+    "/papers/{paper_id:path}/comments",
+    dependencies=[CsrfChecked],
+    **form(400, 401, 403, 404, 429),
+    summary="Comment",
+)
 @writes
 def comment_form(
     request: Request,
@@ -155,7 +164,7 @@ def comment_form(
     templates: TemplatesDep,
     user: ActiveUser,
     body: Text = "",
-    parent_id: Annotated[int | None, Form()] = None,
+    parent_id: RowIdField = None,
 ) -> Response:
     paper = _paper(session, paper_id)
     _limit(request, session, settings, user, "comment")
@@ -171,7 +180,7 @@ def comment_form(
 
 
 def _comment_paper(session: SessionDep, comment_id: int) -> Paper:
-    comment = session.get(Comment, comment_id)
+    comment = session.get(Comment, row_id_or_404(comment_id, "comment"))
     if comment is None:
         raise HTTPException(404, "This comment does not exist.")
     paper = session.get(Paper, comment.paper_id)
@@ -179,7 +188,12 @@ def _comment_paper(session: SessionDep, comment_id: int) -> Paper:
     return paper
 
 
-@router.post("/comments/{comment_id}/edit", dependencies=[CsrfChecked], summary="Edit own comment")
+@router.post(
+    "/comments/{comment_id}/edit",
+    dependencies=[CsrfChecked],
+    **form(400, 401, 403, 404),
+    summary="Edit own comment",
+)
 @writes
 def edit_comment(
     comment_id: int, session: SessionDep, user: ActiveUser, body: Text = ""
@@ -193,7 +207,10 @@ def edit_comment(
 
 
 @router.post(
-    "/comments/{comment_id}/delete", dependencies=[CsrfChecked], summary="Delete own comment"
+    "/comments/{comment_id}/delete",
+    dependencies=[CsrfChecked],
+    **form(400, 401, 403, 404),
+    summary="Delete own comment",
 )
 @writes
 def delete_comment(comment_id: int, session: SessionDep, user: ActiveUser) -> Response:
@@ -220,7 +237,12 @@ def _submit_page(
     return templates.TemplateResponse(request, "submit.html", context, status_code=status_code)
 
 
-@router.get("/papers/submit", response_class=HTMLResponse, summary="Submit a paper (form)")
+@router.get(
+    "/papers/submit",
+    response_class=HTMLResponse,
+    responses=page(403, redirect=True),
+    summary="Submit a paper (form)",
+)
 def submit_page(request: Request, templates: TemplatesDep, user: ActiveUser) -> HTMLResponse:
     return _submit_page(request, templates, {})
 
@@ -248,7 +270,12 @@ def _submit(
         )
 
 
-@router.post("/papers/submit", dependencies=[CsrfChecked], summary="Submit a paper")
+@router.post(
+    "/papers/submit",
+    dependencies=[CsrfChecked],
+    **form(400, 401, 403, 429, 502),
+    summary="Submit a paper",
+)
 def submit_form(
     request: Request,
     session: SessionDep,
@@ -279,7 +306,8 @@ class SubmitIn(BaseModel):
 @router.post(
     "/api/papers/submit",
     dependencies=[ApiCsrfChecked],
-    responses={**ERRORS, 502: {"model": ErrorOut}},
+    # The body is DailyPaperOut, dumped by the handler (with HF's aliases).
+    responses={200: {"model": DailyPaperOut}, **api(400, 401, 403, 409, 429, 502)},
     summary="Submit a paper (HF shape)",
 )
 def api_submit(
@@ -307,7 +335,12 @@ def api_submit(
 # Moderation ----------------------------------------------------------------------------------
 
 
-@router.post("/moderation/{action}/{target_id}", dependencies=[CsrfChecked], summary="Moderate")
+@router.post(
+    "/moderation/{action}/{target_id}",
+    dependencies=[CsrfChecked],
+    **form(400, 401, 403, 404),
+    summary="Moderate",
+)
 @writes
 def moderate(
     request: Request,
@@ -318,13 +351,19 @@ def moderate(
     reason: Text = "",
 ) -> Response:
     try:
-        community.moderate(session, user, action, target_id, reason, _now())
+        target = row_id_or_404(target_id, "moderation target")
+        community.moderate(session, user, action, target, reason, _now())
     except CommunityError as exc:
         raise HTTPException(400, str(exc)) from None
     return RedirectResponse(back(request, "/moderation"), status_code=303)
 
 
-@router.get("/moderation", response_class=HTMLResponse, summary="Moderation log")
+@router.get(
+    "/moderation",
+    response_class=HTMLResponse,
+    responses=page(403, redirect=True),
+    summary="Moderation log",
+)
 def moderation_log(
     request: Request, session: SessionDep, templates: TemplatesDep, user: Moderator
 ) -> HTMLResponse:

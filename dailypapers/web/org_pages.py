@@ -14,6 +14,7 @@ from dailypapers import orgs
 from dailypapers.accounts import AccountFormError
 from dailypapers.models import DailyEntry, Org, OrgMember, Paper, User
 from dailypapers.web.deps import SessionDep, TemplatesDep, writes
+from dailypapers.web.openapi import form, page
 from dailypapers.web.security import ActiveUser, CsrfChecked, session_user
 
 router = APIRouter(tags=["organizations"])
@@ -70,12 +71,19 @@ def _org_page(
     return templates.TemplateResponse(request, "org.html", context, status_code=status_code)
 
 
-@router.get("/orgs/new", response_class=HTMLResponse, summary="New organization form")
+@router.get(
+    "/orgs/new",
+    response_class=HTMLResponse,
+    responses=page(403, redirect=True),
+    summary="New organization form",
+)
 def new_org_page(request: Request, templates: TemplatesDep, user: ActiveUser) -> HTMLResponse:
     return templates.TemplateResponse(request, "org_new.html", {"values": {}, "errors": {}})
 
 
-@router.post("/orgs", dependencies=[CsrfChecked], summary="Create an organization")
+@router.post(
+    "/orgs", dependencies=[CsrfChecked], **form(400, 401, 403), summary="Create an organization"
+)
 @writes
 def create_org(
     request: Request,
@@ -93,14 +101,24 @@ def create_org(
     return RedirectResponse(f"/orgs/{org.name}", status_code=303)
 
 
-@router.get("/orgs/{name}", response_class=HTMLResponse, summary="An organization's page")
+@router.get(
+    "/orgs/{name}",
+    response_class=HTMLResponse,
+    responses=page(404),
+    summary="An organization's page",
+)
 def org_page(
     request: Request, name: str, session: SessionDep, templates: TemplatesDep
 ) -> HTMLResponse:
     return _org_page(request, session, templates, _org(session, name))
 
 
-@router.post("/orgs/{name}/{action}", dependencies=[CsrfChecked], summary="Invite, accept, leave")
+@router.post(
+    "/orgs/{name}/{action}",
+    dependencies=[CsrfChecked],
+    **form(400, 401, 403, 404),
+    summary="Invite, accept, leave",
+)
 @writes
 def org_action(
     request: Request,
@@ -128,7 +146,12 @@ def org_action(
     return RedirectResponse(f"/orgs/{org.name}", status_code=303)
 
 
-@router.get("/users/{username}", response_class=HTMLResponse, summary="A user's public profile")
+@router.get(
+    "/users/{username}",
+    response_class=HTMLResponse,
+    responses=page(404),
+    summary="A user's public profile",
+)
 def user_page(
     request: Request, username: str, session: SessionDep, templates: TemplatesDep
 ) -> HTMLResponse:
