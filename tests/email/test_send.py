@@ -21,8 +21,10 @@ from dailypapers.digests.send import (
 )
 from dailypapers.models import DailyEntry, DigestReceived, DigestSend, Job, Paper, Subscription
 from dailypapers.worker import Worker
-from tests.conftest import QueryCounter, make_settings
-from tests.mail_server import SmtpRecorder, add_subscription
+from tests.factories import add_subscription
+from tests.support.database import make_settings
+from tests.support.queries import QueryCounter
+from tests.support.smtp import SmtpRecorder
 
 pytestmark = pytest.mark.both_backends
 
