@@ -158,9 +158,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(
         None,
         description=(
-            "Key that signs session cookies and mailed links. Unset: a random key is "
-            "made once and kept in `DATA_DIR/secret_key`; set it when several machines serve "
-            "the site."
+            "Key that signs the links sent by mail (account and subscription confirmation, "
+            "password reset, email change) and the sign-in cookie. Unset: a random key is made "
+            "once and kept in `DATA_DIR/secret_key`; set it when several machines serve the site."
         ),
     )
     trusted_proxies: list[str] = Field(

@@ -42,8 +42,8 @@ from dailypapers.models import (
 )
 from dailypapers.search.lexical import PG_TEXT_CONFIG
 from dailypapers.search.pgvector_index import fill_embedding_column
-from tests.conftest import PostgresDatabases, make_settings
-from tests.web.community_helpers import make_user
+from tests.factories import make_user
+from tests.support.database import PostgresDatabases, make_settings
 
 pytestmark = pytest.mark.both_backends
 

@@ -19,7 +19,8 @@ from dailypapers.ingest.run import load_hf_daily
 from dailypapers.ingest.upsert import UpvoteReading, newest_upvotes
 from dailypapers.models import Author, DailyEntry, Org, Paper, PaperAuthor, User
 from dailypapers.ranking import trending_score
-from tests.conftest import DATA_DIR, lexical_match_ids
+from tests.support import DATA_DIR
+from tests.support.database import lexical_match_ids
 
 pytestmark = pytest.mark.both_backends
 

@@ -6,8 +6,8 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from dailypapers.config import Settings
-from tests.conftest import LiveServer, add_daily_paper
-from tests.web.community_helpers import PASSWORD, make_user
+from tests.factories import PASSWORD, add_daily_paper, make_user
+from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.browser
 

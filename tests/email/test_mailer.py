@@ -21,8 +21,9 @@ from dailypapers.mail.mailer import (
     SmtpMailer,
     TransientMailError,
 )
-from tests.conftest import make_settings
-from tests.mail_server import SmtpRecorder, free_port
+from tests.support import free_port
+from tests.support.database import make_settings
+from tests.support.smtp import SmtpRecorder
 
 pytestmark = pytest.mark.both_backends
 

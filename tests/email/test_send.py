@@ -18,8 +18,10 @@ from dailypapers.digests.send import send_chunk
 from dailypapers.jobs import DIGEST_SCHEDULE_JOB as SCHEDULE_JOB
 from dailypapers.models import DailyEntry, DigestReceived, DigestSend, Job, Paper, Subscription
 from dailypapers.worker import Worker
-from tests.conftest import QueryCounter, make_settings
-from tests.mail_server import SmtpRecorder, add_subscription
+from tests.factories import add_subscription
+from tests.support.database import make_settings
+from tests.support.queries import QueryCounter
+from tests.support.smtp import SmtpRecorder
 
 pytestmark = pytest.mark.both_backends
 

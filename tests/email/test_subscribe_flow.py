@@ -20,8 +20,9 @@ from dailypapers.models import DigestSend, Job, Subscription
 from dailypapers.signing import secret_key
 from dailypapers.web.app import create_app
 from dailypapers.worker import Worker
-from tests.conftest import csrf_token, make_settings
-from tests.mail_server import SmtpRecorder
+from tests.support.database import make_settings
+from tests.support.smtp import SmtpRecorder
+from tests.support.web_client import csrf_token
 
 pytestmark = pytest.mark.both_backends
 

@@ -25,7 +25,7 @@ from dailypapers.search import indexer
 from dailypapers.search.embed import Embedder, content_hash, load_embedder, paper_text
 from dailypapers.search.indexer import EMBED_BATCH, index_status, job_handlers
 from dailypapers.worker import Worker, WorkerStats
-from tests.conftest import database_env, make_settings
+from tests.support.database import database_env, make_settings
 
 pytestmark = pytest.mark.both_backends
 

@@ -32,7 +32,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dailypapers.config import Settings
 from dailypapers.web.app import create_app
-from tests.web.community_helpers import api_token, make_user, sign_in
+from tests.factories import api_token, make_user
+from tests.support.web_client import sign_in
 
 pytestmark = pytest.mark.both_backends
 

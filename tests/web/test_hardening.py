@@ -28,15 +28,11 @@ from dailypapers.ingest.run import load_hf_daily
 from dailypapers.models import DailyEntry, Job, Paper, User
 from dailypapers.signing import Signer
 from dailypapers.web.app import create_app
-from tests.conftest import DATA_DIR, LiveServer, free_port, make_settings, wait_until_healthy
-from tests.web.community_helpers import (
-    PASSWORD,
-    api_token,
-    db_session,
-    form,
-    make_user,
-    sign_in,
-)
+from tests.factories import PASSWORD, api_token, make_user
+from tests.support import DATA_DIR, free_port
+from tests.support.database import db_session, make_settings
+from tests.support.live_server import LiveServer, wait_until_healthy
+from tests.support.web_client import form, sign_in
 
 PAPER = "2602.08222"  # on the demo month's list
 ARXIV_ENTRY = (DATA_DIR / "arxiv_api/id_list.xml").read_bytes()

@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 
 from dailypapers.config import Settings
 from dailypapers.web.app import create_app
-from tests.web.community_helpers import csrf_token, form, make_user, sign_in
+from tests.factories import make_user
+from tests.support.web_client import csrf_token, form, sign_in
 
 pytestmark = pytest.mark.both_backends
 
