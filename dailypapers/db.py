@@ -37,7 +37,8 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 
 
 def _json_dumps(value: Any) -> str:
-    """orjson for JSON columns: ~10× the stdlib encoder on bulk loads, and keeps UTF-8 as is."""
+    """orjson for JSON columns: much faster than the stdlib encoder on bulk loads, and keeps
+    UTF-8 as is."""
     return orjson.dumps(value).decode()
 
 
@@ -125,8 +126,8 @@ def begin_write(session: Session) -> None:
 
 
 # One lock per SQLite engine: writers of one process queue on it in order instead of polling
-# SQLite's lock with growing sleeps (busy_timeout), which gave votes a p99 of ~440 ms under 8
-# concurrent clients. Other processes still meet at SQLite's own lock.
+# SQLite's lock with growing sleeps (busy_timeout), which gave votes a long tail under
+# concurrent clients (docs/benchmarks.md). Other processes still meet at SQLite's own lock.
 _SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
 _SQLITE_WRITERS_GUARD = threading.Lock()
 
@@ -156,8 +157,8 @@ def write_transaction(session: Session) -> Iterator[Session]:
             lock.release()
 
 
-# Bulk loads on SQLite (measured on 75k papers, docs/benchmarks.md): a 96 MiB page cache and
-# checkpointing the WAL every 20,000 pages instead of 1,000 cut a snapshot load by ~15 %.
+# Bulk loads on SQLite (docs/benchmarks.md): a larger page cache and checkpointing the WAL
+# less often cut a snapshot load.
 # Per connection, so web processes keep SQLite's defaults.
 SQLITE_BULK_PRAGMAS = ("PRAGMA cache_size=-98304", "PRAGMA wal_autocheckpoint=20000")
 SQLITE_DEFAULT_PRAGMAS = ("PRAGMA cache_size=-2000", "PRAGMA wal_autocheckpoint=1000")
