@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.postgresql.base import ischema_names
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import UserDefinedType
@@ -109,6 +111,20 @@ def _committed(session: Session, *, write: bool) -> Iterator[None]:
     except BaseException:
         session.rollback()
         raise
+
+
+def is_sqlite(bind: Session | Connection | Engine) -> bool:
+    """Whether ``bind`` talks to SQLite: the one question of backend the rest of the code asks
+    (here, so the dialect is looked at in one module)."""
+    if isinstance(bind, Session):
+        return bind.get_bind().dialect.name == "sqlite"
+    return bind.dialect.name == "sqlite"
+
+
+def upsert_insert(session: Session) -> Any:
+    """The dialect's own ``insert`` (``pg_insert`` or ``sqlite_insert``), whose statements
+    have ``on_conflict_do_update`` / ``on_conflict_do_nothing`` with the same arguments."""
+    return sqlite_insert if is_sqlite(session) else pg_insert
 
 
 def begin_write(session: Session) -> None:

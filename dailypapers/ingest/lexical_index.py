@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from dailypapers.db import is_sqlite
+
 DEFAULT_AUTOMERGE = 4
 BULK_AUTOMERGE = 16
 
@@ -16,7 +18,7 @@ BULK_AUTOMERGE = 16
 def set_lexical_automerge(session: Session, segments: int) -> None:
     """Persistent FTS5 setting of the ``papers_fts`` index; no-op on other databases."""
     connection = session.connection()
-    if connection.dialect.name != "sqlite":
+    if not is_sqlite(connection):
         return
     connection.exec_driver_sql(
         "INSERT INTO papers_fts(papers_fts, rank) VALUES ('automerge', ?)", (int(segments),)

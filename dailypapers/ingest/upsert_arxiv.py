@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from dailypapers import jobs
 from dailypapers.bulk import bind_value, insert_rows, select_in
+from dailypapers.db import is_sqlite
 from dailypapers.ingest.normalize import ArxivRecord
 from dailypapers.ingest.upsert import Outcome, content_hash
 from dailypapers.jobs import EMBED_JOB
@@ -299,7 +300,7 @@ def _builds_in_sqlite(connection: Connection) -> bool:
 
     Elsewhere (PostgreSQL) the portable path builds them in Python; a test compares the two.
     """
-    return connection.dialect.name == "sqlite"
+    return is_sqlite(connection)
 
 
 # SQLite: the links are made from each paper's stored ``author_names`` inside SQLite, which
