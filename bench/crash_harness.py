@@ -34,18 +34,20 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bench.crash_checks import Invariant, check_all
+from bench.crash_checks import Evidence, Invariant, check_all
 from bench.crash_load import Account, Load, LoadRecord
-from dailypapers import migrate
+from dailypapers import jobs, migrate
 from dailypapers.accounts import create_api_token, create_user
 from dailypapers.config import Settings
 from dailypapers.data import DEMO_DAILY_PAPERS
 from dailypapers.db import make_engine, make_session_factory
-from dailypapers.digests.send import schedule_period
+from dailypapers.digests.schedule import schedule_period
 from dailypapers.ingest.run import load_hf_daily
-from dailypapers.models import DailyEntry, Paper
-from tests.fakes import FakeRemote
-from tests.mail_server import SmtpRecorder, add_subscription, free_port
+from dailypapers.models import DailyEntry, Job, Paper
+from tests.factories import add_subscription
+from tests.support import free_port
+from tests.support.fake_remotes import FakeRemote
+from tests.support.smtp import SmtpRecorder
 
 KINDS = ("server", "worker", "ingest")
 SHARED_SNAPSHOT = Path(__file__).parents[2] / "shared/data/arxiv_snapshot_sample.jsonl.gz"
@@ -56,6 +58,7 @@ PASSWORD = "crash-harness-password"
 LEASE_SECONDS = 1.5  # a dead worker's job is claimed again this soon
 FIRST_PERIOD = dt.date(2026, 2, 1)
 UNLIMITED = "100000/hour"  # the load must not be refused by rate limits
+CHUNK_SIZE = 10  # subscriptions per digest send job: a period is several jobs
 
 
 @dataclass
@@ -123,7 +126,7 @@ class Proc:
 
     def start(self) -> None:
         with self.log.open("ab") as out:
-            self.popen = subprocess.Popen(  # noqa: S603 (our own command)
+            self.popen = subprocess.Popen(
                 [sys.executable, "-m", "dailypapers.cli", *self.args],
                 env=self.env,
                 stdout=out,
@@ -203,7 +206,7 @@ def _environment(config: HarnessConfig, smtp_port: int, arxiv_url: str) -> dict[
         "SMTP_TIMEOUT_SECONDS": "10",
         "DIGEST_ENABLED": "false",  # the harness schedules the periods itself
         "HARVEST_ENABLED": "false",
-        "DIGEST_CHUNK_SIZE": "10",
+        "DIGEST_CHUNK_SIZE": str(CHUNK_SIZE),
         "JOB_LEASE_SECONDS": str(LEASE_SECONDS),
         "WORKER_POLL_SECONDS": "0.1",
         "JOB_RETRY_BASE_SECONDS": "0.2",
@@ -245,7 +248,9 @@ def _prepare(
                 password=PASSWORD,
                 now=now,
             )
-            accounts.append(Account(name, PASSWORD, create_api_token(session, user, "h", now).secret))
+            accounts.append(
+                Account(name, PASSWORD, create_api_token(session, user, "h", now).secret)
+            )
         for index in range(config.subscribers):
             add_subscription(session, f"reader{index:03d}@example.org")
         day = session.scalar(select(func.max(DailyEntry.feed_date)))
@@ -280,7 +285,8 @@ def _remotes(delay: float) -> Iterator[tuple[SmtpRecorder, int, ArxivStub]]:
     controller = Controller(recorder, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        with ArxivStub() as arxiv:
+        arxiv = ArxivStub()
+        with arxiv:
             yield recorder, port, arxiv
     finally:
         controller.stop()
@@ -289,9 +295,12 @@ def _remotes(delay: float) -> Iterator[tuple[SmtpRecorder, int, ArxivStub]]:
 class Harness:
     """One run: start the processes, kill them under load, drain, check."""
 
-    def __init__(self, config: HarnessConfig, env: dict[str, str], url: str) -> None:
+    def __init__(
+        self, config: HarnessConfig, settings: Settings, env: dict[str, str], url: str
+    ) -> None:
         self.config = config
-        self.rng = random.Random(config.seed)  # noqa: S311 (kill moments, not secrets)
+        self.settings = settings
+        self.rng = random.Random(config.seed)
         self.url = url
         port = url.rsplit(":", 1)[1]
         logs = config.workdir
@@ -311,7 +320,7 @@ class Harness:
     def schedule_period(self, factory: sessionmaker[Session]) -> None:
         key = f"daily:{FIRST_PERIOD + dt.timedelta(days=len(self.periods))}"
         with factory.begin() as session:
-            schedule_period(session, Settings(), key, dt.datetime.now(dt.UTC))
+            schedule_period(session, self.settings, key, dt.datetime.now(dt.UTC))
         self.periods.append(key)
 
     def _check_alive(self, proc: Proc) -> None:
@@ -359,10 +368,34 @@ class Harness:
         self.ingest.note_exit()
 
 
+def _drain(factory: sessionmaker[Session], timeout: float) -> list[str]:
+    """Wait until the restarted worker has finished every runnable job (embeddings wait for a
+    model the harness does not install); returns a complaint when it does not in time."""
+    deadline = time.monotonic() + timeout
+    busy = Job.state.in_(("queued", "running")) & (Job.kind != jobs.EMBED_JOB)
+    while time.monotonic() < deadline:
+        with factory() as session:
+            left = session.scalar(select(func.count()).select_from(Job).where(busy)) or 0
+        if not left:
+            return []
+        time.sleep(0.2)
+    return [f"the worker left {left} jobs unfinished after {timeout:.0f} s"]
+
+
+def _shown_upvotes(url: str, papers: list[str]) -> dict[str, int]:
+    """The upvotes the restarted server shows for each paper the load voted on."""
+    with httpx.Client(base_url=url, timeout=15) as client:
+        return {i: int(client.get(f"/api/papers/{i}").json()["upvotes"]) for i in papers}
+
+
 def run(config: HarnessConfig) -> Report:
     started = time.monotonic()
     settings = Settings(
-        data_dir=config.workdir, database_url=config.database_url, digest_enabled=False
+        data_dir=config.workdir,
+        database_url=config.database_url,
+        digest_enabled=False,
+        digest_chunk_size=CHUNK_SIZE,
+        job_lease_seconds=LEASE_SECONDS,
     )
     engine = make_engine(settings)
     migrate.upgrade(engine)
@@ -371,7 +404,7 @@ def run(config: HarnessConfig) -> Report:
     url = f"http://127.0.0.1:{free_port()}"
     with _remotes(config.smtp_delay_seconds) as (smtp, smtp_port, arxiv):
         env = _environment(config, smtp_port, arxiv.url)
-        harness = Harness(config, env, url)
+        harness = Harness(config, settings, env, url)
         record = LoadRecord()
         submit_ids = [f"2611.{90000 + i:05d}" for i in range(config.submissions)]
         load = Load(url, accounts, papers, record, seed=config.seed, submit_ids=submit_ids)
@@ -390,19 +423,18 @@ def run(config: HarnessConfig) -> Report:
             load.stop()
             load.settle_submissions()
             harness.finish_ingest()
-            invariants = check_all(
-                engine,
-                factory,
-                config,
-                url=url,
-                smtp=smtp,
+            drained = _drain(factory, config.drain_timeout_seconds)
+            evidence = Evidence(
                 record=record,
-                papers=papers,
+                messages=list(smtp.messages),
                 periods=harness.periods,
                 worker_kills=harness.kills["worker"],
-                unexpected=[e for p in procs for e in p.unexpected_exits],
-                drain_timeout=config.drain_timeout_seconds,
+                snapshot=config.snapshot,
+                lease_seconds=LEASE_SECONDS,
+                shown=_shown_upvotes(url, papers),
+                unexpected=[e for p in procs for e in p.unexpected_exits] + drained,
             )
+            invariants = check_all(engine, evidence)
         finally:
             load.stop()
             for proc in procs:

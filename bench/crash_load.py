@@ -14,6 +14,7 @@ import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -93,7 +94,7 @@ class Load:
         for thread in self._threads:
             thread.join(timeout=30)
 
-    def _spawn(self, target: object, account: Account, index: int) -> None:
+    def _spawn(self, target: Callable[[Account, int], None], account: Account, index: int) -> None:
         thread = threading.Thread(
             target=target, args=(account, index), daemon=True, name=f"load-{account.username}"
         )
@@ -116,7 +117,7 @@ class Load:
         return httpx.Client(base_url=self.base_url, headers=headers, timeout=15)
 
     def _votes(self, account: Account, index: int) -> None:
-        rng = random.Random(self.seed * 1000 + index)  # noqa: S311 (load, not a secret)
+        rng = random.Random(self.seed * 1000 + index)
         with self._client(account) as client:
             while not self._stop.is_set():
                 paper = rng.choice(self.papers)
@@ -150,7 +151,7 @@ class Load:
         return match[1] if match else None
 
     def _comments(self, account: Account, index: int) -> None:
-        rng = random.Random(self.seed * 2000 + index)  # noqa: S311
+        rng = random.Random(self.seed * 2000 + index)
         number = 0
         with self._client() as client:
             csrf = None
