@@ -64,12 +64,12 @@ def _verdict(name: str, problems: Mapping[str, Sequence[object]], fine: str) -> 
 
 def _user_ids(session: Session, names: Iterable[str]) -> dict[str, int]:
     rows = session.execute(select(User.username, User.id).where(User.username.in_(set(names))))
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 def _paper_ids(session: Session, arxiv_ids: Iterable[str]) -> dict[str, int]:
     rows = session.execute(select(Paper.arxiv_id, Paper.id).where(Paper.arxiv_id.in_(arxiv_ids)))
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 def check_votes(session: Session, votes: Mapping[tuple[str, str], bool | None]) -> Invariant:
@@ -77,7 +77,7 @@ def check_votes(session: Session, votes: Mapping[tuple[str, str], bool | None]) 
     whose last request went unanswered may be either way."""
     users = _user_ids(session, (user for user, _ in votes))
     papers = _paper_ids(session, {paper for _, paper in votes})
-    stored = set(session.execute(select(Vote.user_id, Vote.paper_id)).tuples())
+    stored = {(u, p) for u, p in session.execute(select(Vote.user_id, Vote.paper_id))}
     lost, undone, known = [], [], 0
     for (user, paper), voted in sorted(votes.items()):
         if voted is None:
@@ -98,12 +98,10 @@ def check_votes(session: Session, votes: Mapping[tuple[str, str], bool | None]) 
 def check_vote_counters(session: Session, shown: Mapping[str, int] | None = None) -> Invariant:
     """Every paper's vote counter equals its vote rows, and (when ``shown`` is given, the
     upvotes the API answered per arXiv id) the shown count is imported + local rows."""
-    rows = dict(
-        session.execute(select(Vote.paper_id, func.count()).group_by(Vote.paper_id)).tuples().all()
-    )
+    rows = dict(session.execute(select(Vote.paper_id, func.count()).group_by(Vote.paper_id)).all())
     papers = session.execute(
         select(Paper.id, Paper.arxiv_id, Paper.local_upvotes, Paper.external_upvotes)
-    ).tuples()
+    ).all()
     off, wrong_shown, checked = [], [], 0
     for paper_id, arxiv_id, local, external in papers:
         checked += 1
@@ -167,9 +165,7 @@ def check_jobs(session: Session, now: dt.datetime, lease_seconds: float) -> Inva
     """No job is left "running" (its worker was killed and a restarted one must have taken it
     past the lease), none is overdue in the queue, none failed for good. Embedding jobs wait
     for a model the harness does not install, so they are not counted as overdue."""
-    rows = session.execute(
-        select(Job.id, Job.kind, Job.state, Job.run_after, Job.last_error)
-    ).tuples()
+    rows = session.execute(select(Job.id, Job.kind, Job.state, Job.run_after, Job.last_error)).all()
     running, overdue, failed = [], [], []
     states: Counter[str] = Counter()
     for job_id, kind, state, run_after, error in rows:
@@ -200,8 +196,11 @@ def check_digests(
         select(DigestSend.id, DigestSend.period_key, DigestSend.state, DigestSend.message_id)
         .where(DigestSend.period_key.in_(list(periods)))
         .order_by(DigestSend.id)
-    ).tuples()
+    ).all()
     received = Counter(str(message["Message-ID"]) for message in messages)
+    contents: dict[str, set[str]] = {}
+    for message in messages:
+        contents.setdefault(str(message["Message-ID"]), set()).add(_text(message))
     by_id: dict[str, str] = {}
     not_sent, lost = [], []
     for send_id, period, state, message_id in sends:
@@ -218,6 +217,7 @@ def check_digests(
         "not sent": not_sent,
         "sent but never received": lost,
         "received from no send row": unknown,
+        "repeated with other content": [m for m, texts in contents.items() if len(texts) > 1],
     }
     if repeats > worker_kills:
         problems[f"repeated (more than the {worker_kills} worker kills allow)"] = repeated
@@ -227,8 +227,14 @@ def check_digests(
         problems,
         f"{len(periods)} periods ({periods_with_rows} with send rows), {len(by_id)} sent, "
         f"{sum(received.values())} received; {repeats} in-flight repeats after "
-        f"{worker_kills} worker kills, each with its Message-ID",
+        f"{worker_kills} worker kills, each with its Message-ID and content",
     )
+
+
+def _text(message: EmailMessage) -> str:
+    """What the reader sees: the plain-text body (HTML when there is none)."""
+    body = message.get_body(preferencelist=("plain", "html"))
+    return str(body.get_content()) if isinstance(body, EmailMessage) else ""
 
 
 def _open(path: Path) -> io.BufferedIOBase:

@@ -169,6 +169,11 @@ class ArxivStub(FakeRemote):
     """The arXiv API on 127.0.0.1 answering any id with a paper published just now (a
     submission is refused for papers older than SUBMIT_MAX_AGE_DAYS of the real clock)."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        # A server killed mid-request leaves a broken pipe here: expected, not worth a trace.
+        self.server.handle_error = lambda *_args: None  # type: ignore[method-assign]
+
     def answer(self, path: str, query: dict[str, str]) -> tuple[int, bytes, str]:
         if path != "/api/query" or "id_list" not in query:
             return super().answer(path, query)
