@@ -13,7 +13,7 @@ import gzip
 import io
 import lzma
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -26,6 +26,7 @@ from bench.crash_load import LoadRecord
 from dailypapers import jobs
 from dailypapers.arxiv_ids import ArxivIdError, parse_arxiv_id
 from dailypapers.models import (
+    Author,
     Comment,
     DailyEntry,
     DigestSend,
@@ -258,34 +259,79 @@ def snapshot_ids(path: Path) -> Iterator[str]:
                 continue
 
 
-def check_ingest(session: Session, snapshot: Path) -> Invariant:
+# What an arXiv record decides about a paper: a resumed ingest must leave exactly this.
+INGESTED = (
+    Paper.version,
+    Paper.title,
+    Paper.abstract,
+    Paper.title_raw,
+    Paper.abstract_raw,
+    Paper.author_names,
+    Paper.authors_text,
+    Paper.categories,
+    Paper.comments,
+    Paper.journal_ref,
+    Paper.doi,
+    Paper.license,
+    Paper.listing_date,
+    Paper.published_at,
+    Paper.revised_at,
+    Paper.withdrawn_at,
+    Paper.metadata_hash,
+)
+
+
+def ingested_papers(session: Session, arxiv_ids: Collection[str]) -> dict[str, tuple[object, ...]]:
+    """Per arXiv id: the fields the record sets, the authors in order, the versions."""
+    papers = {
+        row[0]: row[1:]
+        for row in session.execute(
+            select(Paper.arxiv_id, Paper.id, *INGESTED).where(Paper.arxiv_id.in_(arxiv_ids))
+        )
+    }
+    ids = {fields[0]: arxiv_id for arxiv_id, fields in papers.items()}
+    authors: dict[str, list[str]] = {}
+    for paper_id, name in session.execute(
+        select(PaperAuthor.paper_id, Author.name)
+        .join(Author, Author.id == PaperAuthor.author_id)
+        .where(PaperAuthor.paper_id.in_(ids))
+        .order_by(PaperAuthor.paper_id, PaperAuthor.position)
+    ):
+        authors.setdefault(ids[paper_id], []).append(name)
+    versions: dict[str, list[tuple[int, object]]] = {}
+    for paper_id, version, submitted in session.execute(
+        select(PaperVersion.paper_id, PaperVersion.version, PaperVersion.submitted_at)
+        .where(PaperVersion.paper_id.in_(ids))
+        .order_by(PaperVersion.paper_id, PaperVersion.version)
+    ):
+        versions.setdefault(ids[paper_id], []).append((version, submitted))
+    return {
+        arxiv_id: (*fields[1:], authors.get(arxiv_id, []), versions.get(arxiv_id, []))
+        for arxiv_id, fields in papers.items()
+    }
+
+
+def check_ingest(
+    session: Session, snapshot: Path, reference: Mapping[str, tuple[object, ...]] | None = None
+) -> Invariant:
     """After killed ingests and a rerun to the end, every paper of the file is stored exactly
-    once, with its versions and author links once each."""
+    once and (given ``reference``, what one uninterrupted ingest of the file stored) with the
+    same fields, authors and versions: a resumed batch is neither skipped nor half applied."""
     wanted = set(snapshot_ids(snapshot))
     stored = Counter(
         session.scalars(select(Paper.arxiv_id).where(Paper.arxiv_id.in_(wanted))).all()
     )
     missing = sorted(wanted - set(stored))
     doubled = [f"{i} ×{n}" for i, n in stored.items() if n > 1]
-    versions = session.execute(
-        select(PaperVersion.paper_id, PaperVersion.version)
-        .group_by(PaperVersion.paper_id, PaperVersion.version)
-        .having(func.count() > 1)
-    ).all()
-    links = session.execute(
-        select(PaperAuthor.paper_id, PaperAuthor.position)
-        .group_by(PaperAuthor.paper_id, PaperAuthor.position)
-        .having(func.count() > 1)
-    ).all()
+    differ: list[str] = []
+    if reference is not None:
+        ours = ingested_papers(session, wanted)
+        differ = sorted(i for i in wanted if i in ours and ours[i] != reference.get(i))
+    compared = " and as an uninterrupted ingest stored them" if reference is not None else ""
     return _verdict(
         "every paper of the killed ingest stored once",
-        {
-            "missing": missing,
-            "doubled": doubled,
-            "doubled versions": [tuple(row) for row in versions],
-            "doubled author links": [tuple(row) for row in links],
-        },
-        f"{len(wanted)} papers in the file, all stored once",
+        {"missing": missing, "doubled": doubled, "unlike an uninterrupted ingest": differ},
+        f"{len(wanted)} papers in the file, all stored once{compared}",
     )
 
 
@@ -334,6 +380,18 @@ def check_integrity(engine: Engine) -> Invariant:
     )
 
 
+def check_answers(outcomes: Mapping[str, int]) -> Invariant:
+    """No request was answered with a server error: a kill may cut a connection, it must not
+    leave the restarted server failing requests (a locked database, a half-made row)."""
+    errors = [f"{kind} ×{n}" for kind, n in sorted(outcomes.items()) if kind.endswith(":5xx")]
+    cut = sum(n for kind, n in outcomes.items() if kind.endswith(":conn"))
+    return _verdict(
+        "no server error answered",
+        {"5xx answers": errors},
+        f"{sum(outcomes.values())} requests, {cut} cut by a kill, no 5xx",
+    )
+
+
 def check_exits(unexpected: Sequence[str]) -> Invariant:
     """A process died only when the harness killed it (a crash of its own is a defect too)."""
     return _verdict(
@@ -352,6 +410,7 @@ class Evidence:
     snapshot: Path
     lease_seconds: float
     shown: Mapping[str, int] | None = None  # upvotes the API shows, by arXiv id
+    reference: Mapping[str, tuple[object, ...]] | None = None  # see check_ingest
     unexpected: Sequence[str] = ()
 
 
@@ -366,6 +425,11 @@ def check_all(engine: Engine, evidence: Evidence) -> list[Invariant]:
             check_submissions(session, record.submissions),
             check_jobs(session, jobs.utc_clock(), evidence.lease_seconds),
             check_digests(session, evidence.messages, evidence.periods, evidence.worker_kills),
-            check_ingest(session, evidence.snapshot),
+            check_ingest(session, evidence.snapshot, evidence.reference),
         ]
-    return [*checks, check_integrity(engine), check_exits(evidence.unexpected)]
+    return [
+        *checks,
+        check_integrity(engine),
+        check_answers(record.outcomes),
+        check_exits(evidence.unexpected),
+    ]

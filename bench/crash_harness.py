@@ -34,7 +34,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bench.crash_checks import Evidence, Invariant, check_all
+from bench.crash_checks import Evidence, Invariant, check_all, ingested_papers, snapshot_ids
 from bench.crash_load import Account, Load, LoadRecord
 from dailypapers import jobs, migrate
 from dailypapers.accounts import create_api_token, create_user
@@ -42,7 +42,7 @@ from dailypapers.config import Settings
 from dailypapers.data import DEMO_DAILY_PAPERS
 from dailypapers.db import make_engine, make_session_factory
 from dailypapers.digests.schedule import schedule_period
-from dailypapers.ingest.run import load_hf_daily
+from dailypapers.ingest.run import load_hf_daily, load_snapshot
 from dailypapers.models import DailyEntry, Job, Paper
 from tests.factories import add_subscription
 from tests.support import free_port
@@ -59,6 +59,7 @@ LEASE_SECONDS = 1.5  # a dead worker's job is claimed again this soon
 FIRST_PERIOD = dt.date(2026, 2, 1)
 UNLIMITED = "100000/hour"  # the load must not be refused by rate limits
 CHUNK_SIZE = 10  # subscriptions per digest send job: a period is several jobs
+INGEST_BATCH = 100  # records per ingest transaction: a file is many, a kill lands between
 
 
 @dataclass
@@ -316,7 +317,13 @@ class Harness:
             logs / "server.log",
         )
         self.worker = Proc("worker", ["worker"], env, logs / "worker.log")
-        ingest_args = ["ingest", "snapshot", "--batch-size", "100", str(config.snapshot)]
+        ingest_args = [
+            "ingest",
+            "snapshot",
+            "--batch-size",
+            str(INGEST_BATCH),
+            str(config.snapshot),
+        ]
         self.ingest = Proc("ingest", ingest_args, env, logs / "ingest.log")
         self.kills: Counter[str] = Counter()
         self.missed_kills = 0
@@ -371,6 +378,25 @@ class Harness:
         assert self.ingest.popen is not None
         self.ingest.popen.wait(timeout=300)
         self.ingest.note_exit()
+
+
+def _reference(config: HarnessConfig) -> dict[str, tuple[object, ...]]:
+    """What one uninterrupted ingest of the snapshot stores, after the same demo month, in a
+    SQLite file of its own: the killed and resumed ingests must end with the same papers."""
+    folder = config.workdir / "reference"
+    settings = Settings(data_dir=folder, digest_enabled=False)
+    engine = make_engine(settings)
+    try:
+        migrate.upgrade(engine)
+        factory = make_session_factory(engine)
+        stats = load_hf_daily(factory, settings, DEMO_DAILY_PAPERS)
+        assert stats.failed == 0, stats.errors[:3]
+        load_snapshot(factory, config.snapshot, batch_size=INGEST_BATCH)
+        with factory() as session:
+            return ingested_papers(session, set(snapshot_ids(config.snapshot)))
+    finally:
+        engine.dispose()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _drain(factory: sessionmaker[Session], timeout: float) -> list[str]:
@@ -437,6 +463,7 @@ def run(config: HarnessConfig) -> Report:
                 snapshot=config.snapshot,
                 lease_seconds=LEASE_SECONDS,
                 shown=_shown_upvotes(url, papers),
+                reference=_reference(config),
                 unexpected=[e for p in procs for e in p.unexpected_exits] + drained,
             )
             invariants = check_all(engine, evidence)

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench.crash_checks import (
+    check_answers,
     check_comments,
     check_digests,
     check_exits,
@@ -23,6 +24,7 @@ from bench.crash_checks import (
     check_submissions,
     check_vote_counters,
     check_votes,
+    ingested_papers,
 )
 from bench.crash_harness import FIXTURE_SNAPSHOT, HarnessConfig, run
 from dailypapers import jobs
@@ -211,6 +213,20 @@ def test_ingest_reports_a_paper_of_the_file_that_is_missing(tmp_path: Path, stor
     assert "1 missing: 2602.00002" in check.detail
 
 
+def test_ingest_reports_a_paper_unlike_the_uninterrupted_ingest(
+    tmp_path: Path, store: Session
+) -> None:
+    snapshot = tmp_path / "snapshot.jsonl"
+    snapshot.write_text(json.dumps({"id": PAPER}) + "\n")
+    reference = ingested_papers(store, {PAPER})
+    assert check_ingest(store, snapshot, reference).ok
+    store.execute(update(Paper).values(authors_text=""))  # a record half applied
+    store.commit()
+    check = check_ingest(store, snapshot, reference)
+    assert not check.ok
+    assert f"1 unlike an uninterrupted ingest: {PAPER}" in check.detail
+
+
 def test_integrity_reports_a_lexical_index_out_of_step(engine: Engine, store: Session) -> None:
     assert check_integrity(engine).ok
     with engine.begin() as connection:  # an index row no paper stands behind
@@ -226,3 +242,10 @@ def test_integrity_reports_a_lexical_index_out_of_step(engine: Engine, store: Se
 def test_exits_report_a_process_that_died_on_its_own() -> None:
     assert check_exits([]).ok
     assert not check_exits(["worker exited 1"]).ok
+
+
+def test_answers_report_a_server_error() -> None:
+    assert check_answers({"vote:200": 5, "vote:conn": 1}).ok
+    check = check_answers({"vote:200": 5, "comment:5xx": 2})
+    assert not check.ok
+    assert "comment:5xx ×2" in check.detail
