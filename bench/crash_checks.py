@@ -34,6 +34,7 @@ from dailypapers.models import (
     Paper,
     PaperAuthor,
     PaperVersion,
+    Subscription,
     User,
     Vote,
 )
@@ -190,21 +191,44 @@ def check_jobs(session: Session, now: dt.datetime, lease_seconds: float) -> Inva
 def check_digests(
     session: Session, messages: Sequence[EmailMessage], periods: Sequence[str], worker_kills: int
 ) -> Invariant:
-    """Each (subscription, period) scheduled was sent and received; a message received twice
-    is the one a killed worker had in flight (the same Message-ID, at most one per kill); no
-    message is received that no send row names."""
+    """Every active daily subscription has a send row for each period, sent and received; a
+    message received twice is the one a killed worker had in flight (the same Message-ID and
+    text, at most one per kill); no message is received that no send row names."""
     sends = session.execute(
-        select(DigestSend.id, DigestSend.period_key, DigestSend.state, DigestSend.message_id)
+        select(
+            DigestSend.id,
+            DigestSend.period_key,
+            DigestSend.state,
+            DigestSend.message_id,
+            DigestSend.subscription_id,
+        )
         .where(DigestSend.period_key.in_(list(periods)))
         .order_by(DigestSend.id)
     ).all()
+    active = set(
+        session.scalars(
+            select(Subscription.id).where(
+                Subscription.cadence == "daily",
+                Subscription.confirmed_at.is_not(None),
+                Subscription.unsubscribed_at.is_(None),
+                Subscription.deactivated_at.is_(None),
+            )
+        )
+    )
+    scheduled = {(period, subscription) for _, period, _, _, subscription in sends}
+    unscheduled = [
+        f"{period} s{subscription}"
+        for period in periods
+        for subscription in sorted(active)
+        if (period, subscription) not in scheduled
+    ]
     received = Counter(str(message["Message-ID"]) for message in messages)
     contents: dict[str, set[str]] = {}
     for message in messages:
         contents.setdefault(str(message["Message-ID"]), set()).add(_text(message))
     by_id: dict[str, str] = {}
     not_sent, lost = [], []
-    for send_id, period, state, message_id in sends:
+    for send_id, period, state, message_id, _ in sends:
         if state != "sent":
             not_sent.append(f"#{send_id} {period} {state}")
             continue
@@ -215,6 +239,7 @@ def check_digests(
     repeats = sum(n - 1 for m, n in received.items() if m in by_id)
     unknown = [m for m in received if m not in by_id]
     problems: dict[str, Sequence[object]] = {
+        "never scheduled": unscheduled,
         "not sent": not_sent,
         "sent but never received": lost,
         "received from no send row": unknown,

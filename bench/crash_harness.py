@@ -41,7 +41,6 @@ from dailypapers.accounts import create_api_token, create_user
 from dailypapers.config import Settings
 from dailypapers.data import DEMO_DAILY_PAPERS
 from dailypapers.db import make_engine, make_session_factory
-from dailypapers.digests.schedule import schedule_period
 from dailypapers.ingest.run import load_hf_daily, load_snapshot
 from dailypapers.models import DailyEntry, Job, Paper
 from tests.factories import add_subscription
@@ -71,6 +70,7 @@ class HarnessConfig:
     snapshot: Path = field(
         default_factory=lambda: SHARED_SNAPSHOT if SHARED_SNAPSHOT.exists() else FIXTURE_SNAPSHOT
     )
+    daily_papers: Path = DEMO_DAILY_PAPERS  # the list the load votes and comments on
     voters: int = 4
     subscribers: int = 20
     papers: int = 12
@@ -107,6 +107,7 @@ class Report:
             f"- kills (SIGKILL): {kills}; ingest runs that finished before their kill: "
             f"{self.missed_kills}",
             f"- requests: {self.record.requests} ({outcomes})",
+            f"- writes acknowledged: {self.record.acknowledged()}",
             f"- digest periods sent: {self.periods}, messages received: {self.mails}",
             "- invariants:",
         ]
@@ -239,7 +240,7 @@ def _prepare(
     with factory() as session:
         loaded = session.scalar(select(func.count()).select_from(Paper)) or 0
     if not loaded:
-        stats = load_hf_daily(factory, settings, DEMO_DAILY_PAPERS)
+        stats = load_hf_daily(factory, settings, config.daily_papers)
         assert stats.failed == 0, stats.errors[:3]
     now = dt.datetime.now(dt.UTC)
     accounts = []
@@ -301,11 +302,8 @@ def _remotes(delay: float) -> Iterator[tuple[SmtpRecorder, int, ArxivStub]]:
 class Harness:
     """One run: start the processes, kill them under load, drain, check."""
 
-    def __init__(
-        self, config: HarnessConfig, settings: Settings, env: dict[str, str], url: str
-    ) -> None:
+    def __init__(self, config: HarnessConfig, env: dict[str, str], url: str) -> None:
         self.config = config
-        self.settings = settings
         self.rng = random.Random(config.seed)
         self.url = url
         port = url.rsplit(":", 1)[1]
@@ -330,9 +328,17 @@ class Harness:
         self.periods: list[str] = []
 
     def schedule_period(self, factory: sessionmaker[Session]) -> None:
+        """Queue the next period's scheduling job: the worker claims its rows and sends them
+        (both under the kill that follows)."""
         key = f"daily:{FIRST_PERIOD + dt.timedelta(days=len(self.periods))}"
         with factory.begin() as session:
-            schedule_period(session, self.settings, key, dt.datetime.now(dt.UTC))
+            jobs.enqueue(
+                session,
+                jobs.DIGEST_SCHEDULE_JOB,
+                {"period": key},
+                dedupe_key=f"schedule:{key}",
+                now=dt.datetime.now(dt.UTC),
+            )
         self.periods.append(key)
 
     def _check_alive(self, proc: Proc) -> None:
@@ -389,7 +395,7 @@ def _reference(config: HarnessConfig) -> dict[str, tuple[object, ...]]:
     try:
         migrate.upgrade(engine)
         factory = make_session_factory(engine)
-        stats = load_hf_daily(factory, settings, DEMO_DAILY_PAPERS)
+        stats = load_hf_daily(factory, settings, config.daily_papers)
         assert stats.failed == 0, stats.errors[:3]
         load_snapshot(factory, config.snapshot, batch_size=INGEST_BATCH)
         with factory() as session:
@@ -425,8 +431,6 @@ def run(config: HarnessConfig) -> Report:
         data_dir=config.workdir,
         database_url=config.database_url,
         digest_enabled=False,
-        digest_chunk_size=CHUNK_SIZE,
-        job_lease_seconds=LEASE_SECONDS,
     )
     engine = make_engine(settings)
     migrate.upgrade(engine)
@@ -435,7 +439,7 @@ def run(config: HarnessConfig) -> Report:
     url = f"http://127.0.0.1:{free_port()}"
     with _remotes(config.smtp_delay_seconds) as (smtp, smtp_port, arxiv):
         env = _environment(config, smtp_port, arxiv.url)
-        harness = Harness(config, settings, env, url)
+        harness = Harness(config, env, url)
         record = LoadRecord()
         submit_ids = [f"2611.{90000 + i:05d}" for i in range(config.submissions)]
         load = Load(url, accounts, papers, record, seed=config.seed, submit_ids=submit_ids)

@@ -50,6 +50,15 @@ class LoadRecord:
     def requests(self) -> int:
         return sum(self.outcomes.values())
 
+    def acknowledged(self) -> str:
+        """The writes the server answered as done (each must be in the store)."""
+        with self.lock:
+            submitted = sum(1 for state in self.submissions.values() if state in ("200", "409"))
+            return (
+                f"votes and un-votes {self.outcomes['vote:200']}, "
+                f"comments {self.outcomes['comment:303']}, submissions {submitted}"
+            )
+
 
 def _outcome(response: httpx.Response | None) -> str:
     if response is None:

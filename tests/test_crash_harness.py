@@ -33,6 +33,7 @@ from dailypapers.config import Settings
 from dailypapers.digests.schedule import schedule_period
 from dailypapers.models import DigestSend, Job, Paper, User
 from tests.factories import add_daily_paper, add_subscription, make_user
+from tests.support import DATA_DIR
 
 NOW = dt.datetime(2026, 2, 27, 12, tzinfo=dt.UTC)
 PAPER = "2602.00001"
@@ -48,6 +49,7 @@ def test_a_short_run_with_kills_of_each_process_keeps_every_invariant(
         seed=7,
         database_url=settings.database_url,
         snapshot=FIXTURE_SNAPSHOT,
+        daily_papers=DATA_DIR / "hf_api_daily_papers_2026-02-10.json",  # four papers
         voters=2,
         subscribers=10,
         submissions=4,
@@ -199,6 +201,9 @@ def test_digests_report_a_repeated_and_a_lost_message(settings: Settings, store:
     assert "sent but never received" in check.detail
     stray = _messages([first, second, "<someone-else@example.org>"])
     assert not check_digests(store, stray, [period], worker_kills=0).ok
+    check = check_digests(store, _messages([first, second]), [period, "daily:2026-02-27"], 0)
+    assert not check.ok
+    assert "2 never scheduled" in check.detail
 
 
 def test_ingest_reports_a_paper_of_the_file_that_is_missing(tmp_path: Path, store: Session) -> None:
