@@ -30,6 +30,7 @@ from dailypapers.models import (
     Comment,
     DailyEntry,
     DigestSend,
+    Embedding,
     Job,
     Paper,
     PaperAuthor,
@@ -185,6 +186,29 @@ def check_jobs(session: Session, now: dt.datetime, lease_seconds: float) -> Inva
         "no job stuck or failed",
         {"still running": running, "overdue in the queue": overdue, "failed": failed},
         f"jobs {summary or 'none'}",
+    )
+
+
+def check_embedding_work(session: Session) -> Invariant:
+    """Every paper has its embedding or a pending job to make it: the job is queued in the
+    write that stores the paper, so a kill between the two must not leave a paper that is
+    never embedded (the harness installs no model, so the jobs wait)."""
+    papers = set(session.scalars(select(Paper.id)))
+    embedded = set(session.scalars(select(Embedding.paper_id)))
+    pending = {
+        int(payload.get("paper_id", -1))
+        for payload in session.scalars(
+            select(Job.payload).where(
+                Job.kind == jobs.EMBED_JOB, Job.state.in_(jobs.PENDING_STATES)
+            )
+        )
+    }
+    orphans = sorted(papers - embedded - pending)
+    return _verdict(
+        "every paper embedded or queued for it",
+        {"papers with neither": orphans},
+        f"{len(papers)} papers: {len(papers & embedded)} embedded, "
+        f"{len((papers - embedded) & pending)} queued",
     )
 
 
@@ -449,6 +473,7 @@ def check_all(engine: Engine, evidence: Evidence) -> list[Invariant]:
             check_comments(session, record.comments),
             check_submissions(session, record.submissions),
             check_jobs(session, jobs.utc_clock(), evidence.lease_seconds),
+            check_embedding_work(session),
             check_digests(session, evidence.messages, evidence.periods, evidence.worker_kills),
             check_ingest(session, evidence.snapshot, evidence.reference),
         ]

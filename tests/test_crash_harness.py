@@ -17,6 +17,7 @@ from bench.crash_checks import (
     check_answers,
     check_comments,
     check_digests,
+    check_embedding_work,
     check_exits,
     check_ingest,
     check_integrity,
@@ -156,6 +157,15 @@ def test_jobs_report_one_left_running(engine: Engine, store: Session) -> None:
     store.execute(update(Job).values(state="done"))
     store.commit()
     assert check_jobs(store, NOW, 1.5).ok
+
+
+def test_embedding_work_reports_a_paper_left_without_its_job(store: Session) -> None:
+    assert check_embedding_work(store).ok  # the upsert queued the paper's job
+    store.execute(update(Job).where(Job.kind == jobs.EMBED_JOB).values(state="done"))
+    store.commit()
+    check = check_embedding_work(store)
+    assert not check.ok
+    assert "1 papers with neither" in check.detail
 
 
 def _sent_period(session: Session, settings: Settings, period: str) -> list[str]:
