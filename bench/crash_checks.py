@@ -437,7 +437,7 @@ def check_answers(outcomes: Mapping[str, int]) -> Invariant:
     return _verdict(
         "no server error answered",
         {"5xx answers": errors},
-        f"{sum(outcomes.values())} requests, {cut} cut by a kill, no 5xx",
+        f"{sum(outcomes.values())} requests, {cut} unanswered (server down or killed), no 5xx",
     )
 
 

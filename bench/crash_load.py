@@ -140,7 +140,7 @@ class Load:
                 if response is not None and response.status_code == 200:
                     with self.record.lock:
                         self.record.votes[key] = bool(response.json()["voted"])
-                elif response is not None:  # refused: nothing changed; the state is as before
+                elif response is not None:  # refused: nothing changed, but take no side (unknown)
                     with self.record.lock:
                         self.record.votes[key] = None
 
