@@ -38,7 +38,7 @@ from dailypapers.ingest.run import load_hf_daily
 from dailypapers.ingest.upsert import DailyPaperUpserter
 from dailypapers.models import Embedding
 from dailypapers.postgres_local import LocalPostgres
-from dailypapers.search.lexical import PG_TEXT_CONFIG
+from dailypapers.search.lexical.terms import PG_TEXT_CONFIG
 from dailypapers.search.pgvector_index import fill_embedding_column
 from dailypapers.web.app import create_app
 from tests.mail_server import SmtpRecorder, free_port

@@ -20,7 +20,7 @@ from dailypapers.config import Settings
 from dailypapers.digests.render import one_line
 from dailypapers.models import Subscription
 from dailypapers.periods import CADENCES, DigestCadence
-from dailypapers.search.lexical import MAX_QUERY_CHARS, fts5_expression
+from dailypapers.search.lexical.terms import MAX_QUERY_CHARS, fts5_expression
 from dailypapers.signing import Signer, TokenError
 
 CONFIRM_PURPOSE = "subscription-confirm"
