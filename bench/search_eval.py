@@ -195,8 +195,7 @@ class EvalContext:
         """Term coverage (dailypapers.search.coverage, terms weighted by rarity as
         ``hybrid.search`` weighs them) of each paper for the query, cached."""
         from dailypapers.search.coverage import coverage, wanted_terms
-        from dailypapers.search.lexical import term_rarity
-        from dailypapers.search.lexical.terms import match_terms
+        from dailypapers.search.lexical import match_terms, term_rarity
         from dailypapers.search.query import parse_query
 
         wanted = self._wanted.get(query)

@@ -91,15 +91,23 @@ def session_scope(factory: sessionmaker[Session], *, write: bool = False) -> Ite
     instead of failing with "database is locked" when a read snapshot turns into a write."""
     session = factory()
     try:
+        with _committed(session, write=write):
+            yield session
+    finally:
+        session.close()
+
+
+@contextmanager
+def _committed(session: Session, *, write: bool) -> Iterator[None]:
+    """Commit the block's work, or roll it back on any error (``write``: see ``begin_write``)."""
+    try:
         if write:
             begin_write(session)
-        yield session
+        yield
         session.commit()
     except BaseException:
         session.rollback()
         raise
-    finally:
-        session.close()
 
 
 def begin_write(session: Session) -> None:
@@ -141,12 +149,8 @@ def write_transaction(session: Session) -> Iterator[Session]:
     if lock is not None:
         lock.acquire()
     try:
-        begin_write(session)
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        with _committed(session, write=True):
+            yield session
     finally:
         if lock is not None:
             lock.release()

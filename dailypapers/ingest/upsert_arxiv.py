@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session
 from dailypapers import jobs
 from dailypapers.bulk import bind_value, insert_rows, select_in
 from dailypapers.ingest.normalize import ArxivRecord
-from dailypapers.ingest.upsert import EMBED_JOB, Outcome, content_hash
+from dailypapers.ingest.upsert import Outcome, content_hash
+from dailypapers.jobs import EMBED_JOB
 from dailypapers.models import Author, Job, Paper, PaperAuthor, PaperVersion
 
 papers = cast(Table, Paper.__table__)

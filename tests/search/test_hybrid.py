@@ -13,12 +13,11 @@ from dailypapers.config import Settings
 from dailypapers.db import make_engine, make_session_factory
 from dailypapers.models import Embedding, Paper
 from dailypapers.search import hybrid
-from dailypapers.search.lexical import lexical_search, term_rarity
-from dailypapers.search.lexical.results import LexicalHit
-from dailypapers.search.lexical.terms import match_terms
+from dailypapers.search.lexical import LexicalHit, lexical_search, match_terms, term_rarity
 from dailypapers.search.query import parse_query
 from dailypapers.search.vectors import reset_vector_indexes
-from tests.conftest import add_daily_paper, lexical_match_ids
+from tests.factories import add_daily_paper
+from tests.support.database import lexical_match_ids
 
 pytestmark = pytest.mark.both_backends
 

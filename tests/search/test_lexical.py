@@ -28,7 +28,7 @@ from dailypapers.search.lexical.fts5 import ColumnWeights
 from dailypapers.search.lexical.results import LexicalHit
 from dailypapers.search.lexical.terms import fts5_expression, match_terms, tsquery
 from dailypapers.search.query import Filters, QueryError, parse_query
-from tests.conftest import BACKENDS, make_settings
+from tests.support.database import BACKENDS, make_settings
 
 pytestmark = pytest.mark.both_backends
 

@@ -27,6 +27,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.visitors import InternalTraversal, _TraverseInternalsType
 
+from dailypapers import hf_names
 from dailypapers.models import DailyEntry, Org, Paper
 from dailypapers.search.lexical.terms import (
     PAPERS_FTS,
@@ -126,8 +127,9 @@ def needs_paper_row(filters: Filters) -> bool:
 
 
 def org_condition(orgs: Sequence[str], paper_id: Any) -> ColumnElement[bool]:
-    """On the Daily Papers list for one of these organizations (name or full name, any case)."""
-    wanted = [name.lower() for name in orgs]
+    """On the Daily Papers list for one of these organizations (name or full name, any case;
+    an organization imported from Hugging Face by the name Hugging Face shows)."""
+    wanted = [candidate.lower() for name in orgs for candidate in hf_names.candidates(name)]
     on_list = (
         select(DailyEntry.paper_id)
         .join(Org, Org.id == DailyEntry.organization_id)
