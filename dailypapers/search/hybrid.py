@@ -52,10 +52,13 @@ from dailypapers.search.coverage import coverage as term_coverage
 from dailypapers.search.coverage import wanted_terms
 from dailypapers.search.embed import MODEL_NAME, Embedder, ModelUnavailableError, load_embedder
 from dailypapers.search.indexer import model_file
-from dailypapers.search.lexical import lexical_search, term_rarity
-from dailypapers.search.lexical.filters import allowed_clause
-from dailypapers.search.lexical.results import LexicalHit
-from dailypapers.search.lexical.terms import match_terms
+from dailypapers.search.lexical import (
+    LexicalHit,
+    allowed_clause,
+    lexical_search,
+    match_terms,
+    term_rarity,
+)
 from dailypapers.search.query import ParsedQuery, parse_query
 from dailypapers.search.vectors import VectorIndex, vector_index
 

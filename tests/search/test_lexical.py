@@ -22,11 +22,20 @@ from dailypapers.ingest.normalize import DailyPaperRecord, OrgRef
 from dailypapers.ingest.upsert import DailyPaperUpserter
 from dailypapers.models import Paper
 from dailypapers.postgres_local import LocalPostgres
-from dailypapers.search.lexical import fts5, lexical_search, matching, planner, postgres, snippets
-from dailypapers.search.lexical.filters import filter_clause
-from dailypapers.search.lexical.fts5 import ColumnWeights
-from dailypapers.search.lexical.results import LexicalHit
-from dailypapers.search.lexical.terms import fts5_expression, match_terms, tsquery
+from dailypapers.search.lexical import (
+    ColumnWeights,
+    LexicalHit,
+    filter_clause,
+    fts5,
+    fts5_expression,
+    lexical_search,
+    match_terms,
+    matching,
+    planner,
+    postgres,
+    snippets,
+)
+from dailypapers.search.lexical.terms import tsquery
 from dailypapers.search.query import Filters, QueryError, parse_query
 from tests.support.database import BACKENDS, make_settings
 

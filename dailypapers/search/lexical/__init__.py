@@ -1,71 +1,72 @@
-"""Lexical search: papers by their words, ranked by the index's own scoring (DESIGN.md §1).
+"""Lexical search: papers by their words, ranked by the database's own full-text index.
 
-One small protocol, two real implementations, chosen once per session by its database (as
-``vectors.vector_index`` chooses a ``VectorIndex``): ``fts5.Fts5Index`` on SQLite,
-``postgres.PostgresIndex`` on PostgreSQL. Around them: ``terms`` (which words a query searches
-and how each index is asked for them, never as syntax), ``filters`` (a query's filters as SQL on
-either database), ``planner`` (the search stages from each term's match count), ``snippets``
-(marked titles and abstracts). The functions below are what the rest of the code calls.
+Two databases, two real indexes behind one small protocol (``protocol.LexicalIndex``), chosen
+once, in :func:`lexical_index`, as ``vectors.vector_index`` chooses a ``VectorIndex``:
+``fts5.Fts5Index`` (SQLite's FTS5 table, ``bm25()``) and ``postgres.PostgresIndex`` (the stored
+weighted ``tsvector``, ``ts_rank``). What both share lives beside them: ``terms`` (which words a
+query searches and how each index is asked for them, never as syntax), ``filters`` (a query's
+filters as SQL on either database), ``planner`` (the search stages from each term's match
+count, cached), ``snippets`` (marked titles and abstracts). Why the stages exist, and what
+they cost, is in ``planner`` and docs/benchmarks.md. The rest of the code calls the functions
+below.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select, text
 from sqlalchemy.orm import Session
 
 from dailypapers.models import Paper
 from dailypapers.search.lexical import planner
-from dailypapers.search.lexical.filters import allowed_clause
-from dailypapers.search.lexical.fts5 import BM25_WEIGHTS, ColumnWeights, Fts5Index
+from dailypapers.search.lexical.filters import allowed_clause, filter_clause
+from dailypapers.search.lexical.fts5 import Fts5Index
 from dailypapers.search.lexical.postgres import PostgresIndex
-from dailypapers.search.lexical.results import LexicalHit
-from dailypapers.search.lexical.snippets import (
-    Fragment,
-    Snippet,
-    Snippets,
-    opening,
-    strip_markers,
+from dailypapers.search.lexical.protocol import (
+    BM25_WEIGHTS,
+    ColumnWeights,
+    LexicalHit,
+    LexicalIndex,
 )
-from dailypapers.search.lexical.terms import MAX_QUERY_CHARS, match_terms
+from dailypapers.search.lexical.snippets import Fragment, Snippet, opening, strip_markers
+from dailypapers.search.lexical.terms import (
+    MAX_QUERY_CHARS,
+    PG_TEXT_CONFIG,
+    fts5_expression,
+    match_terms,
+)
 from dailypapers.search.query import ParsedQuery, Term, parse_query
 
-
-class LexicalIndex(Protocol):
-    """A database's full-text index, asked in the planner's stages."""
-
-    def search(
-        self, session: Session, parsed: ParsedQuery, limit: int, weights: ColumnWeights
-    ) -> list[LexicalHit]:
-        """Papers matching ``parsed`` (whose ``match_terms`` are not empty), best first."""
-        ...
-
-    def count_matches(self, session: Session, terms: Sequence[Term], cap: int) -> list[int]:
-        """About how many papers each term matches, up to ``cap`` (the planner's input)."""
-        ...
-
-    def highlight(
-        self, session: Session, rows: Sequence[Any], terms: Sequence[Term], result: Snippets
-    ) -> Snippets:
-        """``result`` with the snippets of the (id, title, abstract) ``rows`` marked."""
-        ...
-
-    def matching(
-        self, parsed: ParsedQuery, terms: Sequence[Term], where: ColumnElement[bool]
-    ) -> Select[Any]:
-        """Ids of papers matching every term among those satisfying ``where``, best first."""
-        ...
-
+__all__ = [
+    "BM25_WEIGHTS",
+    "MAX_QUERY_CHARS",
+    "PG_TEXT_CONFIG",
+    "ColumnWeights",
+    "Fragment",
+    "LexicalHit",
+    "LexicalIndex",
+    "Snippet",
+    "allowed_clause",
+    "filter_clause",
+    "fts5_expression",
+    "lexical_index",
+    "lexical_search",
+    "match_terms",
+    "matching",
+    "searchable",
+    "snippets",
+    "term_rarity",
+]
 
 _FTS5 = Fts5Index()
 _POSTGRES = PostgresIndex()
 
 
 def lexical_index(session: Session) -> LexicalIndex:
-    """The index of the session's database."""
+    """The index of the session's database: the one place the backend is chosen."""
     if session.get_bind().dialect.name == "postgresql":
         return _POSTGRES
     return _FTS5
@@ -113,9 +114,9 @@ def snippets(session: Session, paper_ids: Iterable[int], parsed: ParsedQuery) ->
             (Fragment(strip_markers(title)),), (Fragment(opening(abstract or "")),)
         )
     terms = match_terms(parsed)
-    if not terms or not result:
-        return result
-    return lexical_index(session).highlight(session, rows, terms, result)
+    if terms and result:
+        result.update(lexical_index(session).highlight(session, rows, terms))
+    return result
 
 
 def matching(session: Session, query: str, where: ColumnElement[bool]) -> Select[Any]:
@@ -123,11 +124,21 @@ def matching(session: Session, query: str, where: ColumnElement[bool]) -> Select
     its filters apply too) among those satisfying ``where``, best match first.
 
     An empty or word-less query matches nothing (the caller decides what "no topic" means)."""
-    parsed = parse_query(query[:MAX_QUERY_CHARS], lenient=True)
-    terms = match_terms(parsed)
+    parsed, terms = _stored_query(query)
     if not terms:
         return select(Paper.id).where(text("0 = 1"))
     return lexical_index(session).matching(parsed, terms, where)
+
+
+def searchable(query: str) -> bool:
+    """Whether a stored query (a digest topic) holds a word to search for."""
+    return bool(_stored_query(query)[1])
+
+
+def _stored_query(query: str) -> tuple[ParsedQuery, list[Term]]:
+    """A stored query parsed leniently (it was accepted once), and the terms it searches."""
+    parsed = parse_query(query[:MAX_QUERY_CHARS], lenient=True)
+    return parsed, match_terms(parsed)
 
 
 def _browse(session: Session, parsed: ParsedQuery, limit: int) -> list[LexicalHit]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -30,7 +30,7 @@ from dailypapers.search.lexical.filters import (
     org_condition,
     paper_conditions,
 )
-from dailypapers.search.lexical.results import LexicalHit
+from dailypapers.search.lexical.protocol import BM25_WEIGHTS, ColumnWeights, LexicalHit
 from dailypapers.search.lexical.snippets import (
     MARK_CLOSE,
     MARK_OPEN,
@@ -42,18 +42,6 @@ from dailypapers.search.lexical.snippets import (
 from dailypapers.search.lexical.terms import PAPERS_FTS, fts5_match, fts_term, joined, match_terms
 from dailypapers.search.query import Filters, ParsedQuery, Term, without_authors
 
-
-class ColumnWeights(NamedTuple):
-    """bm25 weights of the FTS5 columns, in the table's column order (migration 0001)."""
-
-    title: float
-    abstract: float
-    authors: float
-
-
-# Chosen on the tuning half (docs/benchmarks.md). Authors weigh like the title: a name there is
-# as telling.
-BM25_WEIGHTS = ColumnWeights(title=1.5, abstract=1.0, authors=1.5)
 # Extra rows fetched so that a few hidden papers among the best do not shorten a page.
 HIDDEN_SLACK = 10
 
@@ -120,11 +108,9 @@ class Fts5Index:
         ).one()
         return [int(value) for value in row]
 
-    def highlight(
-        self, session: Session, rows: Sequence[Any], terms: Sequence[Term], result: Snippets
-    ) -> Snippets:
+    def highlight(self, session: Session, rows: Sequence[Any], terms: Sequence[Term]) -> Snippets:
         """FTS5's ``highlight`` (title) and ``snippet`` (abstract) of the papers the terms
-        match; ``rows``: (id, title, abstract), ``result``: their unmarked snippets."""
+        match; ``rows``: (id, title, abstract)."""
         expression = " OR ".join(fts_term(t) for t in terms)
         highlighted = session.execute(
             text(
@@ -140,11 +126,10 @@ class Fts5Index:
                 "ids": [row[0] for row in rows],
             },
         )
-        for paper_id, title, abstract in highlighted:
-            result[paper_id] = Snippet(
-                marked_fragments(title or ""), marked_fragments(abstract or "")
-            )
-        return result
+        return {
+            paper_id: Snippet(marked_fragments(title or ""), marked_fragments(abstract or ""))
+            for paper_id, title, abstract in highlighted
+        }
 
     def matching(
         self, parsed: ParsedQuery, terms: Sequence[Term], where: ColumnElement[bool]

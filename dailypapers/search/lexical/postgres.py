@@ -18,8 +18,7 @@ from sqlalchemy.orm import Session
 from dailypapers.models import Paper
 from dailypapers.search.lexical import planner
 from dailypapers.search.lexical.filters import filter_clause
-from dailypapers.search.lexical.fts5 import ColumnWeights
-from dailypapers.search.lexical.results import LexicalHit
+from dailypapers.search.lexical.protocol import ColumnWeights, LexicalHit
 from dailypapers.search.lexical.snippets import (
     Snippet,
     Snippets,
@@ -76,11 +75,9 @@ class PostgresIndex:
         the same at any size)."""
         return [_estimated_matches(session, term) for term in terms]
 
-    def highlight(
-        self, session: Session, rows: Sequence[Any], terms: Sequence[Term], result: Snippets
-    ) -> Snippets:
+    def highlight(self, session: Session, rows: Sequence[Any], terms: Sequence[Term]) -> Snippets:
         """Mark the words whose lexeme is one of the query's; see ``_highlight``."""
-        return _highlight(session, rows, terms, result)
+        return _highlight(session, rows, terms)
 
     def matching(
         self, parsed: ParsedQuery, terms: Sequence[Term], where: ColumnElement[bool]
@@ -136,12 +133,7 @@ def _estimated_matches(session: Session, term: Term) -> int:
     return int(document[0]["Plan"]["Plan Rows"])
 
 
-def _highlight(
-    session: Session,
-    rows: Sequence[Any],
-    terms: Sequence[Term],
-    result: dict[int, Snippet],
-) -> dict[int, Snippet]:
+def _highlight(session: Session, rows: Sequence[Any], terms: Sequence[Term]) -> Snippets:
     """PostgreSQL: words are marked here, by comparing each word's lexeme with the query's
     (both from the search configuration). ``ts_headline`` would mark the text itself, but it
     drops anything its parser takes for an HTML tag ("<b>") and marks a hyphenated name part
@@ -189,6 +181,7 @@ def _highlight(
                 spans.append((match.start(), match.end()))
         return spans
 
+    result: Snippets = {}
     for paper_id, title, abstract in rows:
         title_spans = marked(title)
         abstract_text, abstract_spans = abstract_window(abstract or "", marked(abstract or ""))
