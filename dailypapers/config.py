@@ -39,9 +39,9 @@ class Settings(BaseSettings):
     embedding_int8: bool = Field(
         False,
         description=(
-            "Encode with the int8-quantized model: 1.5x faster, the same ranking quality on "
-            "the evaluation. Its vectors are stored under their own model name, so switching "
-            "re-embeds every paper (`dailypapers index rebuild`)."
+            "Encode with the int8-quantized model: faster, the same ranking quality on the "
+            "evaluation (docs/benchmarks.md). Its vectors are stored under their own model "
+            "name, so switching re-embeds every paper (`dailypapers index rebuild`)."
         ),
     )
     embedding_threads: int = Field(
@@ -319,8 +319,7 @@ class Settings(BaseSettings):
         le=4096,
         description=(
             "HNSW beam width per query: higher finds more of the true neighbours, more slowly "
-            "(at 1M vectors, 96 reached recall@10 0.95 and 128 0.97, both in under 0.3 ms; "
-            "see docs/benchmarks.md)."
+            "(recall and latency by width: docs/benchmarks.md)."
         ),
     )
     vector_dtype: Literal["float16", "float32"] = Field(

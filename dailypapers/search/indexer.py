@@ -17,13 +17,11 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from dailypapers import jobs
 from dailypapers.config import Settings
-from dailypapers.db import session_scope
+from dailypapers.db import session_scope, upsert_insert
 from dailypapers.jobs import EMBED_JOB, JobContext
 from dailypapers.models import Embedding, Job, Paper, utcnow
 from dailypapers.search.embed import (
@@ -98,7 +96,7 @@ def _stored_keys(session: Session, paper_ids: Sequence[int], model: str) -> dict
 
 
 def _store(session: Session, items: Sequence[_Text], vectors: np.ndarray, model: str) -> None:
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = upsert_insert(session)
     now = utcnow()
     rows = [
         {
