@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, select, text
 from sqlalchemy.orm import Session
 
+from dailypapers.db import is_sqlite
 from dailypapers.models import Paper
 from dailypapers.search.lexical import planner
 from dailypapers.search.lexical.filters import allowed_clause, filter_clause
@@ -67,9 +68,7 @@ _POSTGRES = PostgresIndex()
 
 def lexical_index(session: Session) -> LexicalIndex:
     """The index of the session's database: the one place the backend is chosen."""
-    if session.get_bind().dialect.name == "postgresql":
-        return _POSTGRES
-    return _FTS5
+    return _FTS5 if is_sqlite(session) else _POSTGRES
 
 
 def lexical_search(
