@@ -199,8 +199,20 @@ class Settings(BaseSettings):
     limit_vote_per_account: str = Field("600/hour", description="Upvotes and un-votes per account.")
     limit_comment_per_ip: str = Field("60/hour", description="Comments per client address.")
     limit_comment_per_account: str = Field("30/hour", description="Comments per account.")
-    limit_email_per_ip: str = Field("10/hour", description="Email-change requests per address.")
-    limit_email_per_account: str = Field("3/hour", description="Email-change requests per account.")
+    limit_email_per_ip: str = Field(
+        "10/hour", description="Email-change and new-link requests per address."
+    )
+    limit_email_per_account: str = Field(
+        "3/hour", description="Email-change and new-link requests per account."
+    )
+    require_verified_email: bool = Field(
+        True,
+        description=(
+            "Votes, comments, submissions and organizations need a confirmed email address "
+            "(accounts made with `dailypapers user create` are confirmed). Off only where "
+            "every account is known, since sign-ups then write without a working mailbox."
+        ),
+    )
     limit_mail_per_address: str = Field(
         "3/day",
         description=(
