@@ -367,6 +367,29 @@ def change_password(
     return RedirectResponse("/account?notice=password", status_code=303)
 
 
+def _limited_page(
+    request: Request,
+    session: SessionDep,
+    templates: TemplatesDep,
+    user: User,
+    exc: RateLimitedError,
+    field: str,
+    values: dict[str, str] | None = None,
+) -> Response:
+    """The account page with a 429 under ``field`` and the wait in ``Retry-After``."""
+    response = _account_page(
+        request,
+        session,
+        templates,
+        user,
+        errors={field: f"{exc} Try again later."},
+        values=values,
+        status_code=429,
+    )
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 @router.post(
     "/account/verify",
     dependencies=[CsrfChecked],
@@ -384,16 +407,7 @@ def resend_verification(
     try:
         check_limits(session, settings, request, user, "email")
     except RateLimitedError as exc:
-        response = _account_page(
-            request,
-            session,
-            templates,
-            user,
-            errors={"verify": f"{exc} Try again later."},
-            status_code=429,
-        )
-        response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+        return _limited_page(request, session, templates, user, exc, "verify")
     accounts.send_verification(session, settings, _signer(request), user, _now())
     return RedirectResponse("/account?notice=verify", status_code=303)
 
@@ -420,17 +434,7 @@ def change_email(
             session, settings, _signer(request), user, email, password, _now()
         )
     except RateLimitedError as exc:
-        response = _account_page(
-            request,
-            session,
-            templates,
-            user,
-            errors={"email": f"{exc} Try again later."},
-            values={"email": email},
-            status_code=429,
-        )
-        response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+        return _limited_page(request, session, templates, user, exc, "email", {"email": email})
     except AccountFormError as exc:
         return _account_page(
             request,
