@@ -1,0 +1,149 @@
+"""The soak's verdict: per-window latency and memory, first against last, and the docs block.
+
+The thresholds and why they are what they are: see the docstring of bench/soak.py.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.common import percentile
+
+RELIABILITY_MD = Path(__file__).resolve().parent.parent / "docs" / "reliability.md"
+BEGIN, END = "<!-- soak:begin (bench/soak.py writes this block) -->", "<!-- soak:end -->"
+KINDS = ("browse", "search", "vote", "comment")
+RSS_GROWTH, RSS_FLOOR_MB = 0.15, 40.0
+P99_FACTOR, P99_SLACK_MS = 2.0, 25.0
+MAX_ERROR_FRACTION = 0.01
+GATE_WINDOWS = 3
+
+
+@dataclass
+class Outcome:
+    at: float
+    kind: str
+    status: str  # an HTTP status, or the exception's name
+    latency: float  # from the scheduled time, seconds
+    lag: float  # from the scheduled time to the request leaving, seconds
+
+
+@dataclass
+class Sample:
+    at: float
+    rss_mb: dict[str, float]
+    threads: int
+    fds: int
+
+
+@dataclass
+class Run:
+    outcomes: list[Outcome] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)
+
+
+@dataclass
+class Verdict:
+    lines: list[str]
+    failures: list[str]
+
+
+def _slope(xs: list[float], ys: list[float]) -> float:
+    if len(xs) < 2 or len(set(xs)) < 2:
+        return 0.0
+    return statistics.linear_regression(xs, ys).slope
+
+
+def judge(run: Run, windows: int, window_seconds: float) -> Verdict:
+    """The per-window table, first vs last figures, slopes, and what failed."""
+    gate = max(1, min(GATE_WINDOWS, windows // 2))
+    first, last = range(gate), range(windows - gate, windows)
+    failures: list[str] = []
+    by_window: dict[tuple[int, str], list[float]] = defaultdict(list)
+    for o in run.outcomes:
+        w = min(windows - 1, int(o.at // window_seconds))
+        by_window[(w, o.kind)].append(o.latency)
+        by_window[(w, "all")].append(o.latency)
+
+    def p(w: int, kind: str, q: float) -> float:
+        samples = by_window.get((w, kind))
+        return percentile(samples, q) * 1000 if samples else float("nan")
+
+    minute = window_seconds / 60
+    columns = " | ".join(f"{k} p50 / p99 ms" for k in (*KINDS, "all"))
+    lines = [f"| window | requests | {columns} | server RSS MB |"]
+    lines.append("|" + "---|" * (len(KINDS) + 4))
+    rss_by_window = defaultdict(list)
+    for s in run.samples:
+        rss_by_window[min(windows - 1, int(s.at // window_seconds))].append(s.rss_mb["server"])
+    for w in range(windows):
+        cells = [f"{p(w, k, 0.5):.0f} / {p(w, k, 0.99):.0f}" for k in (*KINDS, "all")]
+        rss = statistics.median(rss_by_window[w]) if rss_by_window[w] else float("nan")
+        count = len(by_window.get((w, "all"), []))
+        lines.append(f"| {w + 1} | {count} | " + " | ".join(cells) + f" | {rss:.0f} |")
+    lines.append("")
+
+    for kind in (*KINDS, "all"):
+        start = statistics.median(p(w, kind, 0.99) for w in first)
+        end = statistics.median(p(w, kind, 0.99) for w in last)
+        slope = _slope(
+            [float(w) for w in range(windows)], [p(w, kind, 0.99) for w in range(windows)]
+        )
+        limit = start * P99_FACTOR + P99_SLACK_MS
+        lines.append(
+            f"- {kind} p99: {start:.0f} ms at the start, {end:.0f} ms at the end "
+            f"(trend {slope / minute:+.1f} ms/min; limit {limit:.0f} ms)"
+        )
+        if end > limit:
+            failures.append(f"{kind} p99 grew from {start:.0f} to {end:.0f} ms (limit {limit:.0f})")
+    for name in run.samples[0].rss_mb if run.samples else ():
+        series = [(s.at, s.rss_mb[name]) for s in run.samples]
+        start = statistics.median(v for t, v in series if int(t // window_seconds) in first)
+        end = statistics.median(
+            v for t, v in series if min(windows - 1, int(t // window_seconds)) in last
+        )
+        slope = _slope([t / 60 for t, _ in series], [v for _, v in series])
+        limit = start + max(start * RSS_GROWTH, RSS_FLOOR_MB)
+        lines.append(
+            f"- {name} RSS: {start:.0f} MB at the start, {end:.0f} MB at the end, "
+            f"peak {max(v for _, v in series):.0f} MB "
+            f"(trend {slope:+.2f} MB/min; limit {limit:.0f} MB)"
+        )
+        if end > limit:
+            failures.append(f"{name} RSS grew from {start:.0f} to {end:.0f} MB (limit {limit:.0f})")
+    if run.samples:
+        s0, s1 = run.samples[0], run.samples[-1]
+        lines.append(
+            f"- server threads {s0.threads} → {s1.threads}, open files {s0.fds} → {s1.fds}"
+        )
+
+    expected = {"comment": "303"}
+    statuses = Counter((o.kind, o.status) for o in run.outcomes)
+    errors = {key: n for key, n in statuses.items() if key[1] != expected.get(key[0], "200")}
+    total = len(run.outcomes)
+    lags = [o.lag for o in run.outcomes]
+    listed = ", ".join(f"{k} {s} ×{n}" for (k, s), n in sorted(errors.items()))
+    lines.append(
+        f"- {total} requests, {sum(errors.values())} errors{': ' + listed if errors else ''}; "
+        f"client dispatch lag p99 {percentile(lags, 0.99) * 1000:.0f} ms"
+    )
+    server_errors = sum(n for (_, s), n in errors.items() if s.startswith("5"))
+    if server_errors:
+        failures.append(f"{server_errors} responses were 5xx")
+    if sum(errors.values()) > MAX_ERROR_FRACTION * total:
+        failures.append(f"{sum(errors.values())} of {total} requests failed")
+    return Verdict(lines, failures)
+
+
+def write_docs(text: str) -> None:
+    """Replace the last run's block in docs/reliability.md (or add the Soak section)."""
+    block = f"{BEGIN}\n{text}\n{END}"
+    current = RELIABILITY_MD.read_text() if RELIABILITY_MD.exists() else "# Reliability\n"
+    if BEGIN in current and END in current:
+        head, rest = current.split(BEGIN, 1)
+        current = head + block + rest.split(END, 1)[1]
+    else:
+        current = current.rstrip("\n") + f"\n\n## Soak\n\n{block}\n"
+    RELIABILITY_MD.write_text(current)
