@@ -43,8 +43,8 @@ from dailypapers.config import Settings
 from dailypapers.data import DEMO_DAILY_PAPERS
 from dailypapers.db import make_engine, make_session_factory
 from dailypapers.digests.compose import in_order, load_papers
-from dailypapers.digests.render import MailRenderer
-from dailypapers.digests.send import period_counts, schedule_period
+from dailypapers.digests.render import DigestRenderer
+from dailypapers.digests.schedule import period_counts, schedule_period
 from dailypapers.ingest.run import load_hf_daily, load_snapshot
 from dailypapers.models import DigestSend, Paper, Subscription
 from dailypapers.periods import parse_digest_period
@@ -220,7 +220,7 @@ def _digest_run(settings: Settings, period: str) -> tuple[float, int, int, dict[
 def _prerender(settings: Settings, period: str) -> list[tuple[str, bytes]]:
     """The same messages, rendered ahead of time from the frozen paper lists."""
     engine = make_engine(settings)
-    renderer = MailRenderer(settings)
+    renderer = DigestRenderer(settings)
     _, window = parse_digest_period(period)
     out = []
     with make_session_factory(engine)() as session:

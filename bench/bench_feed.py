@@ -20,14 +20,13 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import append_section, summary_ms
+from bench.common import append_section, serve_in_thread, summary_ms
 from dailypapers import migrate
 from dailypapers.config import Settings
 from dailypapers.data import DEMO_DAILY_PAPERS
 from dailypapers.db import make_engine, make_session_factory
 from dailypapers.ingest.run import load_hf_daily
 from dailypapers.web.app import create_app
-from tests.conftest import LiveServer
 
 FEED = "/papers/date/2026-02-10"
 TARGETS = {
@@ -82,7 +81,7 @@ def _in_process(settings: Settings, requests: int) -> dict[str, list[float]]:
 
 
 def _over_http(settings: Settings, requests: int) -> dict[str, list[float]]:
-    with LiveServer(settings) as server, httpx.Client(base_url=server.url) as client:
+    with serve_in_thread(create_app(settings)) as url, httpx.Client(base_url=url) as client:
         return {
             name: _measure(lambda p: client.get(p).status_code, path, requests, warmup=30)
             for name, path in TARGETS.items()

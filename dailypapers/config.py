@@ -39,9 +39,9 @@ class Settings(BaseSettings):
     embedding_int8: bool = Field(
         False,
         description=(
-            "Encode with the int8-quantized model: 1.5x faster, the same ranking quality on "
-            "the evaluation. Its vectors are stored under their own model name, so switching "
-            "re-embeds every paper (`dailypapers index rebuild`)."
+            "Encode with the int8-quantized model: faster, the same ranking quality on the "
+            "evaluation (docs/benchmarks.md). Its vectors are stored under their own model "
+            "name, so switching re-embeds every paper (`dailypapers index rebuild`)."
         ),
     )
     embedding_threads: int = Field(
@@ -158,9 +158,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(
         None,
         description=(
-            "Key that signs confirmation links (and later sessions). Unset: a random key is "
-            "made once and kept in `DATA_DIR/secret_key`; set it when several machines serve "
-            "the site."
+            "Key that signs the links sent by mail (account and subscription confirmation, "
+            "password reset, email change) and the sign-in cookie. Unset: a random key is made "
+            "once and kept in `DATA_DIR/secret_key`; set it when several machines serve the site."
         ),
     )
     trusted_proxies: list[str] = Field(
@@ -186,7 +186,7 @@ class Settings(BaseSettings):
     )
     limit_signin_per_ip: str = Field("30/hour", description="Sign-in attempts per client address.")
     limit_signin_per_account: str = Field(
-        "10/hour", description="Sign-in attempts per account (by the address typed)."
+        "10/hour", description="Sign-in attempts per account (by username and email together)."
     )
     limit_signup_per_ip: str = Field("10/hour", description="Sign-ups per client address.")
     limit_reset_per_ip: str = Field("10/hour", description="Password-reset requests per address.")
@@ -199,6 +199,15 @@ class Settings(BaseSettings):
     limit_vote_per_account: str = Field("600/hour", description="Upvotes and un-votes per account.")
     limit_comment_per_ip: str = Field("60/hour", description="Comments per client address.")
     limit_comment_per_account: str = Field("30/hour", description="Comments per account.")
+    limit_email_per_ip: str = Field("10/hour", description="Email-change requests per address.")
+    limit_email_per_account: str = Field("3/hour", description="Email-change requests per account.")
+    limit_mail_per_address: str = Field(
+        "3/day",
+        description=(
+            "Unrequested account mails (sign-up with a taken address, email-change links) one "
+            "address receives per day, whoever asks; more are dropped without telling."
+        ),
+    )
 
     mailer: Literal["smtp", "console"] = Field(
         "smtp",
@@ -310,8 +319,7 @@ class Settings(BaseSettings):
         le=4096,
         description=(
             "HNSW beam width per query: higher finds more of the true neighbours, more slowly "
-            "(at 1M vectors, 96 reached recall@10 0.95 and 128 0.97, both in under 0.3 ms; "
-            "see docs/benchmarks.md)."
+            "(recall and latency by width: docs/benchmarks.md)."
         ),
     )
     vector_dtype: Literal["float16", "float32"] = Field(
@@ -341,6 +349,9 @@ class Settings(BaseSettings):
         "limit_vote_per_account",
         "limit_comment_per_ip",
         "limit_comment_per_account",
+        "limit_email_per_ip",
+        "limit_email_per_account",
+        "limit_mail_per_address",
     )
     @classmethod
     def _rate(cls, value: str) -> str:

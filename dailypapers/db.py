@@ -37,7 +37,8 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 
 
 def _json_dumps(value: Any) -> str:
-    """orjson for JSON columns: ~10× the stdlib encoder on bulk loads, and keeps UTF-8 as is."""
+    """orjson for JSON columns: much faster than the stdlib encoder on bulk loads, and keeps
+    UTF-8 as is."""
     return orjson.dumps(value).decode()
 
 
@@ -91,15 +92,23 @@ def session_scope(factory: sessionmaker[Session], *, write: bool = False) -> Ite
     instead of failing with "database is locked" when a read snapshot turns into a write."""
     session = factory()
     try:
+        with _committed(session, write=write):
+            yield session
+    finally:
+        session.close()
+
+
+@contextmanager
+def _committed(session: Session, *, write: bool) -> Iterator[None]:
+    """Commit the block's work, or roll it back on any error (``write``: see ``begin_write``)."""
+    try:
         if write:
             begin_write(session)
-        yield session
+        yield
         session.commit()
     except BaseException:
         session.rollback()
         raise
-    finally:
-        session.close()
 
 
 def begin_write(session: Session) -> None:
@@ -117,8 +126,8 @@ def begin_write(session: Session) -> None:
 
 
 # One lock per SQLite engine: writers of one process queue on it in order instead of polling
-# SQLite's lock with growing sleeps (busy_timeout), which gave votes a p99 of ~440 ms under 8
-# concurrent clients. Other processes still meet at SQLite's own lock.
+# SQLite's lock with growing sleeps (busy_timeout), which gave votes a long tail under
+# concurrent clients (docs/benchmarks.md). Other processes still meet at SQLite's own lock.
 _SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
 _SQLITE_WRITERS_GUARD = threading.Lock()
 
@@ -141,19 +150,15 @@ def write_transaction(session: Session) -> Iterator[Session]:
     if lock is not None:
         lock.acquire()
     try:
-        begin_write(session)
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        with _committed(session, write=True):
+            yield session
     finally:
         if lock is not None:
             lock.release()
 
 
-# Bulk loads on SQLite (measured on 75k papers, docs/benchmarks.md): a 96 MiB page cache and
-# checkpointing the WAL every 20,000 pages instead of 1,000 cut a snapshot load by ~15 %.
+# Bulk loads on SQLite (docs/benchmarks.md): a larger page cache and checkpointing the WAL
+# less often cut a snapshot load.
 # Per connection, so web processes keep SQLite's defaults.
 SQLITE_BULK_PRAGMAS = ("PRAGMA cache_size=-98304", "PRAGMA wal_autocheckpoint=20000")
 SQLITE_DEFAULT_PRAGMAS = ("PRAGMA cache_size=-2000", "PRAGMA wal_autocheckpoint=1000")

@@ -7,6 +7,10 @@
 - A failed job is retried with exponential backoff and jitter until ``max_attempts``, then stays
   ``failed`` with its last error. A job whose worker died (``running`` past the lease) is
   claimed again.
+
+Every job kind is named here, and ``JobContext`` / ``Handler`` are the shape of a handler: each
+domain with background work exports ``HANDLERS`` (kind → handler) built from them, and
+``worker.py`` only runs the loop over those.
 """
 
 from __future__ import annotations
@@ -21,14 +25,39 @@ from sqlalchemy import Engine, Table, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from dailypapers.bulk import insert_rows
+from dailypapers.config import Settings
 from dailypapers.db import begin_write
 from dailypapers.models import Job
+
+# Job kinds (the ``jobs.kind`` column): stored in rows, so a rename needs a migration.
+HARVEST_JOB = "harvest"  # ingest: the scheduled daily OAI-PMH harvest
+HF_DAILY_JOB = "ingest_hf_daily"  # ingest: one Hugging Face day
+EMBED_JOB = "embed_paper"  # search: encode a stored or changed paper
+ACCOUNT_MAIL_JOB = "send_account_mail"  # accounts: verification, reset, email change
+CONFIRM_MAIL_JOB = "send_subscription_confirmation"  # digests: the double opt-in mail
+SAMPLE_MAIL_JOB = "send_digest_sample"  # digests: "send me a sample now"
+DIGEST_SCHEDULE_JOB = "schedule_digest"  # digests: claim a period's send rows
+DIGEST_SEND_JOB = "send_digest"  # digests: deliver a chunk of a period's send rows
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 PENDING_STATES = (QUEUED, RUNNING)
 # The predicate of the partial unique index on dedupe_key (models.Job), spelled the same way.
 PENDING_INDEX_WHERE = text("state IN ('queued', 'running')")
 Clock = Callable[[], dt.datetime]
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What a handler may use: it opens and commits its own transactions."""
+
+    settings: Settings
+    engine: Engine
+    factory: sessionmaker[Session]
+    now: dt.datetime
+
+
+# Every handler must be idempotent: a crash after the work but before ``mark_done`` runs it again.
+Handler = Callable[[JobContext, dict[str, Any]], None]
 
 
 def utc_clock() -> dt.datetime:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
+from dailypapers import hf_names
 from dailypapers.models import DailyEntry, Paper, User
 from dailypapers.periods import FeedWindow
 
@@ -60,7 +61,9 @@ def _filtered(statement: Select[Any], query: FeedQuery) -> Select[Any]:
             DailyEntry.feed_date >= query.window.start, DailyEntry.feed_date <= query.window.end
         )
     if query.submitter is not None:
-        statement = statement.join(DailyEntry.submitter).where(User.username == query.submitter)
+        statement = statement.join(DailyEntry.submitter).where(
+            User.username.in_(hf_names.candidates(query.submitter))
+        )
     return statement
 
 

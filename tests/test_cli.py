@@ -15,7 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from dailypapers.cli import main
-from tests.conftest import DATA_DIR, wait_until_healthy
+from tests.support import DATA_DIR
+from tests.support.live_server import wait_until_healthy
 
 pytestmark = pytest.mark.both_backends
 
@@ -145,7 +146,7 @@ def test_ingest_arxiv_refuses_bad_ids_before_any_request(runner: CliRunner) -> N
 
 
 def test_ingest_oai_and_arxiv_against_a_local_stand_in(runner: CliRunner) -> None:
-    from tests.fakes import FakeRemote
+    from tests.support.fake_remotes import FakeRemote
 
     with FakeRemote() as remote:
         env = {

@@ -19,7 +19,8 @@ from dailypapers.ingest.run import load_hf_daily
 from dailypapers.ingest.upsert import UpvoteReading, newest_upvotes
 from dailypapers.models import Author, DailyEntry, Org, Paper, PaperAuthor, User
 from dailypapers.ranking import trending_score
-from tests.conftest import DATA_DIR, lexical_match_ids
+from tests.support import DATA_DIR
+from tests.support.database import lexical_match_ids
 
 pytestmark = pytest.mark.both_backends
 
@@ -187,7 +188,7 @@ def test_api_shape_items_with_submitters_and_organizations(
         )
         assert paper.daily_entry.feed_date == dt.date(2026, 2, 10)
         assert paper.daily_entry.submitter is not None
-        assert paper.daily_entry.submitter.username == "ada"
+        assert paper.daily_entry.submitter.username == "ada@hf"  # never a local account's name
         assert paper.daily_entry.submitter.is_external
         assert paper.daily_entry.organization is not None
         assert paper.daily_entry.organization.fullname == "Example Lab"

@@ -14,8 +14,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dailypapers import jobs
 from dailypapers.config import Settings
+from dailypapers.ingest.jobs import schedule_daily_harvest
+from dailypapers.jobs import JobContext
 from dailypapers.models import Job
-from dailypapers.worker import JobContext, Worker, schedule_daily_harvest
+from dailypapers.worker import Worker
 
 T0 = dt.datetime(2026, 2, 10, 8, 0, tzinfo=dt.UTC)
 pytestmark = pytest.mark.both_backends

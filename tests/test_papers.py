@@ -15,7 +15,8 @@ from dailypapers.papers import (
     neighbour_feed_dates,
 )
 from dailypapers.periods import day_window, parse_month, parse_week
-from tests.conftest import DEMO_TODAY, QueryCounter
+from tests.support.database import DEMO_TODAY
+from tests.support.queries import QueryCounter
 
 pytestmark = pytest.mark.both_backends
 

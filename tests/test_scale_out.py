@@ -21,11 +21,11 @@ from sqlalchemy import delete, func, select
 from dailypapers import jobs
 from dailypapers.config import Settings
 from dailypapers.db import make_engine, make_session_factory
-from dailypapers.ingest.upsert import EMBED_JOB
+from dailypapers.jobs import EMBED_JOB
 from dailypapers.models import DailyEntry, Embedding, Job, Paper, Vote
 from dailypapers.postgres_local import free_port
-from tests.conftest import wait_until_healthy
-from tests.web.community_helpers import api_token, make_user
+from tests.factories import api_token, make_user
+from tests.support.live_server import wait_until_healthy
 
 pytestmark = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 

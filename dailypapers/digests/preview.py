@@ -1,4 +1,5 @@
-"""``digest preview``: a digest rendered as a subscriber would get it, nothing sent or recorded."""
+"""``digest preview`` and samples: a digest rendered as a subscriber would get it, nothing
+recorded (a sample is a preview that is mailed)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,37 @@ from sqlalchemy.orm import Session
 
 from dailypapers.config import Settings
 from dailypapers.digests.compose import PeriodComposer, in_order, latest_period, load_papers
-from dailypapers.digests.render import MailParts, MailRenderer
-from dailypapers.digests.subscriptions import normalize_email
+from dailypapers.digests.render import DigestRenderer
+from dailypapers.mail.addresses import normalize_email
+from dailypapers.mail.render import MailParts
 from dailypapers.models import Subscription
+
+
+def render_unrecorded(
+    session: Session,
+    settings: Settings,
+    renderer: DigestRenderer,
+    subscription: Subscription,
+    period_key: str,
+    *,
+    sample: bool = False,
+) -> MailParts:
+    """The subscription's digest of the period. A preview leaves out the papers the subscriber
+    has received; a ``sample`` shows the whole list, as a first digest would."""
+    composer = PeriodComposer(session, settings, period_key)
+    if sample:
+        digest = composer.compose(subscription, ())
+    else:
+        digest = composer.compose_many([subscription])[subscription.id]
+    papers = load_papers(session, digest.paper_ids)
+    return renderer.digest(
+        subscription,
+        period_key=period_key,
+        period_label=composer.label,
+        papers=in_order(papers, digest.paper_ids),
+        note=digest.note,
+        sample=sample,
+    )
 
 
 def preview_digests(
@@ -37,19 +66,10 @@ def preview_digests(
         )
         if not subscriptions:
             raise ValueError(f"{address} has no subscription.")
-    renderer = MailRenderer(settings)
+    renderer = DigestRenderer(settings)
     previews = []
     for subscription in subscriptions:
         period = period_key or latest_period(session, settings, subscription.cadence)
-        composer = PeriodComposer(session, settings, period)
-        digest = composer.compose_many([subscription])[subscription.id]
-        papers = load_papers(session, digest.paper_ids)
-        parts = renderer.digest(
-            subscription,
-            period_key=period,
-            period_label=composer.label,
-            papers=in_order(papers, digest.paper_ids),
-            note=digest.note,
-        )
+        parts = render_unrecorded(session, settings, renderer, subscription, period)
         previews.append((parts.subject, parts))
     return previews

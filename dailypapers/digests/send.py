@@ -1,7 +1,6 @@
 """Delivering digests: none lost, none repeated (DESIGN.md §3).
 
-1. ``schedule_period`` claims one ``digest_sends`` row per active subscription of the cadence
-   (unique on subscription × period) and queues the send jobs, in one transaction.
+1. ``schedule.schedule_period`` claims the period's send rows and queues the send jobs.
 2. A ``send_digest`` job takes a chunk of rows: it composes and freezes the papers of each
    pending row and records them as received (committed), then sends each message and commits
    ``sent`` right after the SMTP server accepts it. A crash between the two can only resend
@@ -14,62 +13,29 @@
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import logging
-import random
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import Message
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
-from sqlalchemy import (
-    Engine,
-    Table,
-    and_,
-    delete,
-    exists,
-    func,
-    insert,
-    literal,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Engine, Table, and_, delete, or_, select, update
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
-from dailypapers import jobs, rate_limits
+from dailypapers import jobs
 from dailypapers.bulk import insert_rows
 from dailypapers.config import Settings
 from dailypapers.db import session_scope
-from dailypapers.digests.compose import PeriodComposer, in_order, latest_period, load_papers
-from dailypapers.digests.mailer import Mailer, PermanentMailError, TransientMailError, make_mailer
-from dailypapers.digests.render import MailRenderer
-from dailypapers.digests.subscriptions import CONFIRM_MAIL_JOB, SAMPLE_MAIL_JOB, confirm_token
-from dailypapers.models import DigestReceived, DigestSend, DigestTopicMatch, Job, Subscription
-from dailypapers.periods import CADENCES, digest_period_key, due_digest_window, parse_digest_period
-from dailypapers.signing import Signer
+from dailypapers.digests.compose import PeriodComposer, in_order, load_papers
+from dailypapers.digests.render import DigestRenderer
+from dailypapers.mail.mailer import Mailer, PermanentMailError, TransientMailError, open_mailer
+from dailypapers.models import DigestReceived, DigestSend, Subscription
 
 log = logging.getLogger(__name__)
 
-SEND_JOB = "send_digest"
-SCHEDULE_JOB = "schedule_digest"
 PENDING, SENDING, SENT, SKIPPED, FAILED = "pending", "sending", "sent", "skipped", "failed"
 # Transient failures in a row after which a chunk stops and waits for its retry (server trouble).
 MAX_TRANSIENT_IN_A_ROW = 3
-# Stored topic results outlive their period's retries by far; then they are dropped.
-TOPIC_RESULTS_KEPT = dt.timedelta(days=30)
-
-if TYPE_CHECKING:
-    from dailypapers.worker import JobContext
-
-
-def _active() -> Any:
-    return and_(
-        Subscription.confirmed_at.is_not(None),
-        Subscription.unsubscribed_at.is_(None),
-        Subscription.deactivated_at.is_(None),
-    )
 
 
 @dataclass
@@ -84,113 +50,6 @@ class SendStats:
     pending_ids: list[int] = field(default_factory=list)
 
 
-def schedule_period(session: Session, settings: Settings, period_key: str, now: dt.datetime) -> int:
-    """Claim a send row for every active subscription of the period's cadence that has none,
-    and queue the jobs that send them, in the caller's transaction. Returns the rows claimed;
-    a second call claims only subscriptions confirmed since."""
-    cadence, window = parse_digest_period(period_key)
-    key = digest_period_key(cadence, window)
-    already = exists().where(
-        DigestSend.subscription_id == Subscription.id, DigestSend.period_key == key
-    )
-    claim = insert(DigestSend).from_select(
-        ["subscription_id", "period_key", "state", "attempts", "created_at"],
-        select(
-            Subscription.id,
-            literal(key),
-            literal(PENDING),
-            literal(0),
-            literal(now, DigestSend.created_at.type),
-        )
-        .where(Subscription.cadence == cadence, _active(), ~already)
-        .order_by(Subscription.id),
-    )
-    session.execute(claim)
-    waiting = list(
-        session.scalars(
-            select(DigestSend.id)
-            .where(DigestSend.period_key == key, DigestSend.state == PENDING)
-            .order_by(DigestSend.id)
-        )
-    )
-    unqueued = _not_yet_queued(session, key, waiting)
-    size = settings.digest_chunk_size
-    chunks = [unqueued[i : i + size] for i in range(0, len(unqueued), size)]
-    jobs.enqueue_many(
-        session,
-        [
-            {
-                "kind": SEND_JOB,
-                "payload": {"period": key, "send_ids": chunk},
-                "dedupe_key": f"digest:{key}:{chunk[0]}",
-            }
-            for chunk in chunks
-        ],
-        now=now,
-    )
-    return len(unqueued)
-
-
-def _not_yet_queued(session: Session, key: str, send_ids: Sequence[int]) -> list[int]:
-    """Rows of the period that no send job names yet (a rescheduled period only queues those)."""
-    if not send_ids:
-        return []
-    queued: set[int] = set()
-    payloads = session.scalars(
-        select(Job.payload).where(
-            Job.kind == SEND_JOB,
-            Job.dedupe_key.like(f"digest:{key}:%"),
-            Job.state.in_(jobs.PENDING_STATES),  # rows of ended jobs may be queued again
-        )
-    )
-    for payload in payloads:
-        queued.update(payload.get("send_ids", ()))
-    return [send_id for send_id in send_ids if send_id not in queued]
-
-
-def period_counts(session: Session, period_key: str) -> dict[str, int]:
-    """Send rows of a period by state (pending / sent / skipped / failed)."""
-    rows = session.execute(
-        select(DigestSend.state, func.count())
-        .where(DigestSend.period_key == period_key)
-        .group_by(DigestSend.state)
-    ).all()
-    return dict(rows)
-
-
-def schedule_due_digests(session: Session, settings: Settings, now: dt.datetime) -> None:
-    """Queue each cadence's scheduling job at its local send time, once per period (called by
-    the worker loop, like the daily harvest)."""
-    if not settings.digest_enabled:
-        return
-    # A fixed TODAY (demos, tests) is the day the schedule runs on; otherwise the clock's.
-    local_day = settings.today or now.astimezone(settings.tz).date()
-    for cadence in CADENCES:
-        window = due_digest_window(cadence, local_day, settings.digest_weekly_day)
-        if window is None:
-            continue
-        key = digest_period_key(cadence, window)
-        dedupe = f"digest-schedule:{key}"
-        if session.scalar(select(Job.id).where(Job.dedupe_key == dedupe).limit(1)) is not None:
-            continue
-        at = settings.digest_daily_time if cadence == "daily" else settings.digest_weekly_time
-        due = dt.datetime.combine(local_day, at, tzinfo=settings.tz).astimezone(dt.UTC)
-        jobs.enqueue(
-            session, SCHEDULE_JOB, {"period": key}, dedupe_key=dedupe, run_after=due, now=now
-        )
-
-
-@contextmanager
-def _mailer(settings: Settings, mailer: Mailer | None) -> Iterator[Mailer]:
-    own = mailer is None
-    active = mailer or make_mailer(settings)
-    try:
-        yield active
-    finally:
-        if own:
-            active.close()
-
-
 @dataclass
 class _Outgoing:
     send_id: int
@@ -203,7 +62,7 @@ class _Outgoing:
 def _prepare_chunk(
     session: Session,
     settings: Settings,
-    renderer: MailRenderer,
+    renderer: DigestRenderer,
     period_key: str,
     send_ids: Sequence[int],
     stats: SendStats,
@@ -382,16 +241,16 @@ def send_chunk(
     send_ids: Sequence[int],
     *,
     mailer: Mailer | None = None,
-    renderer: MailRenderer | None = None,
+    renderer: DigestRenderer | None = None,
     clock: jobs.Clock = jobs.utc_clock,
 ) -> SendStats:
     """Send the pending rows among ``send_ids``; see the module docstring for the guarantees."""
     stats = SendStats()
-    renderer = renderer or MailRenderer(settings)
+    renderer = renderer or DigestRenderer(settings)
     with session_scope(factory) as session:
         outgoing = _prepare_chunk(session, settings, renderer, period_key, send_ids, stats, clock())
     in_a_row = 0
-    with _mailer(settings, mailer) as active:
+    with open_mailer(settings, mailer) as active:
         for index, item in enumerate(outgoing):
             if not _claim(engine, settings, item, clock()):
                 stats.skipped += 1
@@ -444,119 +303,3 @@ def _recheck_in_flight(
     waiting = [send_id for send_id in in_flight if send_id not in stats.pending_ids]
     stats.pending += len(waiting)
     stats.pending_ids.extend(waiting)
-
-
-def run_send_job(context: JobContext, payload: dict[str, Any]) -> None:
-    """Worker handler of ``send_digest``. Mails that must wait (4xx, a server down) go into a
-    follow-up job with backoff, so no row is left behind when a job runs out of attempts;
-    each row fails for good only after DIGEST_MAX_ATTEMPTS tries of its own."""
-    period = str(payload["period"])
-    stats = send_chunk(
-        context.settings, context.engine, context.factory, period, list(payload["send_ids"])
-    )
-    if not stats.pending_ids:
-        return
-    retry = int(payload.get("retry", 0)) + 1
-    policy = jobs.RetryPolicy(
-        base_seconds=context.settings.job_retry_base_seconds,
-        cap_seconds=context.settings.job_retry_cap_seconds,
-    )
-    with session_scope(context.factory) as session:
-        jobs.enqueue(
-            session,
-            SEND_JOB,
-            {"period": period, "send_ids": stats.pending_ids, "retry": retry},
-            dedupe_key=f"digest:{period}:{stats.pending_ids[0]}:retry{retry}",
-            run_after=context.now + policy.delay(retry, random.Random()),  # noqa: S311 (jitter)
-            now=context.now,
-        )
-
-
-def run_schedule_job(context: JobContext, payload: dict[str, Any]) -> None:
-    """Claim the period; also drop what no later run reads (old rate-limit windows and
-    topic results of periods long sent)."""
-    with session_scope(context.factory) as session:
-        schedule_period(session, context.settings, str(payload["period"]), context.now)
-        rate_limits.prune(session, context.now)
-        session.execute(
-            delete(DigestTopicMatch).where(
-                DigestTopicMatch.created_at < context.now - TOPIC_RESULTS_KEPT
-            )
-        )
-
-
-def run_confirmation_job(context: JobContext, payload: dict[str, Any]) -> None:
-    """Send the double opt-in mail; a 5xx is recorded on the subscription, not retried."""
-    settings = context.settings
-    renderer = MailRenderer(settings)
-    with session_scope(context.factory) as session:
-        subscription = session.get(Subscription, int(payload["subscription_id"]))
-        if subscription is None or subscription.unsubscribed_at is not None:
-            return
-        token = confirm_token(Signer(settings), subscription)
-        parts = renderer.render(
-            "confirm",
-            {
-                "cadence": subscription.cadence,
-                "topic": subscription.topic_query,
-                "confirm_url": f"{settings.base_url}/subscribe/confirm/{token}",
-                "valid_days": settings.subscribe_confirm_days,
-            },
-        )
-        message = renderer.message(
-            parts,
-            to=subscription.email,
-            message_id=email.utils.make_msgid("confirm", domain=renderer.mail_domain),
-            now=context.now,
-        )
-    _send_one(context, message, int(payload["subscription_id"]))
-
-
-def run_sample_job(context: JobContext, payload: dict[str, Any]) -> None:
-    """ "Send me a sample now": the latest daily list as this subscription would get it, without
-    counting its papers as received."""
-    settings = context.settings
-    renderer = MailRenderer(settings)
-    with session_scope(context.factory) as session:
-        subscription = session.get(Subscription, int(payload["subscription_id"]))
-        if subscription is None or not subscription.active:
-            return
-        period_key = latest_period(session, settings, subscription.cadence)
-        composer = PeriodComposer(session, settings, period_key)
-        digest = composer.compose(subscription, ())
-        papers = load_papers(session, digest.paper_ids)
-        parts = renderer.digest(
-            subscription,
-            period_key=period_key,
-            period_label=composer.label,
-            papers=in_order(papers, digest.paper_ids),
-            note=digest.note,
-            sample=True,
-        )
-        message = renderer.digest_message(
-            subscription,
-            parts,
-            message_id=email.utils.make_msgid("sample", domain=renderer.mail_domain),
-            now=context.now,
-        )
-    _send_one(context, message, int(payload["subscription_id"]))
-
-
-def _send_one(context: JobContext, message: Message, subscription_id: int) -> None:
-    with _mailer(context.settings, None) as mailer:
-        try:
-            mailer.send(message)
-        except PermanentMailError as exc:
-            with session_scope(context.factory) as session:
-                subscription = session.get(Subscription, subscription_id)
-                if subscription is not None:
-                    subscription.last_error = str(exc)[:1000]
-            log.warning("mail to subscription %s refused: %s", subscription_id, exc)
-
-
-JOB_HANDLERS = {
-    SEND_JOB: run_send_job,
-    SCHEDULE_JOB: run_schedule_job,
-    CONFIRM_MAIL_JOB: run_confirmation_job,
-    SAMPLE_MAIL_JOB: run_sample_job,
-}

@@ -1,6 +1,7 @@
 """Subscribing to digests: double opt-in, manage by link, one-click unsubscribe (services).
 
-Functions take a session and never commit; mail is a job queued in the caller's transaction.
+Functions take a session and never commit; mail is a job queued in the caller's transaction,
+sent by the worker's ``HANDLERS`` at the end of this module.
 Nothing says whether an address was already subscribed (the same answer and the same mail
 either way), so the form cannot be used to learn who reads the site.
 """
@@ -8,25 +9,35 @@ either way), so the form cannot be used to learn who reads the site.
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
+import logging
 import secrets
 from dataclasses import dataclass
+from email.message import Message
+from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dailypapers import jobs, rate_limits
 from dailypapers.config import Settings
-from dailypapers.digests.render import one_line
+from dailypapers.db import session_scope
+from dailypapers.digests.compose import latest_period
+from dailypapers.digests.preview import render_unrecorded
+from dailypapers.digests.render import DigestRenderer
+from dailypapers.jobs import CONFIRM_MAIL_JOB, SAMPLE_MAIL_JOB, JobContext
+from dailypapers.mail.addresses import normalize_email
+from dailypapers.mail.mailer import PermanentMailError, open_mailer
+from dailypapers.mail.render import MailRenderer, one_line
 from dailypapers.models import Subscription
 from dailypapers.periods import CADENCES, DigestCadence
 from dailypapers.search.lexical import MAX_QUERY_CHARS, fts5_expression
 from dailypapers.signing import Signer, TokenError
 
 CONFIRM_PURPOSE = "subscription-confirm"
-CONFIRM_MAIL_JOB = "send_subscription_confirmation"
-SAMPLE_MAIL_JOB = "send_digest_sample"
 MAX_PAPERS = 50
+
+log = logging.getLogger(__name__)
 
 
 class SubscriptionFormError(ValueError):
@@ -46,25 +57,6 @@ class SubscriptionChoice:
     cadence: DigestCadence
     topic_query: str
     paper_count: int
-
-
-def normalize_email(raw: str) -> tuple[str, str]:
-    """(address to write to, address as compared); ValueError with a message people can act on.
-
-    Syntax only: whether the mailbox exists is learnt by the confirmation mail."""
-    text = raw.strip()
-    if not text:
-        raise ValueError("Enter your email address.")
-    if any(not ch.isprintable() for ch in text) or len(text) > 254:
-        raise ValueError("This is not an email address.")
-    try:
-        # No SMTPUTF8 addresses: a relay without that extension would bounce every digest.
-        result = validate_email(text, check_deliverability=False, allow_smtputf8=False)
-    except EmailNotValidError as exc:
-        raise ValueError(f"This is not a valid email address: {exc}") from None
-    # An internationalized domain is kept in its ASCII (IDNA) form, which every relay takes.
-    address = result.ascii_email or result.normalized
-    return address, address.lower()
 
 
 def clean_topic(raw: str) -> str:
@@ -251,3 +243,73 @@ def request_sample(
     """Queue "send me a sample now" (rate-limited with the confirmation mails)."""
     limit_address_mail(session, settings, subscription.email_key, now)
     jobs.enqueue(session, SAMPLE_MAIL_JOB, {"subscription_id": subscription.id}, now=now)
+
+
+# Background work: the mails a subscriber asks for --------------------------------------------
+
+
+def run_confirmation_job(context: JobContext, payload: dict[str, Any]) -> None:
+    """Send the double opt-in mail; a 5xx is recorded on the subscription, not retried."""
+    settings = context.settings
+    renderer = MailRenderer(settings)
+    with session_scope(context.factory) as session:
+        subscription = session.get(Subscription, int(payload["subscription_id"]))
+        if subscription is None or subscription.unsubscribed_at is not None:
+            return
+        token = confirm_token(Signer(settings), subscription)
+        parts = renderer.render(
+            "confirm",
+            {
+                "cadence": subscription.cadence,
+                "topic": subscription.topic_query,
+                "confirm_url": f"{settings.base_url}/subscribe/confirm/{token}",
+                "valid_days": settings.subscribe_confirm_days,
+            },
+        )
+        message = renderer.message(
+            parts,
+            to=subscription.email,
+            message_id=email.utils.make_msgid("confirm", domain=renderer.mail_domain),
+            now=context.now,
+        )
+    _send_one(context, message, int(payload["subscription_id"]))
+
+
+def run_sample_job(context: JobContext, payload: dict[str, Any]) -> None:
+    """ "Send me a sample now": the latest daily list as this subscription would get it, without
+    counting its papers as received."""
+    settings = context.settings
+    renderer = DigestRenderer(settings)
+    with session_scope(context.factory) as session:
+        subscription = session.get(Subscription, int(payload["subscription_id"]))
+        if subscription is None or not subscription.active:
+            return
+        period_key = latest_period(session, settings, subscription.cadence)
+        parts = render_unrecorded(
+            session, settings, renderer, subscription, period_key, sample=True
+        )
+        message = renderer.digest_message(
+            subscription,
+            parts,
+            message_id=email.utils.make_msgid("sample", domain=renderer.mail_domain),
+            now=context.now,
+        )
+    _send_one(context, message, int(payload["subscription_id"]))
+
+
+def _send_one(context: JobContext, message: Message, subscription_id: int) -> None:
+    with open_mailer(context.settings) as mailer:
+        try:
+            mailer.send(message)
+        except PermanentMailError as exc:
+            with session_scope(context.factory) as session:
+                subscription = session.get(Subscription, subscription_id)
+                if subscription is not None:
+                    subscription.last_error = str(exc)[:1000]
+            log.warning("mail to subscription %s refused: %s", subscription_id, exc)
+
+
+HANDLERS: dict[str, jobs.Handler] = {
+    CONFIRM_MAIL_JOB: run_confirmation_job,
+    SAMPLE_MAIL_JOB: run_sample_job,
+}

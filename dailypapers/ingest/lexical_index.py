@@ -2,7 +2,7 @@
 
 FTS5 merges its b-tree segments as rows arrive; ``automerge`` says how many segments of a level
 wait before a merge (default 4). A bulk load raises it so merges happen less often and larger
-(75k papers: 22.0 → 20.4 s), then restores the default, and later writes merge the rest.
+(docs/benchmarks.md), then restores the default, and later writes merge the rest.
 """
 
 from __future__ import annotations

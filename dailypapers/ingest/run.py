@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -51,9 +51,6 @@ from dailypapers.ingest.upsert import DailyPaperUpserter, IngestStats
 from dailypapers.ingest.upsert_arxiv import ArxivUpserter, HashedRecord
 from dailypapers.jobs import Clock, utc_clock
 from dailypapers.models import Paper
-
-if TYPE_CHECKING:
-    from dailypapers.worker import JobContext
 
 log = logging.getLogger(__name__)
 
@@ -145,9 +142,9 @@ BULK_GC_THRESHOLD = 10_000
 def _collector_for_bulk_load() -> Iterator[None]:
     """Spare the cyclic collector's work that finds nothing during a bulk load.
 
-    Each batch brings ~10^4 new container objects that stay alive until it is written, so the
-    collector ran ~1,100 times and rescanned them (and everything imported) for ~1 s of a 75k
-    load (docs/benchmarks.md). The objects alive at the start are frozen (out of its view, as
+    Each batch brings many new container objects that stay alive until it is written, so the
+    collector ran again and again and rescanned them (and everything imported) for nothing
+    (docs/benchmarks.md). The objects alive at the start are frozen (out of its view, as
     the web app does) and young collections run every ``BULK_GC_THRESHOLD`` allocations; both
     are restored after, and a forked preparing process inherits them. A process that froze
     objects itself (the web app) keeps its own freezing: unfreezing would undo it.
@@ -407,20 +404,3 @@ def ingest_arxiv_api(
         with session_scope(factory) as session:
             clear_checkpoint(session, source)
     return stats
-
-
-def run_harvest_job(context: JobContext, payload: dict[str, Any]) -> None:
-    """Worker handler for the scheduled daily harvest (kind ``harvest``)."""
-    with make_client(context.settings) as client:
-        stats = harvest_oai(
-            context.factory, context.settings, client, set_spec=payload.get("set") or None
-        )
-    log.info("harvest %s: %s", payload, stats.summary())
-
-
-def run_hf_daily_job(context: JobContext, payload: dict[str, Any]) -> None:
-    """Worker handler: load one Hugging Face day (kind ``ingest_hf_daily``)."""
-    day = dt.date.fromisoformat(str(payload["date"]))
-    with make_client(context.settings, delay_seconds=0) as client:
-        stats = load_hf_daily_date(context.factory, context.settings, client, day)
-    log.info("hf-daily %s: %s", day, stats.summary())

@@ -22,13 +22,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from dailypapers import jobs
+from dailypapers.hf_names import stored_name
 from dailypapers.ingest.normalize import DailyPaperRecord, OrgRef, SubmitterRef
+from dailypapers.jobs import EMBED_JOB
 from dailypapers.models import Author, DailyEntry, Org, Paper, PaperAuthor, User
 from dailypapers.ranking import trending_score
 
 Outcome = Literal["new", "updated", "unchanged"]
-# The job kind that (re)computes a paper's embedding; its handler comes with the search module.
-EMBED_JOB = "embed_paper"
 
 
 @dataclass
@@ -149,30 +149,30 @@ class DailyPaperUpserter:
     def _user(self, ref: SubmitterRef | None) -> User | None:
         if ref is None:
             return None
-        user = self._users.get(ref.username) or self.session.scalar(
-            select(User).where(User.username == ref.username)
+        name = stored_name(ref.username)
+        user = self._users.get(name) or self.session.scalar(
+            select(User).where(User.username == name)
         )
         if user is None:
             user = User(
-                username=ref.username,
+                username=name,
                 fullname=ref.fullname,
                 avatar_url=ref.avatar_url,
                 is_external=True,
             )
             self.session.add(user)
-        self._users[ref.username] = user
+        self._users[name] = user
         return user
 
     def _org(self, ref: OrgRef | None) -> Org | None:
         if ref is None:
             return None
-        org = self._orgs.get(ref.name) or self.session.scalar(
-            select(Org).where(Org.name == ref.name)
-        )
+        name = stored_name(ref.name)
+        org = self._orgs.get(name) or self.session.scalar(select(Org).where(Org.name == name))
         if org is None:
-            org = Org(name=ref.name, fullname=ref.fullname, avatar_url=ref.avatar_url)
+            org = Org(name=name, fullname=ref.fullname, avatar_url=ref.avatar_url)
             self.session.add(org)
-        self._orgs[ref.name] = org
+        self._orgs[name] = org
         return org
 
     def _author_links(self, names: Sequence[str]) -> list[PaperAuthor]:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from dailypapers import jobs
 from dailypapers.config import Settings
 from dailypapers.db import session_scope
-from dailypapers.ingest.upsert import EMBED_JOB
+from dailypapers.jobs import EMBED_JOB, JobContext
 from dailypapers.models import Embedding, Job, Paper, utcnow
 from dailypapers.search.embed import (
     INT8_MODEL_FILE,
@@ -37,7 +37,6 @@ from dailypapers.search.embed import (
     paper_text,
 )
 from dailypapers.search.pgvector_index import has_pgvector, write_embedding_copies
-from dailypapers.worker import JobContext
 
 # Papers encoded together: one ONNX call pads to the longest text of the batch, and texts are
 # sorted by length inside it; 32 measured as fast per paper as 64 here.
@@ -212,10 +211,13 @@ def run_embed_job(context: JobContext, payload: dict[str, Any]) -> None:
         raise PaperChangedError(f"paper {primary} changed while it was encoded")
 
 
-def job_handlers(settings: Settings) -> dict[str, Any]:
-    """``embed_paper`` only when the model is exported: without it the jobs wait (the worker
+HANDLERS: dict[str, jobs.Handler] = {EMBED_JOB: run_embed_job}
+
+
+def job_handlers(settings: Settings) -> dict[str, jobs.Handler]:
+    """``HANDLERS`` only when the model is exported: without it the jobs wait (the worker
     claims only kinds it has a handler for) and search stays lexical."""
-    return {EMBED_JOB: run_embed_job} if model_available(settings) else {}
+    return dict(HANDLERS) if model_available(settings) else {}
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.visitors import InternalTraversal, _TraverseInternalsType
 
+from dailypapers import hf_names
 from dailypapers.models import DailyEntry, Org, Paper
 from dailypapers.search.query import (
     CJK,
@@ -339,8 +340,9 @@ def _needs_paper_row(filters: Filters) -> bool:
 
 
 def _org_condition(orgs: Sequence[str], paper_id: Any) -> ColumnElement[bool]:
-    """On the Daily Papers list for one of these organizations (name or full name, any case)."""
-    wanted = [name.lower() for name in orgs]
+    """On the Daily Papers list for one of these organizations (name or full name, any case;
+    an organization imported from Hugging Face by the name Hugging Face shows)."""
+    wanted = [candidate.lower() for name in orgs for candidate in hf_names.candidates(name)]
     on_list = (
         select(DailyEntry.paper_id)
         .join(Org, Org.id == DailyEntry.organization_id)

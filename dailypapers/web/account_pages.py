@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -17,7 +16,10 @@ from dailypapers.rate_limits import RateLimitedError
 from dailypapers.signing import Signer, TokenError
 from dailypapers.web import security
 from dailypapers.web.deps import SessionDep, SettingsDep, TemplatesDep, writes
+from dailypapers.web.inputs import row_id_or_404
 from dailypapers.web.limits import check_limits
+from dailypapers.web.openapi import REDIRECT, form, page
+from dailypapers.web.redirects import local_path
 from dailypapers.web.security import CsrfChecked, CurrentUser
 
 router = APIRouter(tags=["accounts"])
@@ -32,14 +34,6 @@ def _now() -> dt.datetime:
 def _signer(request: Request) -> Signer:
     signer: Signer = request.app.state.signer
     return signer
-
-
-def _safe_next(target: str | None) -> str:
-    """Only a path on this site: ``next=https://evil.example`` must not redirect away."""
-    if not target or not target.startswith("/") or target.startswith("//"):
-        return "/"
-    parts = urlsplit(target)
-    return "/" if parts.scheme or parts.netloc or "\\" in target else target
 
 
 def _form(
@@ -92,7 +86,13 @@ def signup_page(request: Request, templates: TemplatesDep) -> HTMLResponse:
     return _form(request, templates, _signup_form({}, {}))
 
 
-@router.post("/signup", dependencies=[CsrfChecked], summary="Create an account")
+@router.post(
+    "/signup",
+    dependencies=[CsrfChecked],
+    response_class=HTMLResponse,
+    responses=page(400, 403, 429),
+    summary="Create an account",
+)
 @writes
 def signup_submit(
     request: Request,
@@ -147,10 +147,10 @@ def _signin_form(login: str, next_path: str, error: str | None = None) -> dict[s
 
 @router.get("/signin", response_class=HTMLResponse, summary="Sign-in form")
 def signin_page(request: Request, templates: TemplatesDep, next: str = "/") -> HTMLResponse:
-    return _form(request, templates, _signin_form("", _safe_next(next)))
+    return _form(request, templates, _signin_form("", local_path(next)))
 
 
-@router.post("/signin", dependencies=[CsrfChecked], summary="Sign in")
+@router.post("/signin", dependencies=[CsrfChecked], **form(400, 403, 429), summary="Sign in")
 @writes
 def signin_submit(
     request: Request,
@@ -161,29 +161,39 @@ def signin_submit(
     password: Secret = "",
     next: Text = "/",
 ) -> Response:
-    target = _safe_next(next)
+    target = local_path(next)
     form = _signin_form(login, target)
+    # Counted against the account the form names, however it is named (username or email).
+    account = accounts.find_login(session, login)
     try:
-        check_limits(session, settings, request, None, "signin", account_key=login.strip().lower())
+        check_limits(
+            session, settings, request, account, "signin", account_key=login.strip().lower()
+        )
     except RateLimitedError as exc:
         return _limited(request, templates, form, exc)
-    user = accounts.authenticate(session, login, password)
+    user = accounts.check_login(account, password)
     if user is None:
         # One message for a wrong address and a wrong password: no account enumeration.
         form["error"] = "The username or email and password do not match an account."
         return _form(request, templates, form, 400)
-    security.sign_in(request, user)
+    security.sign_in(request, session, settings, user)
     request.session["name"] = user.username
     return RedirectResponse(target, status_code=303)
 
 
-@router.post("/signout", dependencies=[CsrfChecked], summary="Sign out")
-def signout(request: Request) -> Response:
-    security.sign_out(request)
+@router.post("/signout", dependencies=[CsrfChecked], **form(403), summary="Sign out")
+@writes
+def signout(request: Request, session: SessionDep) -> Response:
+    security.sign_out(request, session)
     return RedirectResponse("/", status_code=303)
 
 
-@router.get("/account/verify/{token}", response_class=HTMLResponse, summary="Verify an address")
+@router.get(
+    "/account/verify/{token}",
+    response_class=HTMLResponse,
+    responses=page(400),
+    summary="Verify an address",
+)
 def verify(
     request: Request, token: str, session: SessionDep, templates: TemplatesDep
 ) -> HTMLResponse:
@@ -215,7 +225,13 @@ def reset_page(request: Request, templates: TemplatesDep) -> HTMLResponse:
     return _form(request, templates, _reset_request_form())
 
 
-@router.post("/account/reset", dependencies=[CsrfChecked], summary="Mail a reset link")
+@router.post(
+    "/account/reset",
+    dependencies=[CsrfChecked],
+    response_class=HTMLResponse,
+    responses=page(403, 429),
+    summary="Mail a reset link",
+)
 @writes
 def reset_request(
     request: Request,
@@ -249,7 +265,12 @@ def reset_form(request: Request, token: str, templates: TemplatesDep) -> HTMLRes
     return _form(request, templates, _new_password_form(token))
 
 
-@router.post("/account/reset/{token}", dependencies=[CsrfChecked], summary="Set a new password")
+@router.post(
+    "/account/reset/{token}",
+    dependencies=[CsrfChecked],
+    **form(400, 403),
+    summary="Set a new password",
+)
 @writes
 def reset_submit(
     request: Request,
@@ -270,13 +291,13 @@ def reset_submit(
         )
     except ValueError as exc:
         return _form(request, templates, _new_password_form(token, str(exc)), 400)
-    security.sign_in(request, user)
+    security.sign_in(request, session, settings, user)
     request.session["name"] = user.username
     return RedirectResponse("/account?notice=password", status_code=303)
 
 
 NOTICES = {
-    "password": "Your password is changed; other sessions are signed out.",
+    "password": "Your password is changed; other sessions are signed out and API tokens revoked.",
     "email": "A confirmation link is on its way to the new address (if no account uses it).",
     "email-changed": "Your email address is changed.",
     "revoked": "The token is revoked.",
@@ -309,7 +330,7 @@ def _account_page(
     return templates.TemplateResponse(request, "account.html", context, status_code=status_code)
 
 
-@router.get("/account", response_class=HTMLResponse, summary="Account settings")
+@router.get("/account", response_class=HTMLResponse, responses=REDIRECT, summary="Account settings")
 def account_page(
     request: Request,
     session: SessionDep,
@@ -320,7 +341,12 @@ def account_page(
     return _account_page(request, session, templates, user, notice=NOTICES.get(notice))
 
 
-@router.post("/account/password", dependencies=[CsrfChecked], summary="Change password")
+@router.post(
+    "/account/password",
+    dependencies=[CsrfChecked],
+    **form(400, 401, 403),
+    summary="Change password",
+)
 @writes
 def change_password(
     request: Request,
@@ -332,15 +358,20 @@ def change_password(
     new: Secret = "",
 ) -> Response:
     try:
-        accounts.change_password(settings, user, current, new)
+        accounts.change_password(session, settings, user, current, new)
     except AccountFormError as exc:
         return _account_page(request, session, templates, user, errors=exc.errors, status_code=400)
-    security.sign_in(request, user)  # this session continues with the new epoch
+    security.sign_in(request, session, settings, user)  # this browser stays signed in
     request.session["name"] = user.username
     return RedirectResponse("/account?notice=password", status_code=303)
 
 
-@router.post("/account/email", dependencies=[CsrfChecked], summary="Change email address")
+@router.post(
+    "/account/email",
+    dependencies=[CsrfChecked],
+    **form(400, 401, 403, 429),
+    summary="Change email address",
+)
 @writes
 def change_email(
     request: Request,
@@ -352,9 +383,22 @@ def change_email(
     password: Secret = "",
 ) -> Response:
     try:
+        check_limits(session, settings, request, user, "email")
         accounts.request_email_change(
             session, settings, _signer(request), user, email, password, _now()
         )
+    except RateLimitedError as exc:
+        response = _account_page(
+            request,
+            session,
+            templates,
+            user,
+            errors={"email": f"{exc} Try again later."},
+            values={"email": email},
+            status_code=429,
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except AccountFormError as exc:
         return _account_page(
             request,
@@ -368,7 +412,13 @@ def change_email(
     return RedirectResponse("/account?notice=email", status_code=303)
 
 
-@router.get("/account/email/{token}", summary="Confirm a new address")
+@router.get(
+    "/account/email/{token}",
+    status_code=303,
+    response_class=RedirectResponse,
+    responses=page(400),
+    summary="Confirm a new address",
+)
 def confirm_email(request: Request, token: str, session: SessionDep) -> Response:
     try:
         accounts.confirm_email_change(session, _signer(request), token, _now())
@@ -377,7 +427,13 @@ def confirm_email(request: Request, token: str, session: SessionDep) -> Response
     return RedirectResponse("/account?notice=email-changed", status_code=303)
 
 
-@router.post("/account/tokens", dependencies=[CsrfChecked], summary="Create an API token")
+@router.post(
+    "/account/tokens",
+    dependencies=[CsrfChecked],
+    response_class=HTMLResponse,
+    responses=page(401, 403),
+    summary="Create an API token",
+)
 @writes
 def create_token(
     request: Request,
@@ -391,23 +447,31 @@ def create_token(
 
 
 @router.post(
-    "/account/tokens/{token_id}/revoke", dependencies=[CsrfChecked], summary="Revoke a token"
+    "/account/tokens/{token_id}/revoke",
+    dependencies=[CsrfChecked],
+    **form(401, 403, 404),
+    summary="Revoke a token",
 )
 @writes
 def revoke_token(token_id: int, session: SessionDep, user: CurrentUser) -> Response:
-    if not accounts.revoke_api_token(session, user, token_id):
+    if not accounts.revoke_api_token(session, user, row_id_or_404(token_id, "token")):
         raise HTTPException(404, "No such token.")
     return RedirectResponse("/account?notice=revoked", status_code=303)
 
 
-@router.get("/account/export", summary="Download your data (JSON)")
+@router.get("/account/export", responses=REDIRECT, summary="Download your data (JSON)")
 def export(session: SessionDep, user: CurrentUser) -> JSONResponse:
     data = accounts.export_data(session, user)
     headers = {"Content-Disposition": f'attachment; filename="dailypapers-{user.username}.json"'}
     return JSONResponse(data, headers=headers)
 
 
-@router.post("/account/delete", dependencies=[CsrfChecked], summary="Delete your account")
+@router.post(
+    "/account/delete",
+    dependencies=[CsrfChecked],
+    **form(400, 401, 403),
+    summary="Delete your account",
+)
 @writes
 def delete(
     request: Request,
@@ -420,6 +484,6 @@ def delete(
     if accounts.authenticate(session, user.username, password) is None:
         errors = {"delete": "This is not your password."}
         return _account_page(request, session, templates, user, errors=errors, status_code=400)
+    security.sign_out(request, session)
     accounts.delete_account(session, settings, user)
-    security.sign_out(request)
     return RedirectResponse("/", status_code=303)

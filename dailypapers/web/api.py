@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 
@@ -16,12 +16,12 @@ from dailypapers.periods import (
     parse_month,
     parse_week,
 )
-from dailypapers.schemas import DailyPaperOut, ErrorOut, PaperOut, daily_paper_out, paper_out
+from dailypapers.schemas import DailyPaperOut, PaperOut, daily_paper_out, paper_out
 from dailypapers.web.deps import ReadSessionDep, SettingsDep, paper_or_404
+from dailypapers.web.openapi import api
 
 router = APIRouter(prefix="/api", tags=["api"])
 MAX_LIMIT = 100
-ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": ErrorOut}, 404: {"model": ErrorOut}}
 
 
 def _requested_window(date: str | None, week: str | None, month: str | None) -> FeedWindow | None:
@@ -44,7 +44,7 @@ def _requested_window(date: str | None, week: str | None, month: str | None) -> 
     "/daily_papers",
     response_model=list[DailyPaperOut],
     response_model_exclude_none=True,
-    responses=ERRORS,
+    responses=api(400),
     summary="Papers on the Daily Papers list for a date, week or month",
 )
 def daily_papers(
@@ -81,7 +81,7 @@ def daily_papers(
     "/papers/{paper_id:path}",
     response_model=PaperOut,
     response_model_exclude_none=True,
-    responses=ERRORS,
+    responses=api(400, 404),
     summary="One paper by arXiv id",
 )
 def paper_detail(paper_id: str, session: ReadSessionDep) -> PaperOut:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request
+import uvicorn
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -24,6 +25,7 @@ from dailypapers.signing import Signer, secret_key
 from dailypapers.web import (
     account_pages,
     api,
+    api_docs,
     community_pages,
     digest_pages,
     feeds,
@@ -34,7 +36,10 @@ from dailypapers.web import (
     subscriptions,
 )
 from dailypapers.web.deps import ReadYourWritesMiddleware
-from dailypapers.web.security import SESSION_COOKIE
+from dailypapers.web.headers import SecurityHeadersMiddleware
+from dailypapers.web.inputs import reject_nul
+from dailypapers.web.openapi import document_validation_as_400
+from dailypapers.web.security import SESSION_COOKIE, same_origin
 from dailypapers.web.templating import configure_templates
 
 WEB_DIR = Path(__file__).parent
@@ -63,7 +68,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Daily Papers: a feed of research papers ranked by upvotes.",
         lifespan=lifespan,
+        docs_url=None,  # served by api_docs from local files
+        redoc_url=None,
+        # NUL in any input is a 400 (web/inputs.py); unsafe cross-origin requests a 403
+        dependencies=[Depends(reject_nul), Depends(same_origin)],
     )
+    generate_openapi = app.openapi
+    app.openapi = lambda: document_validation_as_400(generate_openapi())  # type: ignore[method-assign]
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
@@ -75,7 +86,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_templates(templates, settings)
     app.state.templates = templates
 
+    app.mount(
+        api_docs.SWAGGER_UI_URL, StaticFiles(directory=api_docs.SWAGGER_UI_DIR), name="swagger-ui"
+    )
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+    app.include_router(api_docs.router)
     app.include_router(search_api.router)  # before api: its /papers/{id:path} takes any path
     app.include_router(api.router)
     app.include_router(feeds.router)
@@ -100,19 +115,39 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.trusted_proxies:
         # Per-IP rate limits need the client's address, which a proxy passes in X-Forwarded-For.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    app.add_middleware(SecurityHeadersMiddleware, https=settings.base_url.startswith("https://"))
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     return app
+
+
+def server_config(app: FastAPI, *, host: str, port: int, log_level: str = "info") -> uvicorn.Config:
+    """uvicorn's settings for the site. ``proxy_headers`` is off: uvicorn would otherwise
+    believe any ``X-Forwarded-For`` sent over loopback, so anyone could pick the address the
+    per-IP limits count; the app's own ProxyHeadersMiddleware believes TRUSTED_PROXIES only."""
+    return uvicorn.Config(
+        app, host=host, port=port, log_level=log_level, proxy_headers=False, server_header=False
+    )
+
+
+def run_server(app: FastAPI, *, host: str, port: int) -> None:
+    uvicorn.Server(server_config(app, host=host, port=port)).run()
 
 
 def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def _error_response(request: Request, status_code: int, message: str) -> Response:
-    if _wants_json(request):
-        return JSONResponse({"error": message}, status_code=status_code)
-    return pages.render_error(request, status_code, message)
+def _error_response(
+    request: Request, status_code: int, message: str, headers: Mapping[str, str] | None = None
+) -> Response:
+    response = (
+        JSONResponse({"error": message}, status_code=status_code)
+        if _wants_json(request)
+        else pages.render_error(request, status_code, message)
+    )
+    response.headers.update(headers or {})  # Retry-After of a 429, WWW-Authenticate of a 401
+    return response
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -121,7 +156,7 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
         return RedirectResponse(f"/signin?next={quote(request.url.path)}", status_code=303)
     if exc.status_code == 404 and message == "Not Found":
         message = f"Nothing lives at {request.url.path}."
-    return _error_response(request, exc.status_code, message)
+    return _error_response(request, exc.status_code, message, exc.headers)
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -19,9 +19,9 @@ from dailypapers import community, submissions
 from dailypapers.community import CommunityError
 from dailypapers.config import Settings
 from dailypapers.db import write_transaction
-from dailypapers.models import Comment, ModerationAction, Paper, User
+from dailypapers.models import Comment, DailyEntry, ModerationAction, Paper, User
 from dailypapers.rate_limits import RateLimitedError
-from dailypapers.schemas import ErrorOut
+from dailypapers.schemas import DailyPaperOut
 from dailypapers.web.deps import (
     SessionDep,
     SettingsDep,
@@ -30,14 +30,20 @@ from dailypapers.web.deps import (
     paper_or_404,
     writes,
 )
+from dailypapers.web.inputs import RowIdField, row_id_or_404
 from dailypapers.web.limits import check_limits
-from dailypapers.web.security import ActiveUser, CsrfChecked, Moderator, touch_token
+from dailypapers.web.openapi import api, form, page
+from dailypapers.web.redirects import back
+from dailypapers.web.security import (
+    ActiveUser,
+    ApiCsrfChecked,
+    CsrfChecked,
+    Moderator,
+    touch_token,
+)
 
 router = APIRouter(tags=["community"])
 Text = Annotated[str, Form(max_length=20_000)]
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 429)
-}
 
 
 def _now() -> dt.datetime:
@@ -56,15 +62,6 @@ def _limit(
     except RateLimitedError as exc:
         session.commit()  # the refused hit counts too
         raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
-
-
-def _back(request: Request, fallback: str) -> str:
-    """Back to the page the form was on (same site only)."""
-    referer = request.headers.get("referer", "")
-    base = str(request.base_url)
-    if referer.startswith(base):
-        return "/" + referer[len(base) :]
-    return fallback
 
 
 # Upvotes -------------------------------------------------------------------------------------
@@ -101,7 +98,12 @@ def _vote(
         return community.set_vote(session, settings, user, target, on=on, now=_now())
 
 
-@router.post("/papers/{paper_id:path}/upvote", dependencies=[CsrfChecked], summary="Upvote (form)")
+@router.post(
+    "/papers/{paper_id:path}/upvote",
+    dependencies=[CsrfChecked],
+    **form(400, 401, 403, 404, 429),
+    summary="Upvote (form)",
+)
 def upvote_form(
     request: Request,
     paper_id: str,
@@ -112,13 +114,14 @@ def upvote_form(
 ) -> Response:
     _vote(request, session, settings, user, paper_id, action != "down")
     arxiv_id = arxiv_id_or_400(paper_id)
-    return RedirectResponse(_back(request, f"/papers/{arxiv_id}"), status_code=303)
+    return RedirectResponse(back(request, f"/papers/{arxiv_id}"), status_code=303)
 
 
 @router.post(
     "/api/papers/{paper_id:path}/upvote",
+    dependencies=[ApiCsrfChecked],
     response_model=VoteOut,
-    responses=ERRORS,
+    responses=api(400, 401, 403, 404, 429),
     summary="Upvote a paper",
 )
 def api_upvote(
@@ -131,8 +134,9 @@ def api_upvote(
 
 @router.delete(
     "/api/papers/{paper_id:path}/upvote",
+    dependencies=[ApiCsrfChecked],
     response_model=VoteOut,
-    responses=ERRORS,
+    responses=api(400, 401, 403, 404, 429),
     summary="Take an upvote back",
 )
 def api_unvote(
@@ -145,7 +149,12 @@ def api_unvote(
 # Comments ------------------------------------------------------------------------------------
 
 
-@router.post("/papers/{paper_id:path}/comments", dependencies=[CsrfChecked], summary="Comment")
+@router.post(
+    "/papers/{paper_id:path}/comments",
+    dependencies=[CsrfChecked],
+    **form(400, 401, 403, 404, 429),
+    summary="Comment",
+)
 @writes
 def comment_form(
     request: Request,
@@ -155,7 +164,7 @@ def comment_form(
     templates: TemplatesDep,
     user: ActiveUser,
     body: Text = "",
-    parent_id: Annotated[int | None, Form()] = None,
+    parent_id: RowIdField = None,
 ) -> Response:
     paper = _paper(session, paper_id)
     _limit(request, session, settings, user, "comment")
@@ -171,7 +180,7 @@ def comment_form(
 
 
 def _comment_paper(session: SessionDep, comment_id: int) -> Paper:
-    comment = session.get(Comment, comment_id)
+    comment = session.get(Comment, row_id_or_404(comment_id, "comment"))
     if comment is None:
         raise HTTPException(404, "This comment does not exist.")
     paper = session.get(Paper, comment.paper_id)
@@ -179,7 +188,12 @@ def _comment_paper(session: SessionDep, comment_id: int) -> Paper:
     return paper
 
 
-@router.post("/comments/{comment_id}/edit", dependencies=[CsrfChecked], summary="Edit own comment")
+@router.post(
+    "/comments/{comment_id}/edit",
+    dependencies=[CsrfChecked],
+    **form(400, 401, 403, 404),
+    summary="Edit own comment",
+)
 @writes
 def edit_comment(
     comment_id: int, session: SessionDep, user: ActiveUser, body: Text = ""
@@ -193,7 +207,10 @@ def edit_comment(
 
 
 @router.post(
-    "/comments/{comment_id}/delete", dependencies=[CsrfChecked], summary="Delete own comment"
+    "/comments/{comment_id}/delete",
+    dependencies=[CsrfChecked],
+    **form(400, 401, 403, 404),
+    summary="Delete own comment",
 )
 @writes
 def delete_comment(comment_id: int, session: SessionDep, user: ActiveUser) -> Response:
@@ -220,13 +237,45 @@ def _submit_page(
     return templates.TemplateResponse(request, "submit.html", context, status_code=status_code)
 
 
-@router.get("/papers/submit", response_class=HTMLResponse, summary="Submit a paper (form)")
+@router.get(
+    "/papers/submit",
+    response_class=HTMLResponse,
+    responses=page(403, redirect=True),
+    summary="Submit a paper (form)",
+)
 def submit_page(request: Request, templates: TemplatesDep, user: ActiveUser) -> HTMLResponse:
     return _submit_page(request, templates, {})
 
 
-@router.post("/papers/submit", dependencies=[CsrfChecked], summary="Submit a paper")
-@writes
+def _submit(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    user: User,
+    text: str,
+    *,
+    comment: str,
+    organization: str,
+) -> DailyEntry:
+    """Three steps, so no write lock is held while arXiv answers: count the attempt (committed
+    whatever follows, so refused submissions count too), look the paper up, then one short
+    write transaction."""
+    with write_transaction(session):
+        touch_token(request, session)
+        _limit(request, session, settings, user, "submit")
+    lookup = submissions.look_up(session, settings, text)
+    with write_transaction(session):
+        return submissions.submit(
+            session, settings, user, lookup, comment=comment, organization=organization, now=_now()
+        )
+
+
+@router.post(
+    "/papers/submit",
+    dependencies=[CsrfChecked],
+    **form(400, 401, 403, 429, 502),
+    summary="Submit a paper",
+)
 def submit_form(
     request: Request,
     session: SessionDep,
@@ -238,13 +287,13 @@ def submit_form(
     organization: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     values = {"paper": paper, "comment": comment, "organization": organization}
-    _limit(request, session, settings, user, "submit")
     try:
-        entry = submissions.submit(
-            session, settings, user, paper, comment=comment, organization=organization, now=_now()
+        entry = _submit(
+            request, session, settings, user, paper, comment=comment, organization=organization
         )
     except submissions.SubmissionError as exc:
-        return _submit_page(request, templates, values, str(exc), exc.existing, 400)
+        status = 502 if isinstance(exc, submissions.ArxivLookupError) else 400
+        return _submit_page(request, templates, values, str(exc), exc.existing, status)
     return RedirectResponse(f"/papers/{entry.paper.arxiv_id}", status_code=303)
 
 
@@ -254,23 +303,28 @@ class SubmitIn(BaseModel):
     organization: str | None = Field(None, max_length=100)
 
 
-@router.post("/api/papers/submit", responses=ERRORS, summary="Submit a paper (HF shape)")
-@writes
+@router.post(
+    "/api/papers/submit",
+    dependencies=[ApiCsrfChecked],
+    # The body is DailyPaperOut, dumped by the handler (with HF's aliases).
+    responses={200: {"model": DailyPaperOut}, **api(400, 401, 403, 409, 429, 502)},
+    summary="Submit a paper (HF shape)",
+)
 def api_submit(
     request: Request, body: SubmitIn, session: SessionDep, settings: SettingsDep, user: ActiveUser
 ) -> dict[str, Any]:
-    touch_token(request, session)
-    _limit(request, session, settings, user, "submit")
     try:
-        entry = submissions.submit(
+        entry = _submit(
+            request,
             session,
             settings,
             user,
             body.paper_id,
             comment=body.comment or "",
             organization=body.organization or "",
-            now=_now(),
         )
+    except submissions.ArxivLookupError as exc:
+        raise HTTPException(502, str(exc)) from None
     except submissions.SubmissionError as exc:
         raise HTTPException(409 if exc.existing else 400, str(exc)) from None
     from dailypapers.schemas import daily_paper_out
@@ -281,7 +335,12 @@ def api_submit(
 # Moderation ----------------------------------------------------------------------------------
 
 
-@router.post("/moderation/{action}/{target_id}", dependencies=[CsrfChecked], summary="Moderate")
+@router.post(
+    "/moderation/{action}/{target_id}",
+    dependencies=[CsrfChecked],
+    **form(400, 401, 403, 404),
+    summary="Moderate",
+)
 @writes
 def moderate(
     request: Request,
@@ -292,13 +351,19 @@ def moderate(
     reason: Text = "",
 ) -> Response:
     try:
-        community.moderate(session, user, action, target_id, reason, _now())
+        target = row_id_or_404(target_id, "moderation target")
+        community.moderate(session, user, action, target, reason, _now())
     except CommunityError as exc:
         raise HTTPException(400, str(exc)) from None
-    return RedirectResponse(_back(request, "/moderation"), status_code=303)
+    return RedirectResponse(back(request, "/moderation"), status_code=303)
 
 
-@router.get("/moderation", response_class=HTMLResponse, summary="Moderation log")
+@router.get(
+    "/moderation",
+    response_class=HTMLResponse,
+    responses=page(403, redirect=True),
+    summary="Moderation log",
+)
 def moderation_log(
     request: Request, session: SessionDep, templates: TemplatesDep, user: Moderator
 ) -> HTMLResponse:

@@ -28,6 +28,7 @@ from dailypapers.periods import (
 )
 from dailypapers.web.deps import SessionDep, SettingsDep, TemplatesDep
 from dailypapers.web.feeds import ATOM_TYPE, xml_text
+from dailypapers.web.openapi import ATOM, page
 
 router = APIRouter(prefix="/digests", tags=["digests"])
 FEED_PERIODS = 20
@@ -122,17 +123,32 @@ def _digest_html(base: str, entries: Sequence[DailyEntry]) -> str:
     return f"<ol>{items}</ol>"
 
 
-@router.get("/daily.atom", summary="Atom feed of the daily digests")
+@router.get(
+    "/daily.atom",
+    response_class=Response,
+    responses=ATOM,
+    summary="Atom feed of the daily digests",
+)
 def daily_feed(session: SessionDep, settings: SettingsDep) -> Response:
     return Response(_atom(session, settings, "daily"), media_type=ATOM_TYPE)
 
 
-@router.get("/weekly.atom", summary="Atom feed of the weekly digests")
+@router.get(
+    "/weekly.atom",
+    response_class=Response,
+    responses=ATOM,
+    summary="Atom feed of the weekly digests",
+)
 def weekly_feed(session: SessionDep, settings: SettingsDep) -> Response:
     return Response(_atom(session, settings, "weekly"), media_type=ATOM_TYPE)
 
 
-@router.get("/{cadence}/{key}", response_class=HTMLResponse, summary="One period's digest")
+@router.get(
+    "/{cadence}/{key}",
+    response_class=HTMLResponse,
+    responses=page(400, 404),
+    summary="One period's digest",
+)
 def digest_page(
     request: Request,
     cadence: str,

@@ -15,6 +15,7 @@ from dailypapers.models import DailyEntry
 from dailypapers.papers import FeedQuery, feed_page, latest_feed_date
 from dailypapers.periods import FeedWindow, PeriodError, WindowKind, day_window, parse_window
 from dailypapers.web.deps import ReadSessionDep, SettingsDep
+from dailypapers.web.openapi import ATOM, page
 
 router = APIRouter(prefix="/feeds", tags=["feeds"])
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
@@ -95,29 +96,54 @@ def _parsed(kind: WindowKind, key: str) -> FeedWindow:
         raise HTTPException(400, str(exc)) from None
 
 
-@router.get("/day/{day}.atom", summary="Atom feed of one day")
+@router.get(
+    "/day/{day}.atom",
+    response_class=Response,
+    responses={**ATOM, **page(400)},
+    summary="Atom feed of one day",
+)
 def day_feed(day: str, session: ReadSessionDep, settings: SettingsDep) -> Response:
     return _window_feed(session, settings, _parsed("day", day), f"/feeds/day/{day}.atom")
 
 
-@router.get("/week/{week}.atom", summary="Atom feed of an ISO week")
+@router.get(
+    "/week/{week}.atom",
+    response_class=Response,
+    responses={**ATOM, **page(400)},
+    summary="Atom feed of an ISO week",
+)
 def week_feed(week: str, session: ReadSessionDep, settings: SettingsDep) -> Response:
     return _window_feed(session, settings, _parsed("week", week), f"/feeds/week/{week}.atom")
 
 
-@router.get("/month/{month}.atom", summary="Atom feed of a month")
+@router.get(
+    "/month/{month}.atom",
+    response_class=Response,
+    responses={**ATOM, **page(400)},
+    summary="Atom feed of a month",
+)
 def month_feed(month: str, session: ReadSessionDep, settings: SettingsDep) -> Response:
     return _window_feed(session, settings, _parsed("month", month), f"/feeds/month/{month}.atom")
 
 
-@router.get("/latest.atom", summary="Atom feed that always holds the latest day")
+@router.get(
+    "/latest.atom",
+    response_class=Response,
+    responses=ATOM,
+    summary="Atom feed that always holds the latest day",
+)
 def latest_feed(session: ReadSessionDep, settings: SettingsDep) -> Response:
     latest = latest_feed_date(session, settings.current_date())
     window = day_window(latest or settings.current_date())
     return _window_feed(session, settings, window, "/feeds/latest.atom")
 
 
-@router.get("/trending.atom", summary="Atom feed of trending papers")
+@router.get(
+    "/trending.atom",
+    response_class=Response,
+    responses=ATOM,
+    summary="Atom feed of trending papers",
+)
 def trending_feed(session: ReadSessionDep, settings: SettingsDep) -> Response:
     query = FeedQuery(window=None, until=settings.current_date(), sort="trending")
     entries = feed_page(session, query, page=0, page_size=FEED_SIZE).entries

@@ -10,10 +10,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from dailypapers import accounts
+from dailypapers import orgs
 from dailypapers.accounts import AccountFormError
 from dailypapers.models import DailyEntry, Org, OrgMember, Paper, User
 from dailypapers.web.deps import SessionDep, TemplatesDep, writes
+from dailypapers.web.openapi import form, page
 from dailypapers.web.security import ActiveUser, CsrfChecked, session_user
 
 router = APIRouter(tags=["organizations"])
@@ -22,7 +23,10 @@ RECENT = 50
 
 
 def _org(session: Session, name: str) -> Org:
-    org = session.scalar(select(Org).where(Org.name == name.lower()))
+    # Local names are lower-case; imported ones (``name@hf``) keep Hugging Face's case.
+    org = session.scalar(select(Org).where(Org.name == name)) or session.scalar(
+        select(Org).where(Org.name == name.lower())
+    )
     if org is None:
         raise HTTPException(404, f"No organization is named {name!r}.")
     return org
@@ -60,19 +64,26 @@ def _org_page(
     context = {
         "org": org,
         "members": members,
-        "role": accounts.org_role(session, org, user),
+        "role": orgs.org_role(session, org, user),
         "entries": _recent_entries(session, DailyEntry.organization_id == org.id),
         "errors": errors or {},
     }
     return templates.TemplateResponse(request, "org.html", context, status_code=status_code)
 
 
-@router.get("/orgs/new", response_class=HTMLResponse, summary="New organization form")
+@router.get(
+    "/orgs/new",
+    response_class=HTMLResponse,
+    responses=page(403, redirect=True),
+    summary="New organization form",
+)
 def new_org_page(request: Request, templates: TemplatesDep, user: ActiveUser) -> HTMLResponse:
     return templates.TemplateResponse(request, "org_new.html", {"values": {}, "errors": {}})
 
 
-@router.post("/orgs", dependencies=[CsrfChecked], summary="Create an organization")
+@router.post(
+    "/orgs", dependencies=[CsrfChecked], **form(400, 401, 403), summary="Create an organization"
+)
 @writes
 def create_org(
     request: Request,
@@ -83,21 +94,31 @@ def create_org(
     fullname: Name = "",
 ) -> Response:
     try:
-        org = accounts.create_org(session, user, name, fullname, dt.datetime.now(dt.UTC))
+        org = orgs.create_org(session, user, name, fullname, dt.datetime.now(dt.UTC))
     except AccountFormError as exc:
         context = {"values": {"name": name, "fullname": fullname}, "errors": exc.errors}
         return templates.TemplateResponse(request, "org_new.html", context, status_code=400)
     return RedirectResponse(f"/orgs/{org.name}", status_code=303)
 
 
-@router.get("/orgs/{name}", response_class=HTMLResponse, summary="An organization's page")
+@router.get(
+    "/orgs/{name}",
+    response_class=HTMLResponse,
+    responses=page(404),
+    summary="An organization's page",
+)
 def org_page(
     request: Request, name: str, session: SessionDep, templates: TemplatesDep
 ) -> HTMLResponse:
     return _org_page(request, session, templates, _org(session, name))
 
 
-@router.post("/orgs/{name}/{action}", dependencies=[CsrfChecked], summary="Invite, accept, leave")
+@router.post(
+    "/orgs/{name}/{action}",
+    dependencies=[CsrfChecked],
+    **form(400, 401, 403, 404),
+    summary="Invite, accept, leave",
+)
 @writes
 def org_action(
     request: Request,
@@ -113,23 +134,30 @@ def org_action(
         raise HTTPException(404, f"Unknown action {action!r}.")
     try:
         if action == "invite":
-            accounts.invite_to_org(session, user, org, username)
+            orgs.invite_to_org(session, user, org, username)
         elif action == "owner":
-            accounts.make_org_owner(session, user, org, username)
+            orgs.make_org_owner(session, user, org, username)
         elif action == "accept":
-            accounts.accept_org_invite(session, user, org)
+            orgs.accept_org_invite(session, user, org)
         else:
-            accounts.leave_org(session, user, org)
+            orgs.leave_org(session, user, org)
     except AccountFormError as exc:
         return _org_page(request, session, templates, org, errors=exc.errors, status_code=400)
     return RedirectResponse(f"/orgs/{org.name}", status_code=303)
 
 
-@router.get("/users/{username}", response_class=HTMLResponse, summary="A user's public profile")
+@router.get(
+    "/users/{username}",
+    response_class=HTMLResponse,
+    responses=page(404),
+    summary="A user's public profile",
+)
 def user_page(
     request: Request, username: str, session: SessionDep, templates: TemplatesDep
 ) -> HTMLResponse:
-    profile = session.scalar(select(User).where(User.username == username.lower()))
+    profile = session.scalar(select(User).where(User.username == username)) or session.scalar(
+        select(User).where(User.username == username.lower())
+    )
     if profile is None:
         raise HTTPException(404, f"No account is named {username!r}.")
     viewer = session_user(request, session)

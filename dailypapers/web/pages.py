@@ -25,6 +25,7 @@ from dailypapers.papers import (
 from dailypapers.periods import FeedWindow, PeriodError, WindowKind, day_window, parse_window
 from dailypapers.web.deps import ReadSessionDep, SessionDep, SettingsDep, TemplatesDep
 from dailypapers.web.markdown import paper_markdown
+from dailypapers.web.openapi import MARKDOWN, page
 from dailypapers.web.search_pages import related_for_page
 from dailypapers.web.security import session_user
 
@@ -111,7 +112,12 @@ def home(
     )
 
 
-@router.get("/papers/date/{day}", response_class=HTMLResponse, summary="Papers of one day")
+@router.get(
+    "/papers/date/{day}",
+    response_class=HTMLResponse,
+    responses=page(400),
+    summary="Papers of one day",
+)
 def papers_of_day(
     request: Request,
     day: str,
@@ -123,7 +129,12 @@ def papers_of_day(
     return _feed_response(request, session, settings, templates, _window("day", day), page)
 
 
-@router.get("/papers/week/{week}", response_class=HTMLResponse, summary="Papers of an ISO week")
+@router.get(
+    "/papers/week/{week}",
+    response_class=HTMLResponse,
+    responses=page(400),
+    summary="Papers of an ISO week",
+)
 def papers_of_week(
     request: Request,
     week: str,
@@ -135,7 +146,12 @@ def papers_of_week(
     return _feed_response(request, session, settings, templates, _window("week", week), page)
 
 
-@router.get("/papers/month/{month}", response_class=HTMLResponse, summary="Papers of a month")
+@router.get(
+    "/papers/month/{month}",
+    response_class=HTMLResponse,
+    responses=page(400),
+    summary="Papers of a month",
+)
 def papers_of_month(
     request: Request,
     month: str,
@@ -180,7 +196,11 @@ def about_ranking(request: Request, settings: SettingsDep, templates: TemplatesD
     return templates.TemplateResponse(request, "about_ranking.html", context)
 
 
-@router.get("/healthz", summary="Liveness and database check")
+@router.get(
+    "/healthz",
+    responses={503: {"description": "The database does not answer"}},
+    summary="Liveness and database check",
+)
 def healthz(session: SessionDep) -> JSONResponse:
     try:
         session.execute(text("SELECT 1"))
@@ -217,7 +237,12 @@ def render_paper(
     return templates.TemplateResponse(request, "paper.html", context, status_code=status_code)
 
 
-@router.get("/papers/{paper_path:path}", summary="A paper's page, or its Markdown with .md")
+@router.get(
+    "/papers/{paper_path:path}",
+    response_class=HTMLResponse,
+    responses={200: {"content": MARKDOWN}, **page(400, 404)},
+    summary="A paper's page, or its Markdown with .md",
+)
 def paper_page(
     request: Request,
     paper_path: str,

@@ -19,8 +19,9 @@ from dailypapers.models import Paper
 from dailypapers.schemas import DailyPaperOut, daily_paper_out, paper_out
 from dailypapers.search import hybrid
 from dailypapers.search.query import QueryError
-from dailypapers.web.api import ERRORS, MAX_LIMIT
+from dailypapers.web.api import MAX_LIMIT
 from dailypapers.web.deps import ReadSessionDep, SettingsDep, paper_or_404
+from dailypapers.web.openapi import api
 from dailypapers.web.search_pages import MAX_INPUT_CHARS, papers_in_order, related_to
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -58,7 +59,7 @@ def items_in_order(session: Session, paper_ids: Sequence[int]) -> list[DailyPape
     "/papers/search",
     response_model=list[DailyPaperOut],
     response_model_exclude_none=True,
-    responses=ERRORS,
+    responses=api(400),
     summary="Search papers (words, phrases, filters, meaning)",
 )
 def search_papers(
@@ -85,7 +86,7 @@ def search_papers(
     "/papers/{paper_id:path}/related",
     response_model=list[DailyPaperOut],
     response_model_exclude_none=True,
-    responses=ERRORS,
+    responses=api(400, 404),
     summary="Papers related to one paper (nearest by meaning)",
 )
 def related(

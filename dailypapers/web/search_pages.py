@@ -29,6 +29,7 @@ from dailypapers.search import hybrid
 from dailypapers.search.lexical import snippets
 from dailypapers.search.query import QueryError
 from dailypapers.web.deps import ReadSessionDep, SettingsDep, TemplatesDep
+from dailypapers.web.openapi import page
 from dailypapers.web.security import session_user
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,7 @@ class ResultCard:
     abstract_html: Markup
 
 
-@router.get("/search", response_class=HTMLResponse, summary="Search papers")
+@router.get("/search", response_class=HTMLResponse, responses=page(400), summary="Search papers")
 def search_page(
     request: Request,
     session: ReadSessionDep,

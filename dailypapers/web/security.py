@@ -1,11 +1,15 @@
 """Who is asking, and may they: the session cookie, CSRF tokens, the current user, API tokens.
 
 - The session is Starlette's signed cookie (itsdangerous, SECRET_KEY): it holds the user id,
-  the user's ``session_epoch`` (bumped by a password change, so older cookies stop working) and
-  the CSRF token. Nothing else about the user lives in the browser.
+  the user's ``session_epoch``, the CSRF token and a random session id whose hash is a
+  ``user_sessions`` row. Signing out deletes the row and a password change deletes them all, so
+  a copied cookie stops working at once rather than when it expires.
 - Every form carries ``csrf_token``; :func:`require_csrf` compares it with the session's in
   constant time. Links sent by mail (confirm, unsubscribe) carry their own secret instead.
 - The JSON API takes ``Authorization: Bearer <token>``; only a SHA-256 of each token is stored.
+  A JSON write made with the session cookie instead (the site's own scripts) must send the CSRF
+  token in ``X-CSRF-Token`` (:func:`require_api_csrf`), which another site's page cannot.
+- Every unsafe request that names its ``Origin`` must name this site (:func:`same_origin`).
 """
 
 from __future__ import annotations
@@ -17,11 +21,12 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from markupsafe import Markup
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from dailypapers.accounts import hash_token
-from dailypapers.models import ApiToken, User
+from dailypapers.config import Settings
+from dailypapers.models import ApiToken, User, UserSession
 from dailypapers.web.deps import SessionDep
 
 SESSION_COOKIE = "dp_session"
@@ -64,36 +69,99 @@ async def require_csrf(request: Request) -> None:
 CsrfChecked = Depends(require_csrf)
 
 
-def sign_in(request: Request, user: User) -> None:
-    """Start a signed-in session; a new CSRF token too (no fixation across the sign-in)."""
+async def require_api_csrf(request: Request) -> None:
+    """Dependency of JSON writes: a Bearer token needs nothing more; the session cookie needs
+    the session's CSRF token in ``X-CSRF-Token`` (a browser sends the cookie with another site's
+    request, but only this site's scripts can read the token and set the header). Without a
+    signed-in session the user dependency answers 401."""
+    if _bearer_token(request) is not None or "uid" not in request.session:
+        return
+    expected = request.session.get("csrf")
+    sent = request.headers.get(CSRF_HEADER)
+    if not expected or not sent or not hmac.compare_digest(str(expected), sent):
+        raise HTTPException(
+            403,
+            f"A write with the session cookie needs the {CSRF_HEADER} header; "
+            "API clients use Authorization: Bearer <token>.",
+        )
+
+
+ApiCsrfChecked = Depends(require_api_csrf)
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+async def same_origin(request: Request) -> None:
+    """App-wide dependency: an unsafe request whose browser names another ``Origin`` (or the
+    opaque ``null``) is refused before any handler runs. Requests without the header (API
+    clients, old browsers) are left to the CSRF token and the Bearer token."""
+    origin = request.headers.get("origin")
+    if request.method not in UNSAFE_METHODS or origin is None:
+        return
+    settings: Settings = request.app.state.settings
+    allowed = {_origin_of(settings.base_url), f"{request.url.scheme}://{request.url.netloc}"}
+    if origin.rstrip("/").lower() not in allowed:
+        raise HTTPException(403, "This request was sent from another site.")
+
+
+def _origin_of(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}".lower()
+
+
+def sign_in(request: Request, session: Session, settings: Settings, user: User) -> None:
+    """Start a signed-in session: a new server-side session row and a new CSRF token (no
+    fixation across the sign-in). Expired rows of anyone are dropped on the way."""
+    now = dt.datetime.now(dt.UTC)
+    session.execute(delete(UserSession).where(UserSession.expires_at < now))
+    sid = secrets.token_urlsafe(32)
+    expires = now + dt.timedelta(days=settings.session_max_age_days)
+    session.add(
+        UserSession(id_hash=hash_token(sid), user_id=user.id, created_at=now, expires_at=expires)
+    )
     request.session.clear()
-    request.session.update({"uid": user.id, "epoch": user.session_epoch})
+    request.session.update({"uid": user.id, "epoch": user.session_epoch, "sid": sid})
     csrf_token(request)
 
 
-def sign_out(request: Request) -> None:
+def sign_out(request: Request, session: Session) -> None:
+    """End this browser's session on the server too: its cookie, if copied, no longer works."""
+    sid = request.session.get("sid")
+    if isinstance(sid, str):
+        session.execute(delete(UserSession).where(UserSession.id_hash == hash_token(sid)))
     request.session.clear()
 
 
 def session_user(request: Request, session: Session) -> User | None:
-    uid, epoch = request.session.get("uid"), request.session.get("epoch")
-    if not isinstance(uid, int):
+    uid, epoch, sid = (request.session.get(key) for key in ("uid", "epoch", "sid"))
+    if not isinstance(uid, int) or not isinstance(sid, str):
         return None
-    user = session.get(User, uid)
+    user = session.scalar(
+        select(User)
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(
+            UserSession.id_hash == hash_token(sid),
+            User.id == uid,
+            UserSession.expires_at > dt.datetime.now(dt.UTC),
+        )
+    )
     if user is None or user.session_epoch != epoch or user.password_hash is None:
         return None
     return user
 
 
+def _bearer_token(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
 def bearer_user(request: Request, session: Session) -> User | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = _bearer_token(request)
+    if token is None:
         return None
     row = session.scalar(
         select(ApiToken)
         .options(joinedload(ApiToken.user))
-        .where(ApiToken.token_hash == hash_token(token.strip()))
+        .where(ApiToken.token_hash == hash_token(token))
     )
     if row is None:
         raise HTTPException(401, "This API token is not valid (it may have been revoked).")

@@ -21,6 +21,7 @@ from dailypapers.rate_limits import RateLimitedError
 from dailypapers.signing import Signer, TokenError
 from dailypapers.web.deps import SessionDep, SettingsDep, TemplatesDep, writes
 from dailypapers.web.limits import client_ip
+from dailypapers.web.openapi import form, page
 from dailypapers.web.security import CsrfChecked
 
 router = APIRouter(tags=["digests"])
@@ -82,6 +83,7 @@ def subscribe_page(
     "/subscribe",
     response_class=HTMLResponse,
     dependencies=[CsrfChecked],
+    responses=page(400, 403, 429),
     summary="Ask for a confirmation mail",
 )
 @writes
@@ -120,7 +122,7 @@ def confirm_page(request: Request, token: str, templates: TemplatesDep) -> HTMLR
     return templates.TemplateResponse(request, "subscribe_confirm.html", {"token": token})
 
 
-@router.post("/subscribe/confirm/{token}", summary="Confirm a subscription")
+@router.post("/subscribe/confirm/{token}", **form(400), summary="Confirm a subscription")
 @writes
 def confirm_submit(
     request: Request, token: str, session: SessionDep, settings: SettingsDep
@@ -177,7 +179,12 @@ NOTICES = {
 }
 
 
-@router.get("/subscriptions/{token}", response_class=HTMLResponse, summary="Manage a digest")
+@router.get(
+    "/subscriptions/{token}",
+    response_class=HTMLResponse,
+    responses=page(404),
+    summary="Manage a digest",
+)
 def manage_page(
     request: Request,
     token: str,
@@ -194,7 +201,10 @@ def manage_page(
 
 
 @router.post(
-    "/subscriptions/{token}", dependencies=[CsrfChecked], summary="Change cadence, topic or size"
+    "/subscriptions/{token}",
+    dependencies=[CsrfChecked],
+    **form(400, 403, 404),
+    summary="Change cadence, topic or size",
 )
 @writes
 def manage_submit(
@@ -226,7 +236,10 @@ def manage_submit(
 
 
 @router.post(
-    "/subscriptions/{token}/sample", dependencies=[CsrfChecked], summary="Send me a sample now"
+    "/subscriptions/{token}/sample",
+    dependencies=[CsrfChecked],
+    **form(403, 404, 409, 429),
+    summary="Send me a sample now",
 )
 @writes
 def sample_submit(
@@ -246,7 +259,12 @@ def sample_submit(
     return RedirectResponse(f"/subscriptions/{token}?sample=1", status_code=303)
 
 
-@router.get("/unsubscribe/{token}", response_class=HTMLResponse, summary="Unsubscribe page")
+@router.get(
+    "/unsubscribe/{token}",
+    response_class=HTMLResponse,
+    responses=page(404),
+    summary="Unsubscribe page",
+)
 def unsubscribe_page(
     request: Request, token: str, session: SessionDep, templates: TemplatesDep
 ) -> HTMLResponse:
@@ -256,7 +274,12 @@ def unsubscribe_page(
     )
 
 
-@router.post("/unsubscribe/{token}", response_class=HTMLResponse, summary="Unsubscribe (RFC 8058)")
+@router.post(
+    "/unsubscribe/{token}",
+    response_class=HTMLResponse,
+    responses=page(404),
+    summary="Unsubscribe (RFC 8058)",
+)
 @writes
 def unsubscribe_submit(
     request: Request, token: str, session: SessionDep, templates: TemplatesDep

@@ -6,8 +6,8 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from dailypapers.config import Settings
-from tests.conftest import LiveServer, add_daily_paper
-from tests.web.community_helpers import PASSWORD, make_user
+from tests.factories import PASSWORD, add_daily_paper, make_user
+from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.browser
 
@@ -149,3 +149,28 @@ def test_signing_in_upvoting_and_commenting(
             assert _overflow(page) <= 0, path
     finally:
         page.close()
+
+
+def test_no_page_breaks_its_content_security_policy(
+    browser: Browser, demo_server: LiveServer
+) -> None:
+    """Every page (and the API docs' Swagger UI, served from this site) runs under the CSP
+    without a single refused style, script or image."""
+    page = browser.new_page()
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            refused.append(f"{page.url}: {message.text}")
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
+    try:
+        for path in [*PATHS, "/docs"]:
+            page.goto(demo_server.url + path)
+        page.wait_for_selector(".opblock", timeout=30_000)  # Swagger UI drew the operations
+        assert page.locator(".opblock").count() > 3
+    finally:
+        page.close()
+    assert refused == []

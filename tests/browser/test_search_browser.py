@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Browser
 
 from dailypapers.config import Settings
-from tests.conftest import LiveServer
+from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.browser
 

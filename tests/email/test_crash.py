@@ -18,10 +18,11 @@ from sqlalchemy import select
 
 from dailypapers.config import Settings
 from dailypapers.db import make_engine, make_session_factory
-from dailypapers.digests.send import schedule_period
+from dailypapers.digests.schedule import schedule_period
 from dailypapers.models import DigestSend
-from tests.conftest import database_env
-from tests.mail_server import SmtpRecorder, add_subscription
+from tests.factories import add_subscription
+from tests.support.database import database_env
+from tests.support.smtp import SmtpRecorder
 
 pytestmark = pytest.mark.both_backends
 

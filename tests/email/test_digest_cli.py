@@ -8,8 +8,9 @@ from click.testing import CliRunner
 from dailypapers.cli import main
 from dailypapers.config import Settings
 from dailypapers.db import make_engine, make_session_factory
-from tests.conftest import database_env
-from tests.mail_server import SmtpRecorder, add_subscription
+from tests.factories import add_subscription
+from tests.support.database import database_env
+from tests.support.smtp import SmtpRecorder
 
 pytestmark = pytest.mark.both_backends
 

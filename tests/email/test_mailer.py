@@ -14,15 +14,16 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from dailypapers.config import Settings
-from dailypapers.digests.mailer import (
+from dailypapers.mail.mailer import (
     ConsoleMailer,
     MailConfigError,
     PermanentMailError,
     SmtpMailer,
     TransientMailError,
 )
-from tests.conftest import make_settings
-from tests.mail_server import SmtpRecorder, free_port
+from tests.support import free_port
+from tests.support.database import make_settings
+from tests.support.smtp import SmtpRecorder
 
 pytestmark = pytest.mark.both_backends
 

@@ -12,7 +12,8 @@ from syrupy.assertion import SnapshotAssertion
 
 from dailypapers.config import Settings
 from dailypapers.digests.compose import PeriodComposer, load_papers
-from dailypapers.digests.render import MailRenderer, one_line
+from dailypapers.digests.render import DigestRenderer as MailRenderer
+from dailypapers.mail.render import one_line
 from dailypapers.models import Subscription
 
 pytestmark = pytest.mark.both_backends

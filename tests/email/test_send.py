@@ -13,16 +13,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from dailypapers.config import Settings
 from dailypapers.db import make_engine, make_session_factory
 from dailypapers.digests.compose import PeriodComposer
-from dailypapers.digests.send import (
-    SCHEDULE_JOB,
-    schedule_due_digests,
-    schedule_period,
-    send_chunk,
-)
+from dailypapers.digests.schedule import schedule_due_digests, schedule_period
+from dailypapers.digests.send import send_chunk
+from dailypapers.jobs import DIGEST_SCHEDULE_JOB as SCHEDULE_JOB
 from dailypapers.models import DailyEntry, DigestReceived, DigestSend, Job, Paper, Subscription
 from dailypapers.worker import Worker
-from tests.conftest import QueryCounter, make_settings
-from tests.mail_server import SmtpRecorder, add_subscription
+from tests.factories import add_subscription
+from tests.support.database import make_settings
+from tests.support.queries import QueryCounter
+from tests.support.smtp import SmtpRecorder
 
 pytestmark = pytest.mark.both_backends
 

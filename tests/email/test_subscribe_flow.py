@@ -14,14 +14,15 @@ from sqlalchemy import select
 
 from dailypapers.config import Settings
 from dailypapers.db import make_engine, make_session_factory
-from dailypapers.digests.send import schedule_period
+from dailypapers.digests.schedule import schedule_period
 from dailypapers.digests.subscriptions import CONFIRM_PURPOSE
 from dailypapers.models import DigestSend, Job, Subscription
 from dailypapers.signing import secret_key
 from dailypapers.web.app import create_app
 from dailypapers.worker import Worker
-from tests.conftest import csrf_token, make_settings
-from tests.mail_server import SmtpRecorder
+from tests.support.database import make_settings
+from tests.support.smtp import SmtpRecorder
+from tests.support.web_client import csrf_token
 
 pytestmark = pytest.mark.both_backends
 

@@ -14,8 +14,8 @@ from dailypapers.ingest.http import PoliteClient, SourceUnavailableError, retry_
 from dailypapers.ingest.run import harvest_oai, ingest_arxiv_api, load_hf_daily_date
 from dailypapers.ingest.sources.records import SourceFormatError
 from dailypapers.models import Job, Paper, PaperVersion
-from tests.conftest import DATA_DIR
-from tests.fakes import FakeRemote
+from tests.support import DATA_DIR
+from tests.support.fake_remotes import FakeRemote
 
 pytestmark = pytest.mark.both_backends
 

@@ -22,7 +22,8 @@ from dailypapers.ingest.normalize import normalize_arxiv
 from dailypapers.ingest.run import load_hf_daily, load_snapshot
 from dailypapers.ingest.text import RecordError
 from dailypapers.models import Author, Job, Paper, PaperAuthor, PaperVersion
-from tests.conftest import DATA_DIR, lexical_match_ids
+from tests.support import DATA_DIR
+from tests.support.database import lexical_match_ids
 
 pytestmark = pytest.mark.both_backends
 

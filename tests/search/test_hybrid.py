@@ -16,7 +16,8 @@ from dailypapers.search import hybrid
 from dailypapers.search.lexical import LexicalHit, lexical_search, match_terms, term_rarity
 from dailypapers.search.query import parse_query
 from dailypapers.search.vectors import reset_vector_indexes
-from tests.conftest import add_daily_paper, lexical_match_ids
+from tests.factories import add_daily_paper
+from tests.support.database import lexical_match_ids
 
 pytestmark = pytest.mark.both_backends
 

@@ -19,13 +19,13 @@ from dailypapers import jobs
 from dailypapers.cli import main
 from dailypapers.config import Settings
 from dailypapers.db import make_engine, make_session_factory
-from dailypapers.ingest.upsert import EMBED_JOB
+from dailypapers.jobs import EMBED_JOB
 from dailypapers.models import Embedding, Job, Paper
 from dailypapers.search import indexer
 from dailypapers.search.embed import Embedder, content_hash, load_embedder, paper_text
 from dailypapers.search.indexer import EMBED_BATCH, index_status, job_handlers
 from dailypapers.worker import Worker, WorkerStats
-from tests.conftest import database_env, make_settings
+from tests.support.database import database_env, make_settings
 
 pytestmark = pytest.mark.both_backends
 

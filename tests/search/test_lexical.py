@@ -32,7 +32,7 @@ from dailypapers.search.lexical import (
     snippets,
 )
 from dailypapers.search.query import Filters, QueryError, parse_query
-from tests.conftest import BACKENDS, make_settings
+from tests.support.database import BACKENDS, make_settings
 
 pytestmark = pytest.mark.both_backends
 

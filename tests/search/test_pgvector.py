@@ -10,7 +10,7 @@ from sqlalchemy import delete, inspect, select, text
 from dailypapers import jobs
 from dailypapers.config import Settings
 from dailypapers.db import make_engine, make_session_factory
-from dailypapers.ingest.upsert import EMBED_JOB
+from dailypapers.jobs import EMBED_JOB
 from dailypapers.models import Embedding, Job, Paper
 from dailypapers.search import hybrid
 from dailypapers.search.embed import MODEL_NAME

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from dailypapers.cli import main
 from dailypapers.config import Settings
-from tests.conftest import database_env
+from tests.support.database import database_env
 
 pytestmark = pytest.mark.both_backends
 

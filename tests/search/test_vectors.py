@@ -29,7 +29,7 @@ from dailypapers.search.vectors import (
     vector_index,
     vector_of,
 )
-from tests.conftest import make_settings
+from tests.support.database import make_settings
 
 pytestmark = pytest.mark.both_backends
 

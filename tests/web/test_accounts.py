@@ -17,9 +17,10 @@ from dailypapers.db import make_engine, make_session_factory
 from dailypapers.models import Comment, Job, Paper, User, Vote
 from dailypapers.web.app import create_app
 from dailypapers.worker import Worker
-from tests.conftest import csrf_token, database_env, make_settings
-from tests.mail_server import SmtpRecorder
-from tests.web.community_helpers import PASSWORD, db_session, form, make_user, sign_in
+from tests.factories import PASSWORD, make_user
+from tests.support.database import database_env, db_session, make_settings
+from tests.support.smtp import SmtpRecorder
+from tests.support.web_client import csrf_token, form, sign_in
 
 pytestmark = pytest.mark.both_backends
 

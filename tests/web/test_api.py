@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dailypapers.config import Settings
-from tests.conftest import load_api_fixture
+from tests.factories import load_api_fixture
 
 pytestmark = pytest.mark.both_backends
 

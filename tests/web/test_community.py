@@ -15,9 +15,11 @@ from dailypapers.config import Settings
 from dailypapers.models import DailyEntry, ModerationAction, Paper
 from dailypapers.ranking import trending_score
 from dailypapers.web.app import create_app
-from tests.conftest import LiveServer, add_daily_paper, make_settings
-from tests.fakes import FakeRemote
-from tests.web.community_helpers import api_token, db_session, form, make_user, sign_in
+from tests.factories import add_daily_paper, api_token, make_user
+from tests.support.database import db_session, make_settings
+from tests.support.fake_remotes import FakeRemote
+from tests.support.live_server import LiveServer
+from tests.support.web_client import form, sign_in
 
 pytestmark = pytest.mark.both_backends
 
@@ -115,7 +117,7 @@ def test_threaded_comments_render_markdown_and_count_in_the_api(
     page = client.get(f"/papers/{PAPER}").text
     assert "<strong>Bold</strong> claim" in page
     assert page.index("Bold") < page.index("A reply")
-    assert 'style="margin-left: 16px"' in page  # the reply sits under its parent
+    assert 'class="comment depth-1"' in page  # the reply sits under its parent (style.css)
     item = next(
         i
         for i in client.get("/api/daily_papers?date=2026-02-10").json()

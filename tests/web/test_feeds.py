@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dailypapers.config import Settings
-from tests.conftest import add_daily_paper
+from tests.factories import add_daily_paper
 
 pytestmark = pytest.mark.both_backends
 

@@ -9,7 +9,8 @@ from huggingface_hub import HfApi
 from huggingface_hub.errors import HfHubHTTPError
 
 from dailypapers.config import Settings
-from tests.conftest import LiveServer, load_api_fixture
+from tests.factories import load_api_fixture
+from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.both_backends
 

@@ -9,9 +9,10 @@ from fastapi.testclient import TestClient
 
 from dailypapers.config import Settings
 from dailypapers.web.app import create_app
-from tests.conftest import make_settings
-from tests.fakes import FakeRemote
-from tests.web.community_helpers import form, make_user, sign_in
+from tests.factories import make_user
+from tests.support.database import make_settings
+from tests.support.fake_remotes import FakeRemote
+from tests.support.web_client import form, sign_in
 
 pytestmark = pytest.mark.both_backends
 

@@ -14,7 +14,8 @@ from dailypapers.db import make_engine, make_session_factory
 from dailypapers.models import PaperVersion
 from dailypapers.papers import get_paper
 from dailypapers.web.app import create_app
-from tests.conftest import QueryCounter, add_daily_paper, load_api_fixture
+from tests.factories import add_daily_paper, load_api_fixture
+from tests.support.queries import QueryCounter
 
 pytestmark = pytest.mark.both_backends
 

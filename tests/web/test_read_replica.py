@@ -17,8 +17,9 @@ from dailypapers.config import Settings
 from dailypapers.postgres_local import LocalPostgres
 from dailypapers.web.app import create_app
 from dailypapers.web.deps import PRIMARY_COOKIE
-from tests.conftest import PostgresDatabases, make_settings
-from tests.web.community_helpers import form, make_user, sign_in
+from tests.factories import make_user
+from tests.support.database import PostgresDatabases, make_settings
+from tests.support.web_client import form, sign_in
 
 pytestmark = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 

@@ -16,8 +16,10 @@ from dailypapers.config import Settings
 from dailypapers.db import make_engine, make_session_factory
 from dailypapers.ingest.run import load_snapshot
 from dailypapers.web.app import create_app
-from tests.conftest import DATA_DIR, LiveServer, add_daily_paper
-from tests.web.test_search_pages import HOSTILE, PAPERBANANA, hide
+from tests.factories import add_daily_paper, hide_paper
+from tests.support import DATA_DIR
+from tests.support.live_server import LiveServer
+from tests.web.test_search_pages import HOSTILE, PAPERBANANA
 
 pytestmark = pytest.mark.both_backends
 
@@ -153,7 +155,7 @@ def test_stopwords_and_non_latin_scripts(demo_client: TestClient, demo_settings:
 
 
 def test_hidden_papers_are_left_out(demo_client: TestClient, demo_settings: Settings) -> None:
-    hide(demo_settings, PAPERBANANA)
+    hide_paper(demo_settings, PAPERBANANA)
     for query in (PAPERBANANA, "PaperBanana", "academic illustration"):
         assert PAPERBANANA not in _ids(demo_client.get("/api/papers/search", params={"q": query}))
     assert demo_client.get(f"/api/papers/{PAPERBANANA}/related").status_code == 404
@@ -185,7 +187,7 @@ def test_related_papers(search_client: TestClient, search_settings: Settings) ->
     assert "2602.03828" in ids[:3]  # AutoFigure: scientific illustrations too
     assert set(items[0]) >= {"paper", "publishedAt", "title", "summary", "numComments"}
     assert len(search_client.get(f"/api/papers/{PAPERBANANA}v2/related?limit=3").json()) == 3
-    hide(search_settings, "2602.03828")
+    hide_paper(search_settings, "2602.03828")
     assert "2602.03828" not in _ids(search_client.get(f"/api/papers/{PAPERBANANA}/related"))
 
 

@@ -48,7 +48,7 @@ def read_hf_daily(path: Path) -> Iterator[RawRecord | SourceError]:
 def _read_json_array(content: bytes, prefix: str = "") -> Iterator[RawRecord | SourceError]:
     try:
         items = json.loads(content)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, a 5000-digit number
         yield SourceError(
             f"{prefix}file".strip(", ") if not prefix else prefix.rstrip(", "),
             f"not a valid JSON array: {exc}",
@@ -80,6 +80,12 @@ def _read_json_lines(first_line: bytes, rest: Any) -> Iterator[RawRecord | Sourc
             yield SourceError(
                 f"line {line_number}", f"malformed JSON: {exc.msg} (column {exc.colno})"
             )
+            continue
+        except RecursionError:
+            yield SourceError(f"line {line_number}", "malformed JSON: nested too deeply")
+            continue
+        except ValueError as exc:  # e.g. an integer past Python's digit limit
+            yield SourceError(f"line {line_number}", f"malformed JSON: {exc}")
             continue
         if not isinstance(data, dict):
             yield SourceError(

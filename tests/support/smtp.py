@@ -4,19 +4,18 @@ its fixtures (``smtp_server``, ``smtp``, ``mail_settings``) are in tests/conftes
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import email
 import email.policy
-import secrets
-import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
-from sqlalchemy.orm import Session
+from aiosmtpd.controller import Controller
 
-from dailypapers.models import Subscription
+from tests.support import free_port
 
 
 @dataclass
@@ -55,32 +54,14 @@ class SmtpRecorder:
             return len(self.messages)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def add_subscription(
-    session: Session,
-    address: str,
-    *,
-    cadence: str = "daily",
-    topic: str = "",
-    paper_count: int = 5,
-    confirmed: bool = True,
-) -> Subscription:
-    """Factory: a subscription row (confirmed unless told), flushed so it has an id."""
-    subscription = Subscription(
-        email=address,
-        email_key=address.lower(),
-        cadence=cadence,
-        topic_query=topic,
-        paper_count=paper_count,
-        unsubscribe_token=secrets.token_urlsafe(32),
-        hard_failures=0,
-        confirmed_at=dt.datetime(2026, 2, 1, tzinfo=dt.UTC) if confirmed else None,
-    )
-    session.add(subscription)
-    session.flush()
-    return subscription
+@contextmanager
+def recording_smtp_server() -> Iterator[tuple[SmtpRecorder, int]]:
+    """An SMTP server on a free port of 127.0.0.1 until the block ends: (recorder, port)."""
+    recorder = SmtpRecorder()
+    port = free_port()
+    controller = Controller(recorder, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield recorder, port
+    finally:
+        controller.stop()

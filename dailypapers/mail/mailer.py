@@ -13,6 +13,8 @@ import smtplib
 import ssl
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import Message
 from typing import Protocol, TextIO
 
@@ -178,3 +180,15 @@ def make_mailer(settings: Settings) -> Mailer:
     if settings.mailer == "console":
         return ConsoleMailer()
     return SmtpMailer(settings)
+
+
+@contextmanager
+def open_mailer(settings: Settings, mailer: Mailer | None = None) -> Iterator[Mailer]:
+    """``mailer`` as given (the caller closes it), or one from settings closed at the end."""
+    own = mailer is None
+    active = mailer or make_mailer(settings)
+    try:
+        yield active
+    finally:
+        if own:
+            active.close()

@@ -12,10 +12,10 @@ from __future__ import annotations
 import threading
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-DATA = Path(__file__).parent / "data"
+from tests.support import DATA_DIR
+
 API_PAGES = {0: "query_page_0.xml", 5: "query_page_1.xml", 10: "query_page_2.xml"}
 
 
@@ -63,25 +63,29 @@ class FakeRemote:
             if query.get("id_list") == "1234":
                 return (
                     200,
-                    (DATA / "arxiv_api/error_bad_id.xml").read_bytes(),
+                    (DATA_DIR / "arxiv_api/error_bad_id.xml").read_bytes(),
                     "application/atom+xml",
                 )
             if "id_list" in query:
-                return 200, (DATA / "arxiv_api/id_list.xml").read_bytes(), "application/atom+xml"
+                return (
+                    200,
+                    (DATA_DIR / "arxiv_api/id_list.xml").read_bytes(),
+                    "application/atom+xml",
+                )
             if "submittedDate" in query.get("search_query", ""):
                 return (
                     200,
-                    (DATA / "arxiv_api/query_empty.xml").read_bytes(),
+                    (DATA_DIR / "arxiv_api/query_empty.xml").read_bytes(),
                     "application/atom+xml",
                 )
             name = self.routes.get("api", b"").decode() or API_PAGES.get(int(query.get("start", 0)))
             if name is None:
                 return (
                     200,
-                    (DATA / "arxiv_api/query_empty.xml").read_bytes(),
+                    (DATA_DIR / "arxiv_api/query_empty.xml").read_bytes(),
                     "application/atom+xml",
                 )
-            return 200, (DATA / "arxiv_api" / name).read_bytes(), "application/atom+xml"
+            return 200, (DATA_DIR / "arxiv_api" / name).read_bytes(), "application/atom+xml"
         if path == "/oai":
             token = query.get("resumptionToken")
             if "oai" in self.routes:
@@ -96,7 +100,7 @@ class FakeRemote:
                 name = "no_records_match.xml"
             else:
                 name = "listrecords_arxiv_page1.xml"
-            return 200, (DATA / "oai" / name).read_bytes(), "text/xml"
+            return 200, (DATA_DIR / "oai" / name).read_bytes(), "text/xml"
         if path == "/api/daily_papers":
             day = query.get("date", "")
             if query.get("p", "0") != "0" or day not in self.hf_days:

@@ -1,0 +1,64 @@
+"""Input the database cannot hold, refused before any handler sees it.
+
+- A NUL character: PostgreSQL text cannot contain one (psycopg raises, which was a 500), so any
+  NUL in the path, the query, a form field or a JSON string is a 400 on every backend.
+- An id past the range of the id columns: ids are PostgreSQL ``integer`` (32-bit), which
+  refuses to compare with a larger value (a 500), and SQLite cannot bind one past 64 bits (an
+  OverflowError). No row has such an id, so a path id is a 404; a form field declares the
+  bound (``RowIdField``), so the validation handler answers 400.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Form, HTTPException, Request
+
+MAX_ROW_ID = 2**31 - 1  # the largest id of a PostgreSQL integer column, the narrower backend
+NUL = "\x00"
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+RowIdField = Annotated[int | None, Form(ge=1, le=MAX_ROW_ID)]
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return NUL in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+async def reject_nul(request: Request) -> None:
+    """App-wide dependency: a 400 that names the part of the request holding a NUL."""
+    where = None
+    if NUL in request.url.path:
+        where = "the path"
+    elif any(_has_nul(key) or _has_nul(value) for key, value in request.query_params.multi_items()):
+        where = "a query parameter"
+    else:
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith(FORM_TYPES):
+            form = await request.form()  # parsed once: FastAPI and the CSRF check reuse it
+            if any(_has_nul(key) or _has_nul(value) for key, value in form.multi_items()):
+                where = "a form field"
+        elif content_type.startswith("application/json") and _has_nul(await _json(request)):
+            where = "the JSON body"
+    if where is not None:
+        raise HTTPException(400, f"{where[0].upper()}{where[1:]} holds a NUL character; remove it.")
+
+
+async def _json(request: Request) -> object:
+    try:
+        return await request.json()
+    except ValueError:
+        return None  # malformed JSON is the body validation's to report
+
+
+def row_id_or_404(value: int, what: str) -> int:
+    """``value`` when a row could have it as id, else a 404 (no row has it)."""
+    if not 1 <= value <= MAX_ROW_ID:
+        raise HTTPException(404, f"No {what} has id {value}.")
+    return value
