@@ -16,11 +16,15 @@ window hit by a neighbour's burst on this shared machine decides nothing:
   KB per request adds tens of MB over the run, which this catches; allocator and cache noise
   stays well under it.
 - latency: per kind, the median of the windows' p99 may reach at most ``P99_FACTOR`` times the
-  start plus ``P99_SLACK_MS``. Load from other developers moves p99 by a third and sometimes
-  doubles it for a minute; a growing cost per request (a scan of a table that keeps growing, a
-  cache that never evicts) keeps climbing past that.
+  start plus ``P99_SLACK_MS``. Load from other developers can double p99 for a minute; a
+  growing cost per request (a scan of a table that keeps growing, a cache that never evicts)
+  keeps climbing past that.
 - errors: no 5xx at all, at most ``MAX_ERROR_FRACTION`` of other failures (timeouts, refused
   connections, unexpected statuses), and the vote counters must still equal the vote rows.
+
+The store is the bundled February 2026 month loaded as ``dailypapers demo`` does (the worker
+embeds it before the clock starts), in a temporary folder that is removed at the end; traffic
+goes only to 127.0.0.1. The run stops by itself: a fixed count of requests, each with a timeout.
 
 Usage: python -m bench.soak [--minutes 10] [--rate R] [--seed S] [--backend sqlite|postgresql]
 [--no-append]   (the figures replace the last run's in docs/reliability.md unless --no-append)
@@ -66,6 +70,7 @@ MODEL_DIR = ROOT / "var" / "model"
 
 MAX_IN_FLIGHT = 32
 REQUEST_TIMEOUT_SECONDS = 30.0
+DRAIN_TIMEOUT_SECONDS = 900.0  # the worker embedding the bundled month before the clock starts
 SAMPLE_SECONDS = 5.0
 ACCOUNTS = 8
 VOTE_PAPERS = 200
@@ -121,12 +126,18 @@ def kind_of(shape: str) -> str:
 # Setup -------------------------------------------------------------------------------------
 
 
-def prepare_store(settings: Settings) -> Corpus:
-    """Migrate, load the bundled month (as ``dailypapers demo`` does), add accounts with tokens."""
+def load_demo(settings: Settings) -> None:
+    """Migrate and load the bundled month, as ``dailypapers demo`` does."""
     engine = make_engine(settings)
     migrate.upgrade(engine)
+    load_hf_daily(make_session_factory(engine), settings, DEMO_DAILY_PAPERS)
+    engine.dispose()
+
+
+def add_accounts(settings: Settings) -> Corpus:
+    """The soak's accounts, each with an API token, and what the traffic points at."""
+    engine = make_engine(settings)
     factory = make_session_factory(engine)
-    load_hf_daily(factory, settings, DEMO_DAILY_PAPERS)
     now = dt.datetime.now(dt.UTC)
     made = []
     with session_scope(factory) as session:
@@ -215,9 +226,10 @@ def server_env(settings: Settings) -> dict[str, str]:
     env.update({f"DAILYPAPERS_{k.upper()}": v for k, v in UNLIMITED.items()})
     env.update(
         DAILYPAPERS_DATA_DIR=str(settings.data_dir),
-        DAILYPAPERS_TODAY=str(settings.today),
         DAILYPAPERS_MAILER="console",
     )
+    if settings.today is not None:
+        env["DAILYPAPERS_TODAY"] = str(settings.today)
     if settings.model_dir is not None:
         env["DAILYPAPERS_MODEL_DIR"] = str(settings.model_dir)
     if settings.database_url:
@@ -338,9 +350,11 @@ async def drive(
     run: Run,
     offset: float,
     processes_by_name: dict[str, psutil.Process],
+    sample_seconds: float,
 ) -> None:
     """Send ``arrivals`` on schedule; outcomes land in ``run`` with times shifted by ``offset``
-    (negative during the warm-up, which is then left out)."""
+    (negative during the warm-up, which is then left out); memory is sampled every
+    ``sample_seconds``."""
     limits = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT)
     anonymous = httpx.AsyncClient(base_url=base, timeout=REQUEST_TIMEOUT_SECONDS, limits=limits)
     sessions = [await sign_in(base, name) for name, _ in corpus.accounts]
@@ -378,7 +392,7 @@ async def drive(
     async def sampler() -> None:
         while True:
             run.samples.append(measure(processes_by_name, offset + time.monotonic() - start))
-            await asyncio.sleep(SAMPLE_SECONDS)
+            await asyncio.sleep(sample_seconds)
 
     sampling = asyncio.create_task(sampler())
     tasks = []
@@ -415,7 +429,44 @@ def _stop_on_sigterm(_signal: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # so `timeout` and a plain kill clean up like Ctrl-C does
 
 
-def soak(args: argparse.Namespace, folder: Path) -> tuple[Verdict, dict[str, str]]:
+@dataclass(frozen=True)
+class Plan:
+    """How long, how fast and how the run is cut into windows."""
+
+    minutes: float = 10.0
+    rate: float = 20.0  # requests per second
+    warmup: float = 30.0  # seconds of traffic before the clock starts, not measured
+    window_seconds: float = 60.0
+    seed: int = 15
+
+
+def run_soak(settings: Settings, corpus: Corpus, plan: Plan, log_dir: Path) -> tuple[Verdict, int]:
+    """Start the server and the worker on ``settings``' store, wait for the worker's backlog,
+    drive the warm-up and then the measured traffic; returns the verdict and the jobs done."""
+    seconds = plan.minutes * 60
+    arrivals = schedule(corpus, plan.rate, plan.warmup + seconds, plan.seed)
+    split = next((i for i, a in enumerate(arrivals) if a.at >= plan.warmup), len(arrivals))
+    warmup = arrivals[:split]
+    measured = [replace(a, at=a.at - plan.warmup) for a in arrivals[split:]]
+    every = min(SAMPLE_SECONDS, plan.window_seconds / 5)
+    with processes(settings, log_dir) as (base, web, worker):
+        jobs_done = wait_for_jobs(settings, timeout=DRAIN_TIMEOUT_SECONDS)
+        print(f"{jobs_done} jobs done by the worker; warm-up {plan.warmup:.0f} s", flush=True)
+        watched = {"server": web, "worker": worker}
+        run = Run()
+        asyncio.run(drive(base, corpus, warmup, Run(), -plan.warmup, watched, every))
+        print(f"soak: {len(measured)} requests over {seconds:.0f} s", flush=True)
+        asyncio.run(drive(base, corpus, measured, run, 0.0, watched, every))
+    verdict = judge(run, max(1, round(seconds / plan.window_seconds)), plan.window_seconds)
+    mismatch = vote_mismatch(settings)
+    verdict.lines.append(f"- vote counters vs vote rows after the run: {mismatch} apart")
+    if mismatch:
+        verdict.failures.append(f"vote counters are {mismatch} away from the vote rows")
+    return verdict, jobs_done
+
+
+def soak(args: argparse.Namespace, plan: Plan, folder: Path) -> tuple[Verdict, dict[str, str]]:
+    """The whole run in ``folder``: a PostgreSQL server there if asked, the demo store, the soak."""
     server: LocalPostgres | None = None
     url = None
     if args.backend == "postgresql":
@@ -425,31 +476,14 @@ def soak(args: argparse.Namespace, folder: Path) -> tuple[Verdict, dict[str, str
         settings = Settings(
             data_dir=folder,
             database_url=url,
-            today=dt.date(2026, 2, 27),
             model_dir=MODEL_DIR if (MODEL_DIR / "model.onnx").exists() else None,
         )
         print("loading the bundled month…", flush=True)
-        corpus = prepare_store(settings)
+        load_demo(settings)
+        corpus = add_accounts(settings)
+        # "Today" is the last bundled day, as in the demo, so the front page and trending fill.
         settings = settings.model_copy(update={"today": corpus.days[-1]})
-        seconds = args.minutes * 60
-        arrivals = schedule(corpus, args.rate, args.warmup + seconds, args.seed)
-        split = next((i for i, a in enumerate(arrivals) if a.at >= args.warmup), len(arrivals))
-        warmup, measured = arrivals[:split], arrivals[split:]
-        measured = [replace(a, at=a.at - args.warmup) for a in measured]
-        with processes(settings, folder) as (base, web, worker):
-            jobs_done = wait_for_jobs(settings, timeout=900)
-            print(f"{jobs_done} jobs done by the worker; warm-up {args.warmup:.0f} s", flush=True)
-            watched = {"server": web, "worker": worker}
-            run = Run()
-            asyncio.run(drive(base, corpus, warmup, Run(), -args.warmup, watched))
-            print(f"soak: {len(measured)} requests over {seconds:.0f} s", flush=True)
-            asyncio.run(drive(base, corpus, measured, run, 0.0, watched))
-        windows = max(1, round(seconds / args.window_seconds))
-        verdict = judge(run, windows, args.window_seconds)
-        mismatch = vote_mismatch(settings)
-        verdict.lines.append(f"- vote counters vs vote rows after the run: {mismatch} apart")
-        if mismatch:
-            verdict.failures.append(f"vote counters are {mismatch} away from the vote rows")
+        verdict, jobs_done = run_soak(settings, corpus, plan, folder)
         facts = {
             "backend": args.backend,
             "papers": str(len(corpus.papers)),
@@ -464,18 +498,21 @@ def soak(args: argparse.Namespace, folder: Path) -> tuple[Verdict, dict[str, str
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--rate", type=float, default=20.0, help="requests per second")
-    parser.add_argument("--seed", type=int, default=15)
+    default = Plan()
+    parser.add_argument("--minutes", type=float, default=default.minutes)
+    parser.add_argument("--rate", type=float, default=default.rate, help="requests per second")
+    parser.add_argument("--seed", type=int, default=default.seed)
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--warmup", type=float, default=30.0, help="seconds, not measured")
-    parser.add_argument("--window-seconds", type=float, default=60.0)
+    parser.add_argument("--warmup", type=float, default=default.warmup, help="seconds, unmeasured")
+    parser.add_argument("--window-seconds", type=float, default=default.window_seconds)
     parser.add_argument("--no-append", action="store_true", help="do not write the docs")
     args = parser.parse_args()
+    plan = Plan(args.minutes, args.rate, args.warmup, args.window_seconds, args.seed)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    machine = machine_line()  # the commit and time the run started with
     try:
         with tempfile.TemporaryDirectory(prefix="soak-") as folder:
-            verdict, facts = soak(args, Path(folder))
+            verdict, facts = soak(args, plan, Path(folder))
     except KeyboardInterrupt:
         print("soak: interrupted; processes stopped and the temporary folder removed")
         sys.exit(130)
@@ -484,7 +521,7 @@ def main() -> None:
         for k in KINDS
     )
     header = [
-        f"_{machine_line()}_",
+        f"_{machine}_",
         "",
         f"{args.minutes:g} min at {args.rate:g} requests/s after a {args.warmup:g} s warm-up, "
         f"seed {args.seed}, {facts['backend']} ({facts['papers']} day papers, {facts['jobs']} "
