@@ -241,8 +241,10 @@ def server_env(settings: Settings) -> dict[str, str]:
 def processes(
     settings: Settings, log_dir: Path
 ) -> Iterator[tuple[str, psutil.Process, psutil.Process]]:
-    """The server and the worker, each in its own session (so a Ctrl-C reaches only us and we
-    stop them in order); yields the base URL and both processes. Logs go to ``log_dir``."""
+    """The server and the worker; yields the base URL and both processes. Logs go to ``log_dir``.
+
+    They stay in our process group, so the SIGTERM or SIGKILL that ``timeout`` (or a Ctrl-C)
+    sends to the group stops them too, even when this process dies before its clean-up."""
     port = free_port()
     env = server_env(settings)
     started: list[subprocess.Popen[bytes]] = []
@@ -259,7 +261,6 @@ def processes(
                     cwd=ROOT,
                     stdout=log,
                     stderr=subprocess.STDOUT,
-                    start_new_session=True,
                 )
             )
         base = f"http://127.0.0.1:{port}"
@@ -533,7 +534,7 @@ def main() -> None:
     text = "\n".join([*header, *verdict.lines, "", f"Result: {result}"])
     print(text)
     if not args.no_append:
-        write_docs(text)
+        write_docs(text, args.backend)
     sys.exit(1 if verdict.failures else 0)
 
 

@@ -15,7 +15,9 @@ from pathlib import Path
 from bench.common import percentile
 
 RELIABILITY_MD = Path(__file__).resolve().parent.parent / "docs" / "reliability.md"
-BEGIN, END = "<!-- soak:begin (bench/soak.py writes this block) -->", "<!-- soak:end -->"
+SECTION = "## Soak"
+BEGIN = "<!-- soak:{backend}:begin (bench/soak.py writes this block) -->"
+END = "<!-- soak:{backend}:end -->"
 KINDS = ("browse", "search", "vote", "comment")
 RSS_GROWTH, RSS_FLOOR_MB = 0.15, 40.0
 P99_FACTOR, P99_SLACK_MS = 2.0, 25.0
@@ -153,13 +155,20 @@ def judge(run: Run, windows: int, window_seconds: float) -> Verdict:
     return Verdict(lines, failures)
 
 
-def write_docs(text: str) -> None:
-    """Replace the last run's block in docs/reliability.md (or add the Soak section)."""
-    block = f"{BEGIN}\n{text}\n{END}"
-    current = RELIABILITY_MD.read_text() if RELIABILITY_MD.exists() else "# Reliability\n"
-    if BEGIN in current and END in current:
-        head, rest = current.split(BEGIN, 1)
-        current = head + block + rest.split(END, 1)[1]
+def write_docs(text: str, backend: str, path: Path = RELIABILITY_MD) -> None:
+    """Replace this backend's last block in docs/reliability.md; a first run of a backend adds
+    its block at the end of the Soak section (made if missing)."""
+    begin, end = BEGIN.format(backend=backend), END.format(backend=backend)
+    block = f"{begin}\n{text}\n{end}"
+    current = path.read_text() if path.exists() else "# Reliability\n"
+    if begin in current and end in current:
+        head, rest = current.split(begin, 1)
+        current = head + block + rest.split(end, 1)[1]
+    elif SECTION in current:
+        head, rest = current.split(SECTION, 1)
+        body, heading, tail = rest.partition("\n## ")
+        current = f"{head}{SECTION}{body.rstrip()}\n\n{block}\n\n{heading.lstrip()}{tail}"
+        current = current.rstrip("\n") + "\n"
     else:
-        current = current.rstrip("\n") + f"\n\n## Soak\n\n{block}\n"
-    RELIABILITY_MD.write_text(current)
+        current = current.rstrip("\n") + f"\n\n{SECTION}\n\n{block}\n"
+    path.write_text(current)
