@@ -248,12 +248,13 @@ def processes(
     port = free_port()
     env = server_env(settings)
     started: list[subprocess.Popen[bytes]] = []
+    logs = contextlib.ExitStack()
     try:
         for name, args in (
             ("server", ["serve", "--host", "127.0.0.1", "--port", str(port), "--no-migrate"]),
             ("worker", ["worker"]),
         ):
-            log = (log_dir / f"{name}.log").open("wb")
+            log = logs.enter_context((log_dir / f"{name}.log").open("wb"))
             started.append(
                 subprocess.Popen(
                     [*_command(), *args],
@@ -284,6 +285,7 @@ def processes(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(10)
+        logs.close()
 
 
 def wait_for_jobs(settings: Settings, timeout: float) -> int:
