@@ -10,7 +10,7 @@ MODEL := $(MODEL_DIR)/model.onnx
 CHROMIUM := /usr/bin/chromium
 
 .DEFAULT_GOAL := help
-.PHONY: help install model demo test lint fmt bench crash docs chromium clean
+.PHONY: help install model demo test lint fmt bench crash soak docs chromium clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -64,6 +64,14 @@ bench: $(STAMP) ## Run the benchmarks and append their figures to docs/benchmark
 crash: $(STAMP) ## SIGKILL server, worker and ingest under load, check invariants; figures to docs/reliability.md
 	timeout 900 $(BIN)/python -m bench.crash_harness --kills 30 --seed 1 --backend sqlite --append
 	timeout 900 $(BIN)/python -m bench.crash_harness --kills 15 --seed 1 --backend postgresql --append
+
+# Not part of `make test`: minutes of real traffic. `timeout` is the backstop; the soak stops by
+# itself after the worker's backlog (at most 15 min), the warm-up and MINUTES of traffic.
+SOAK_MINUTES ?= 10
+BACKEND ?= sqlite
+soak: $(STAMP) $(MODEL) ## Soak serve + worker on 127.0.0.1 (SOAK_MINUTES=10, BACKEND=sqlite|postgresql); figures to docs/reliability.md
+	timeout --signal=TERM --kill-after=60 $$(( $(SOAK_MINUTES) * 60 + 1500 )) \
+	  $(BIN)/python -m bench.soak --minutes $(SOAK_MINUTES) --backend $(BACKEND)
 
 docs: $(STAMP) ## Regenerate docs/configuration.md and docs/cli.md from the code
 	$(BIN)/python -m dailypapers.reference_docs
