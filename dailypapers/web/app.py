@@ -23,17 +23,17 @@ from dailypapers.config import Settings
 from dailypapers.db import make_engine, make_session_factory
 from dailypapers.signing import Signer, secret_key
 from dailypapers.web import (
-    account_pages,
+    accounts,
     api,
     api_docs,
-    community_pages,
+    community,
     digest_pages,
+    digests,
     feeds,
-    org_pages,
-    pages,
+    orgs,
+    papers,
+    search,
     search_api,
-    search_pages,
-    subscriptions,
 )
 from dailypapers.web.deps import ReadYourWritesMiddleware
 from dailypapers.web.headers import SecurityHeadersMiddleware
@@ -94,13 +94,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(search_api.router)  # before api: its /papers/{id:path} takes any path
     app.include_router(api.router)
     app.include_router(feeds.router)
-    app.include_router(account_pages.router)
-    app.include_router(community_pages.router)
-    app.include_router(org_pages.router)
-    app.include_router(subscriptions.router)
+    app.include_router(accounts.router)
+    app.include_router(community.router)
+    app.include_router(orgs.router)
+    app.include_router(digests.router)
     app.include_router(digest_pages.router)
-    app.include_router(search_pages.router)
-    app.include_router(pages.router)  # last: /papers/{id} takes any path below /papers/
+    app.include_router(search.router)
+    app.include_router(papers.router)  # last: /papers/{id} takes any path below /papers/
 
     app.add_middleware(
         SessionMiddleware,
@@ -144,7 +144,7 @@ def _error_response(
     response = (
         JSONResponse({"error": message}, status_code=status_code)
         if _wants_json(request)
-        else pages.render_error(request, status_code, message)
+        else papers.render_error(request, status_code, message)
     )
     response.headers.update(headers or {})  # Retry-After of a 429, WWW-Authenticate of a 401
     return response

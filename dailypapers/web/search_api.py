@@ -22,7 +22,7 @@ from dailypapers.search.query import QueryError
 from dailypapers.web.api import MAX_LIMIT
 from dailypapers.web.deps import ReadSessionDep, SettingsDep, paper_or_404
 from dailypapers.web.openapi import api
-from dailypapers.web.search_pages import MAX_INPUT_CHARS, papers_in_order, related_to
+from dailypapers.web.search import MAX_INPUT_CHARS, papers_in_order, related_to
 
 router = APIRouter(prefix="/api", tags=["api"])
 MAX_RELATED = 50

@@ -20,8 +20,8 @@ from rich.table import Table
 from dailypapers import __version__, jobs
 from dailypapers.arxiv_ids import ArxivIdError, parse_arxiv_id
 from dailypapers.calendar import day_status
-from dailypapers.cli_search import index_group, model_group, search_command
-from dailypapers.cli_support import _progress, _session_factory, _settings, _upgrade, console
+from dailypapers.cli.search import index_group, model_group, search_command
+from dailypapers.cli.support import _progress, _session_factory, _settings, _upgrade, console
 from dailypapers.config import Settings
 from dailypapers.data import DEMO_DAILY_PAPERS
 from dailypapers.db import make_engine, make_session_factory, session_scope
@@ -616,7 +616,3 @@ def user_promote(ctx: click.Context, username: str, role: str) -> None:
 main.add_command(model_group)
 main.add_command(index_group)
 main.add_command(search_command)
-
-
-if __name__ == "__main__":
-    main()

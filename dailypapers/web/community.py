@@ -171,7 +171,7 @@ def comment_form(
     try:
         comment = community.add_comment(session, user, paper, body, parent_id=parent_id, now=_now())
     except CommunityError as exc:
-        from dailypapers.web.pages import render_paper
+        from dailypapers.web.papers import render_paper
 
         return render_paper(
             request, session, templates, paper, comment_error=str(exc), draft=body, status_code=400

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from dailypapers.cli_support import _progress, _session_factory, _settings, _upgrade, console
+from dailypapers.cli.support import _progress, _session_factory, _settings, _upgrade, console
 
 
 @click.group("model")
@@ -120,8 +120,8 @@ def search_command(ctx: click.Context, query: tuple[str, ...], limit: int, as_js
     from dailypapers.db import session_scope
     from dailypapers.search import hybrid
     from dailypapers.search.query import QueryError
+    from dailypapers.web.search import papers_in_order
     from dailypapers.web.search_api import items_in_order
-    from dailypapers.web.search_pages import papers_in_order
 
     settings = _settings(ctx)
     _upgrade(settings)
