@@ -27,7 +27,6 @@ from dailypapers.web import (
     api,
     api_docs,
     community,
-    digest_pages,
     digests,
     feeds,
     orgs,
@@ -98,7 +97,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(community.router)
     app.include_router(orgs.router)
     app.include_router(digests.router)
-    app.include_router(digest_pages.router)
     app.include_router(search.router)
     app.include_router(papers.router)  # last: /papers/{id} takes any path below /papers/
 
