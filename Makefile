@@ -10,7 +10,7 @@ MODEL := $(MODEL_DIR)/model.onnx
 CHROMIUM := /usr/bin/chromium
 
 .DEFAULT_GOAL := help
-.PHONY: help install model demo test lint fmt bench docs chromium clean
+.PHONY: help install model demo test lint fmt bench crash docs chromium clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -60,6 +60,10 @@ bench: $(STAMP) ## Run the benchmarks and append their figures to docs/benchmark
 	$(BIN)/python -m bench.bench_ingest
 	$(BIN)/python -m bench.bench_digest
 	$(BIN)/python -m bench.bench_postgres
+
+crash: $(STAMP) ## SIGKILL server, worker and ingest under load, check invariants; figures to docs/reliability.md
+	timeout 900 $(BIN)/python -m bench.crash_harness --kills 30 --seed 1 --backend sqlite --append
+	timeout 900 $(BIN)/python -m bench.crash_harness --kills 15 --seed 1 --backend postgresql --append
 
 docs: $(STAMP) ## Regenerate docs/configuration.md and docs/cli.md from the code
 	$(BIN)/python -m dailypapers.reference_docs

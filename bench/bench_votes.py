@@ -2,7 +2,7 @@
 
 Setup: the bundled month in a fresh SQLite file, 8 accounts with API tokens, vote and IP rate
 limits raised by settings. The app runs under uvicorn in its own process on 127.0.0.1 (as
-Setup: the bundled month in a fresh SQLite file, 8 accounts with API tokens, vote and IP rate
+``dailypapers serve`` runs it), with one extra route, ``GET /bench/noop``, an endpoint
 that returns ``{}``: the framework's floor in the same run. Clients: 8 concurrent httpx
 clients (asyncio, keep-alive) in this process; each votes and un-votes on 40 papers
 (POST/DELETE ``/api/papers/{id}/upvote``, toggling its own vote), so every request writes.

@@ -116,11 +116,22 @@ def sign_up(
     )
     session.add(user)
     session.flush()
+    send_verification(session, settings, signer, user, now)
+    return user
+
+
+def send_verification(
+    session: Session, settings: Settings, signer: Signer, user: User, now: dt.datetime
+) -> None:
+    """Queue the mail whose link confirms the account's address (at sign-up, and again when
+    its owner asks from the account page)."""
+    if user.email is None or user.email_verified_at is not None:
+        return
+    address, key = normalize_email(user.email)
     token = signer.dumps(VERIFY_PURPOSE, [user.id, key])
     _mail(
         session, "verify_email", user, address, f"{settings.base_url}/account/verify/{token}", now
     )
-    return user
 
 
 def _may_mail(session: Session, settings: Settings, key: str, now: dt.datetime) -> bool:

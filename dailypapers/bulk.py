@@ -1,8 +1,8 @@
 """Multi-row INSERT for bulk loads, with SQLAlchemy's own type conversions.
 
-Measured on 20k papers (docs/benchmarks.md): SQLite runs one ``INSERT … VALUES (…), (…), …``
-of many rows far faster than ``executemany`` of one-row INSERTs (2.4 s vs 4.8 s, the FTS triggers
-included), and SQLAlchemy's per-row parameter building costs ~5–10 µs a row. On drivers with
+SQLite runs one ``INSERT … VALUES (…), (…), …`` of many rows far faster than ``executemany``
+of one-row INSERTs, and SQLAlchemy's per-row parameter building is a cost a bulk load pays per
+row (docs/benchmarks.md). On drivers with
 positional parameters (SQLite's ``?``, psycopg's ``%s``) this renders the statement itself,
 converts each value with its column type's own bind processor (so what is stored is exactly what
 SQLAlchemy would store), and passes flat tuples to the driver. Column defaults are not applied
@@ -91,8 +91,8 @@ def select_in(
 ) -> dict[Any, Any]:
     """``{key: value}`` for the rows whose ``key`` column is in ``keys`` (chunked IN lists).
 
-    Rendered directly: SQLAlchemy's expanding IN costs ~2 µs a value to render, which a bulk
-    load pays for every author name and paper id.
+    Rendered directly: SQLAlchemy's expanding IN renders each value at a cost a bulk load
+    pays for every author name and paper id.
     """
     dialect = connection.dialect
     placeholder = "?" if dialect.paramstyle == "qmark" else "%s"

@@ -37,6 +37,10 @@ class CommunityError(ValueError):
     """A refused action, with a message for the person who tried it."""
 
 
+class MissingTargetError(CommunityError):
+    """The row an action names does not exist (a 404, not a refusal)."""
+
+
 @dataclass(frozen=True, slots=True)
 class VoteResult:
     voted: bool  # the user's vote is there now
@@ -292,7 +296,7 @@ def moderate(
     target_type, model = MODERATION_ACTIONS[action]
     target = session.get(model, target_id)
     if target is None:
-        raise CommunityError(f"No {target_type} has id {target_id}.")
+        raise MissingTargetError(f"No {target_type} has id {target_id}.")
     stamp = now if action.split("_")[0] in ("hide", "ban") else None
     if isinstance(target, User):
         if target.role == "admin" or target.id == moderator.id:

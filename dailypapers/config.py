@@ -39,9 +39,9 @@ class Settings(BaseSettings):
     embedding_int8: bool = Field(
         False,
         description=(
-            "Encode with the int8-quantized model: 1.5x faster, the same ranking quality on "
-            "the evaluation. Its vectors are stored under their own model name, so switching "
-            "re-embeds every paper (`dailypapers index rebuild`)."
+            "Encode with the int8-quantized model: faster, the same ranking quality on the "
+            "evaluation (docs/benchmarks.md). Its vectors are stored under their own model "
+            "name, so switching re-embeds every paper (`dailypapers index rebuild`)."
         ),
     )
     embedding_threads: int = Field(
@@ -199,8 +199,20 @@ class Settings(BaseSettings):
     limit_vote_per_account: str = Field("600/hour", description="Upvotes and un-votes per account.")
     limit_comment_per_ip: str = Field("60/hour", description="Comments per client address.")
     limit_comment_per_account: str = Field("30/hour", description="Comments per account.")
-    limit_email_per_ip: str = Field("10/hour", description="Email-change requests per address.")
-    limit_email_per_account: str = Field("3/hour", description="Email-change requests per account.")
+    limit_email_per_ip: str = Field(
+        "10/hour", description="Email-change and new-link requests per address."
+    )
+    limit_email_per_account: str = Field(
+        "3/hour", description="Email-change and new-link requests per account."
+    )
+    require_verified_email: bool = Field(
+        True,
+        description=(
+            "Votes, comments, submissions and organizations need a confirmed email address "
+            "(accounts made with `dailypapers user create` are confirmed). Off only where "
+            "every account is known, since sign-ups then write without a working mailbox."
+        ),
+    )
     limit_mail_per_address: str = Field(
         "3/day",
         description=(
@@ -319,8 +331,7 @@ class Settings(BaseSettings):
         le=4096,
         description=(
             "HNSW beam width per query: higher finds more of the true neighbours, more slowly "
-            "(at 1M vectors, 96 reached recall@10 0.95 and 128 0.97, both in under 0.3 ms; "
-            "see docs/benchmarks.md)."
+            "(recall and latency by width: docs/benchmarks.md)."
         ),
     )
     vector_dtype: Literal["float16", "float32"] = Field(

@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.postgresql.base import ischema_names
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import UserDefinedType
@@ -37,7 +39,8 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 
 
 def _json_dumps(value: Any) -> str:
-    """orjson for JSON columns: ~10× the stdlib encoder on bulk loads, and keeps UTF-8 as is."""
+    """orjson for JSON columns: much faster than the stdlib encoder on bulk loads, and keeps
+    UTF-8 as is."""
     return orjson.dumps(value).decode()
 
 
@@ -110,6 +113,20 @@ def _committed(session: Session, *, write: bool) -> Iterator[None]:
         raise
 
 
+def is_sqlite(bind: Session | Connection | Engine) -> bool:
+    """Whether ``bind`` talks to SQLite: the one question of backend the rest of the code asks
+    (here, so the dialect is looked at in one module)."""
+    if isinstance(bind, Session):
+        return bind.get_bind().dialect.name == "sqlite"
+    return bind.dialect.name == "sqlite"
+
+
+def upsert_insert(session: Session) -> Any:
+    """The dialect's own ``insert`` (``pg_insert`` or ``sqlite_insert``), whose statements
+    have ``on_conflict_do_update`` / ``on_conflict_do_nothing`` with the same arguments."""
+    return sqlite_insert if is_sqlite(session) else pg_insert
+
+
 def begin_write(session: Session) -> None:
     """End the session's transaction (whatever it read stays loaded) and start a writing one:
     on SQLite ``BEGIN IMMEDIATE`` takes the write lock now, waiting its turn (``busy_timeout``),
@@ -125,8 +142,8 @@ def begin_write(session: Session) -> None:
 
 
 # One lock per SQLite engine: writers of one process queue on it in order instead of polling
-# SQLite's lock with growing sleeps (busy_timeout), which gave votes a p99 of ~440 ms under 8
-# concurrent clients. Other processes still meet at SQLite's own lock.
+# SQLite's lock with growing sleeps (busy_timeout), which gave votes a long tail under
+# concurrent clients (docs/benchmarks.md). Other processes still meet at SQLite's own lock.
 _SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
 _SQLITE_WRITERS_GUARD = threading.Lock()
 
@@ -156,8 +173,8 @@ def write_transaction(session: Session) -> Iterator[Session]:
             lock.release()
 
 
-# Bulk loads on SQLite (measured on 75k papers, docs/benchmarks.md): a 96 MiB page cache and
-# checkpointing the WAL every 20,000 pages instead of 1,000 cut a snapshot load by ~15 %.
+# Bulk loads on SQLite (docs/benchmarks.md): a larger page cache and checkpointing the WAL
+# less often cut a snapshot load.
 # Per connection, so web processes keep SQLite's defaults.
 SQLITE_BULK_PRAGMAS = ("PRAGMA cache_size=-98304", "PRAGMA wal_autocheckpoint=20000")
 SQLITE_DEFAULT_PRAGMAS = ("PRAGMA cache_size=-2000", "PRAGMA wal_autocheckpoint=1000")

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dailypapers.bulk import insert_rows
 from dailypapers.config import Settings
-from dailypapers.db import begin_write
+from dailypapers.db import begin_write, is_sqlite
 from dailypapers.models import Job
 
 # Job kinds (the ``jobs.kind`` column): stored in rows, so a rename needs a migration.
@@ -144,7 +144,7 @@ def claim(
     with factory() as session:
         # SQLite: take the write lock before reading, so two workers cannot pick the same row.
         begin_write(session)
-        if engine.dialect.name != "sqlite":
+        if not is_sqlite(engine):
             query = query.with_for_update(skip_locked=True)
         job = session.scalar(query)
         if job is None:

@@ -88,7 +88,7 @@ class Paper(Base):
     __tablename__ = "papers"
     __table_args__ = (
         # Lists leave hidden papers out with "NOT IN (hidden ids)": this partial index holds
-        # only those few rows, so the list is not a scan of the whole store (63 ms at 75k).
+        # only those few rows, so the list is not a scan of the whole store.
         Index(
             "ix_papers_hidden",
             "id",
@@ -107,7 +107,7 @@ class Paper(Base):
     abstract_raw: Mapped[str | None] = mapped_column(Text)
     # paper_authors → authors is the normalized truth (author queries). Two read copies are
     # kept in step with it by the upsert: the ordered names, so a list page renders 50 cards
-    # without loading ~500 author rows (measured: 21 ms → see docs/benchmarks.md), and
+    # without loading hundreds of author rows (docs/benchmarks.md), and
     # "A, B, C" text for the lexical index's author column.
     author_names: Mapped[list[str]] = mapped_column(JSON, default=list)
     authors_text: Mapped[str] = mapped_column(Text, default="")

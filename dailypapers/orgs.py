@@ -12,6 +12,8 @@ from dailypapers.accounts import AccountFormError, check_username
 from dailypapers.models import Org, OrgMember, User
 
 OWNER, MEMBER, INVITED = "owner", "member", "invited"
+# Names that are pages of /orgs/ itself: an organization so named could never be reached.
+RESERVED_NAMES = frozenset({"new"})
 
 
 def create_org(session: Session, user: User, name: str, fullname: str, now: dt.datetime) -> Org:
@@ -20,6 +22,8 @@ def create_org(session: Session, user: User, name: str, fullname: str, now: dt.d
         slug = check_username(name)
     except ValueError as exc:
         raise AccountFormError({"name": str(exc)}) from None
+    if slug in RESERVED_NAMES:
+        raise AccountFormError({"name": f"{slug!r} is a page of the site; choose another name."})
     if session.scalar(select(Org.id).where(Org.name == slug)) is not None:
         raise AccountFormError({"name": "An organization has this name."})
     org = Org(name=slug, fullname=" ".join(fullname.split())[:200], created_at=now)

@@ -327,11 +327,14 @@ class LocalPostgres:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def wait_for_replay(self, primary: LocalPostgres, timeout: float = 10.0) -> None:
-        """Wait until this replica has replayed everything the primary has written so far."""
+        """Wait until this replica has replayed everything the primary has written so far.
+
+        The insert position, not the write position: with ``synchronous_commit=off`` a commit
+        that has returned may not be written yet, and the write position would be before it."""
         import psycopg
 
         with psycopg.connect(primary.dsn(), autocommit=True) as p:
-            row = p.execute("SELECT pg_current_wal_lsn()").fetchone()
+            row = p.execute("SELECT pg_current_wal_insert_lsn()").fetchone()
             assert row is not None
             target = row[0]
         deadline = time.monotonic() + timeout

@@ -38,6 +38,7 @@ from dailypapers.models import (
     PaperVersion,
     RateLimitCounter,
     Subscription,
+    UserSession,
     Vote,
 )
 from dailypapers.search.lexical import PG_TEXT_CONFIG
@@ -81,6 +82,7 @@ def _fill_every_table(settings: Settings) -> None:
             session.flush()
         session.add(OrgMember(org_id=org.id, user_id=member, role="admin"))
         session.add(ApiToken(user_id=member, name="cli", token_hash="f" * 64))
+        session.add(UserSession(id_hash="s" * 64, user_id=member, expires_at=NOW))
         session.add(Vote(user_id=member, paper_id=papers[0].id, created_at=NOW))
         parent = Comment(paper_id=papers[0].id, user_id=member, body="**nice**", body_html="<b>")
         session.add(parent)

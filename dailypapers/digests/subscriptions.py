@@ -31,7 +31,7 @@ from dailypapers.mail.mailer import PermanentMailError, open_mailer
 from dailypapers.mail.render import MailRenderer, one_line
 from dailypapers.models import Subscription
 from dailypapers.periods import CADENCES, DigestCadence
-from dailypapers.search.lexical import MAX_QUERY_CHARS, fts5_expression
+from dailypapers.search.lexical import MAX_QUERY_CHARS, searchable
 from dailypapers.signing import Signer, TokenError
 
 CONFIRM_PURPOSE = "subscription-confirm"
@@ -64,7 +64,7 @@ def clean_topic(raw: str) -> str:
     topic = one_line(raw)
     if len(topic) > MAX_QUERY_CHARS:
         raise ValueError(f"Keep the topic under {MAX_QUERY_CHARS} characters.")
-    if topic and fts5_expression(topic) is None:
+    if topic and not searchable(topic):
         raise ValueError("The topic needs at least one word to search for.")
     return topic
 

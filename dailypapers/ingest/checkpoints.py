@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from dailypapers.db import upsert_insert
 from dailypapers.models import IngestCheckpoint, utcnow
 
 
@@ -20,7 +19,7 @@ def load_checkpoint(session: Session, source: str) -> dict[str, Any] | None:
 
 
 def save_checkpoint(session: Session, source: str, cursor: dict[str, Any]) -> None:
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = upsert_insert(session)
     statement = insert(IngestCheckpoint).values(source=source, cursor=cursor, updated_at=utcnow())
     session.execute(
         statement.on_conflict_do_update(

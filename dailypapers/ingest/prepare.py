@@ -142,7 +142,7 @@ def prepare_batches_in_background(
     )
     process.start()
     sender.close()
-    # Receive (and unpickle, ~15 µs a record) on a thread: it runs while the writing thread
+    # Receive (and unpickle) on a thread: it runs while the writing thread
     # waits in SQLite, which releases the GIL, so the two overlap. (Computing the column
     # values there too was measured slower: that work competes for the GIL.)
     received: queue.Queue[object] = queue.Queue(maxsize=1)

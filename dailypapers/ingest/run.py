@@ -142,9 +142,9 @@ BULK_GC_THRESHOLD = 10_000
 def _collector_for_bulk_load() -> Iterator[None]:
     """Spare the cyclic collector's work that finds nothing during a bulk load.
 
-    Each batch brings ~10^4 new container objects that stay alive until it is written, so the
-    collector ran ~1,100 times and rescanned them (and everything imported) for ~1 s of a 75k
-    load (docs/benchmarks.md). The objects alive at the start are frozen (out of its view, as
+    Each batch brings many new container objects that stay alive until it is written, so the
+    collector ran again and again and rescanned them (and everything imported) for nothing
+    (docs/benchmarks.md). The objects alive at the start are frozen (out of its view, as
     the web app does) and young collections run every ``BULK_GC_THRESHOLD`` allocations; both
     are restored after, and a forked preparing process inherits them. A process that froze
     objects itself (the web app) keeps its own freezing: unfreezing would undo it.

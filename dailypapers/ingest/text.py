@@ -3,8 +3,8 @@
 LaTeX: titles and abstracts from arXiv carry TeX (``Schr\\"odinger``, ``$\\alpha$-smooth``,
 ``\\emph{x}``). ``latex_to_unicode`` converts the common constructs to Unicode for display and
 search, and leaves anything it does not know untouched; callers keep the original when it changed.
-pylatexenc does this fully but took 8.6 ms per abstract here and raised on 7 % of real abstracts
-(measured on 1,000 of the cs listings), too slow for bulk loads of ~10^5 papers.
+pylatexenc does this fully but was too slow for bulk loads and raised on real abstracts
+(docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -37,9 +37,12 @@ def clean_text(value: Any, *, limit: int | None = None) -> str:
         return ""
     if not isinstance(value, str):
         raise RecordError(f"expected text, got {type(value).__name__}")
-    # Fast paths matter: a bulk load cleans ~10^6 strings (str.split beats a regex 5×).
-    text = value if value.isascii() else unicodedata.normalize("NFC", value)
-    if not text.isprintable() or not text.isascii():
+    # Fast paths matter: a bulk load cleans every string (str.split beats a regex).
+    text = value
+    if not text.isascii():
+        # Controls out first: one between a letter and its accent would keep them apart in NFC.
+        text = unicodedata.normalize("NFC", _CONTROL.sub("", text))
+    elif not text.isprintable():
         text = _CONTROL.sub("", text)
     text = " ".join(text.split())
     if limit is not None and len(text) > limit:
@@ -52,7 +55,12 @@ def clean_url(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
     url = value.strip()
-    if url.lower().startswith(("https://", "http://")) and len(url) <= 500 and " " not in url:
+    if (
+        url.lower().startswith(("https://", "http://"))
+        and len(url) <= 500
+        and url.isprintable()  # no NUL, control, bidi override or whitespace but the space
+        and " " not in url
+    ):
         return url
     return None
 

@@ -1,7 +1,7 @@
 """Store arXiv metadata records in bulk, idempotently (snapshot, OAI-PMH, arXiv API).
 
-Built on SQLAlchemy Core rather than ORM objects: a bulk load of ~10^5 papers must run at
-thousands of papers a second (docs/benchmarks.md). Per batch, in the caller's transaction:
+Built on SQLAlchemy Core rather than ORM objects: a bulk load must run at thousands of papers
+a second (docs/benchmarks.md). Per batch, in the caller's transaction:
 - records whose source hash equals the stored ``metadata_hash`` are unchanged and not touched;
 - new papers are inserted with their authors, versions and an embedding job;
 - changed papers are updated; a change of title, abstract, authors or categories (the
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from dailypapers import jobs
 from dailypapers.bulk import bind_value, insert_rows, select_in
+from dailypapers.db import is_sqlite
 from dailypapers.ingest.normalize import ArxivRecord
 from dailypapers.ingest.upsert import Outcome, content_hash
 from dailypapers.jobs import EMBED_JOB
@@ -299,12 +300,12 @@ def _builds_in_sqlite(connection: Connection) -> bool:
 
     Elsewhere (PostgreSQL) the portable path builds them in Python; a test compares the two.
     """
-    return connection.dialect.name == "sqlite"
+    return is_sqlite(connection)
 
 
 # SQLite: the links are made from each paper's stored ``author_names`` inside SQLite, which
-# spares building, converting and binding ~6 values per author in Python (75k papers have
-# 433k links; docs/benchmarks.md). The same rows as the portable path: new names inserted in
+# spares building, converting and binding several values per author link in Python
+# (docs/benchmarks.md). The same rows as the portable path: new names inserted in
 # code point order (SQLite's BINARY collation is UTF-8 byte order, which is code point order,
 # as Python's ``sorted``), links in the order of ``paper_ids`` then position. ``?`` is a JSON
 # array of paper ids, so one parameter carries the batch and its order.

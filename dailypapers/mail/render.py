@@ -85,10 +85,9 @@ class MailRenderer:
     ) -> Message:
         """multipart/alternative, UTF-8 quoted-printable parts.
 
-        Built with the ``email.mime`` classes (the compat32 API): measured 0.9 ms a 20 KiB
-        digest against 1.6 ms with ``EmailMessage``, whose header objects re-parse and
-        re-fold every value. That API does not refuse line breaks in header values, so this
-        method does."""
+        Built with the ``email.mime`` classes (the compat32 API), faster than ``EmailMessage``
+        (docs/benchmarks.md), whose header objects re-parse and re-fold every value. That API
+        does not refuse line breaks in header values, so this method does."""
         message = MIMEMultipart("alternative")
         fields = {
             "From": email.utils.formataddr(

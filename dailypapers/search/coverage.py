@@ -183,7 +183,7 @@ def wanted_terms(terms: Sequence[Term], weights: Sequence[float] | None = None) 
 def _holds(folded: str, stem: str) -> bool:
     """Whether a token of ``folded`` has this stem (a CJK run: starts with it).
 
-    Looks for the stem's text rather than tokenizing the document (~10x faster for a few
+    Looks for the stem's text rather than tokenizing the document (much faster for a few
     terms): Porter rewrites at most a word's last three letters (study -> studi, ayed -> ai,
     tuning -> tune, capability -> capabl), so the stem less those starts the word; each token found
     there is stemmed to confirm."""

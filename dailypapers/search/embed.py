@@ -20,9 +20,9 @@ import xxhash
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 MODEL_FILE = "model.onnx"
-# The same model with int8 weights (dynamic quantization): 1.5x faster to encode with the same
-# ranking quality on the evaluation (docs/benchmarks.md); its vectors differ (cosine ~0.93)
-# from float32 ones, so they are stored under their own model name.
+# The same model with int8 weights (dynamic quantization): faster to encode with the same
+# ranking quality on the evaluation (docs/benchmarks.md); its vectors differ from float32 ones,
+# so they are stored under their own model name.
 INT8_MODEL_FILE = "model.int8.onnx"
 INT8_SUFFIX = "-int8"
 TOKENIZER_FILE = "tokenizer.json"
@@ -146,7 +146,7 @@ _loading = threading.Lock()
 
 
 def load_embedder(folder: Path, *, threads: int = 0, model_file: str = MODEL_FILE) -> Embedder:
-    """The process's embedder for ``folder``, loaded once (the session holds ~90 MB)."""
+    """The process's embedder for ``folder``, loaded once (its ONNX session is large)."""
     key = (folder.resolve(), threads, model_file)
     with _loading:
         if key not in _loaded:

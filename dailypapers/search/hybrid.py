@@ -69,23 +69,22 @@ CANDIDATES = 100
 MAX_RESULTS = CANDIDATES
 # Fused score = exp(-(lexical rank - 1) / LEXICAL_RANK_DECAY) + DENSE_WEIGHT * cosine
 # + COVERAGE_WEIGHT * term coverage (head only, below). Chosen on the evaluation's tune split
-# (bench/tune_fusion.py, docs/search-eval.md "Choosing the fusion"): paraphrase MRR@10 0.80 ->
-# 0.84. Coverage weighing more (8) gained 0.01 more there but buried papers found by meaning
-# alone ("drawing figures scientific manuscripts" -> PaperBanana fell from 3rd to past 10th);
-# at the dense weight's level it keeps them.
+# (bench/tune_fusion.py, docs/search-eval.md "Choosing the fusion"; figures in
+# docs/benchmarks.md). Coverage weighing more gained a little there but buried papers found by
+# meaning alone; at the dense weight's level it keeps them.
 LEXICAL_RANK_DECAY = 8.0
 DENSE_WEIGHT = 5.0
 COVERAGE_WEIGHT = 5.0
 # A query of more than SENTENCE_WORDS words is a sentence: the encoder reads its meaning well
-# (vector-only MRR@10 0.93 on the summary sentences) while the lexical OR fallback over a
-# bounded set of rare terms is approximate, so the dense side weighs more (tune split: 0.984
-# -> 0.994). Term coverage adds nothing measurable there (within 0.005), so it is not read.
+# while the lexical OR fallback over a bounded set of rare terms is approximate, so the dense
+# side weighs more (tune split). Term coverage adds nothing measurable there, so it is not
+# read.
 SENTENCE_WORDS = 8
 SENTENCE_RANK_DECAY = 2.0
 SENTENCE_DENSE_WEIGHT = 4.0
 SENTENCE_COVERAGE_WEIGHT = 0.0
-# Words-only search (no model or no vectors): the head ordered mostly by coverage
-# (tune split: paraphrase 0.800 -> 0.825, summary and names unchanged).
+# Words-only search (no model or no vectors): the head ordered mostly by coverage (better
+# paraphrase results on the tune split, summary and names unchanged).
 WORDS_ONLY_RANK_DECAY = 4.0
 WORDS_ONLY_COVERAGE_WEIGHT = 8.0
 # With filters or exclusions, the dense branch looks this deep before falling back to a
@@ -97,7 +96,7 @@ PIN_DEPTH = 20
 MIN_DENSE_ONLY_COSINE = 0.4
 # The head re-ranked with term coverage: this many candidates of each branch. Past it, bm25
 # and the cosine have already judged a paper unlikely, and covering all 200 candidates would
-# take ~10 ms a query (the head's 40: ~2 ms).
+# cost several times the head's 40.
 HEAD_DEPTH = 20
 
 
@@ -205,8 +204,8 @@ def _dense_candidates(
     """The query's nearest papers among those its filters and exclusions permit.
 
     The index is searched unfiltered, FILTERED_DEPTH deep, and the neighbours checked against
-    the filters by id: listing every paper a broad filter permits (cat:cs.LG) took ~170 ms at
-    75k papers. Only when too few neighbours pass (a narrow filter) is the search repeated
+    the filters by id: listing every paper a broad filter permits (cat:cs.LG) is slow on a
+    large store. Only when too few neighbours pass (a narrow filter) is the search repeated
     within the permitted ids, which are then few to list."""
     if not parsed.filters.active and not parsed.excluded:
         return _neighbours(index, query, CANDIDATES)

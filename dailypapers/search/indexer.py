@@ -17,13 +17,11 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from dailypapers import jobs
 from dailypapers.config import Settings
-from dailypapers.db import session_scope
+from dailypapers.db import session_scope, upsert_insert
 from dailypapers.jobs import EMBED_JOB, JobContext
 from dailypapers.models import Embedding, Job, Paper, utcnow
 from dailypapers.search.embed import (
@@ -39,7 +37,7 @@ from dailypapers.search.embed import (
 from dailypapers.search.pgvector_index import has_pgvector, write_embedding_copies
 
 # Papers encoded together: one ONNX call pads to the longest text of the batch, and texts are
-# sorted by length inside it; 32 measured as fast per paper as 64 here.
+# sorted by length inside it; a larger batch was no faster per paper (docs/benchmarks.md).
 EMBED_BATCH = 32
 # Times an embed job re-encodes its paper when the paper was edited during encoding.
 CHANGED_RETRIES = 2
@@ -98,7 +96,7 @@ def _stored_keys(session: Session, paper_ids: Sequence[int], model: str) -> dict
 
 
 def _store(session: Session, items: Sequence[_Text], vectors: np.ndarray, model: str) -> None:
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = upsert_insert(session)
     now = utcnow()
     rows = [
         {
@@ -191,7 +189,7 @@ def _queued_embed_jobs(session: Session, now: dt.datetime, limit: int) -> list[t
 
 def run_embed_job(context: JobContext, payload: dict[str, Any]) -> None:
     """Worker handler of ``embed_paper``: this paper and up to a batch of other queued ones
-    are encoded together (one job at a time would run the model at batch size 1, ~5× slower);
+    are encoded together (one job at a time would run the model at batch size 1, much slower);
     the jobs of the others are finished with their vectors."""
     embedder = settings_embedder(context.settings)
     with session_scope(context.factory) as session:
@@ -238,8 +236,8 @@ class IndexStatus:
 
 def index_status(session: Session, settings: Settings) -> IndexStatus:
     """Counts for ``dailypapers index status``. "Embedded" counts visible papers whose vector
-    of the current model was computed from their current text (hashing every paper's text:
-    about a second per 100k papers); a stale one is re-encoded by its pending job."""
+    of the current model was computed from their current text (hashing every paper's text,
+    which a status command can afford); a stale one is re-encoded by its pending job."""
     model = None
     if model_available(settings):
         try:

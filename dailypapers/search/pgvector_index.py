@@ -1,7 +1,7 @@
 """Vector search inside PostgreSQL with pgvector (migration 0007), when the server has it.
 
 Every web process and worker then shares one HNSW index kept by the database, instead of each
-process loading every vector into memory (``vectors.py``, still used on SQLite and on a
+process loading every vector into memory (``vectors/``, still used on SQLite and on a
 PostgreSQL without pgvector). The ``embeddings.vector`` bytes stay the source of truth; the
 ``embedding`` column is a copy written beside them (``indexer._store``), and the HNSW index
 covers the 384-dimensional rows through an expression, so other sizes simply are not indexed.
@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session
+
+from dailypapers.db import is_sqlite
 
 # The embedding model's size; the HNSW index of migration 0007 is built for it.
 INDEXED_DIM = 384
@@ -38,7 +40,7 @@ def vector_literal(vector: np.ndarray) -> str:
 
 def has_pgvector(connection: Connection | Engine) -> bool:
     """Whether this PostgreSQL database has the ``embeddings.embedding`` column (once per URL)."""
-    if connection.dialect.name != "postgresql":
+    if is_sqlite(connection):
         return False
     engine = connection if isinstance(connection, Engine) else connection.engine
     key = engine.url.render_as_string(hide_password=False)

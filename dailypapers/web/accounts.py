@@ -301,6 +301,7 @@ NOTICES = {
     "email": "A confirmation link is on its way to the new address (if no account uses it).",
     "email-changed": "Your email address is changed.",
     "revoked": "The token is revoked.",
+    "verify": "A new confirmation link is on its way to your address.",
 }
 
 
@@ -364,6 +365,37 @@ def change_password(
     security.sign_in(request, session, settings, user)  # this browser stays signed in
     request.session["name"] = user.username
     return RedirectResponse("/account?notice=password", status_code=303)
+
+
+@router.post(
+    "/account/verify",
+    dependencies=[CsrfChecked],
+    **form(400, 401, 403, 429),
+    summary="Mail a new confirmation link",
+)
+@writes
+def resend_verification(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    templates: TemplatesDep,
+    user: CurrentUser,
+) -> Response:
+    try:
+        check_limits(session, settings, request, user, "email")
+    except RateLimitedError as exc:
+        response = _account_page(
+            request,
+            session,
+            templates,
+            user,
+            errors={"verify": f"{exc} Try again later."},
+            status_code=429,
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    accounts.send_verification(session, settings, _signer(request), user, _now())
+    return RedirectResponse("/account?notice=verify", status_code=303)
 
 
 @router.post(

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dailypapers import community, submissions
-from dailypapers.community import CommunityError
+from dailypapers.community import CommunityError, MissingTargetError
 from dailypapers.config import Settings
 from dailypapers.db import write_transaction
 from dailypapers.models import Comment, DailyEntry, ModerationAction, Paper, User
@@ -353,6 +353,8 @@ def moderate(
     try:
         target = row_id_or_404(target_id, "moderation target")
         community.moderate(session, user, action, target, reason, _now())
+    except MissingTargetError as exc:
+        raise HTTPException(404, str(exc)) from None
     except CommunityError as exc:
         raise HTTPException(400, str(exc)) from None
     return RedirectResponse(back(request, "/moderation"), status_code=303)

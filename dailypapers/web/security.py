@@ -6,7 +6,8 @@
   a copied cookie stops working at once rather than when it expires.
 - Every form carries ``csrf_token``; :func:`require_csrf` compares it with the session's in
   constant time. Links sent by mail (confirm, unsubscribe) carry their own secret instead.
-- The JSON API takes ``Authorization: Bearer <token>``; only a SHA-256 of each token is stored.
+- The JSON API takes ``Authorization: Bearer <token>`` (pages and forms do not: they take the
+  session only); only a SHA-256 of each token is stored.
   A JSON write made with the session cookie instead (the site's own scripts) must send the CSRF
   token in ``X-CSRF-Token`` (:func:`require_api_csrf`), which another site's page cannot.
 - Every unsafe request that names its ``Origin`` must name this site (:func:`same_origin`).
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session, joinedload
 from dailypapers.accounts import hash_token
 from dailypapers.config import Settings
 from dailypapers.models import ApiToken, User, UserSession
-from dailypapers.web.deps import SessionDep
+from dailypapers.web.deps import SessionDep, SettingsDep
 
 SESSION_COOKIE = "dp_session"
 TOKEN_USE_PRECISION = dt.timedelta(days=1)  # how fresh an API token's "last used" is kept
@@ -182,9 +183,19 @@ def touch_token(request: Request, session: Session) -> None:
         session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
 
 
+API_PREFIX = "/api/"
+
+
 def optional_user(request: Request, session: SessionDep) -> User | None:
-    """The signed-in user (cookie) or the API token's owner, else None."""
-    return bearer_user(request, session) or session_user(request, session)
+    """The API token's owner on the JSON API, the signed-in user (cookie), else None.
+
+    A token counts on ``/api/`` only: on the pages and forms it would let whoever holds one
+    mint more tokens, read the account's export or revoke the owner's other tokens."""
+    if request.url.path.startswith(API_PREFIX):
+        user = bearer_user(request, session)
+        if user is not None:
+            return user
+    return session_user(request, session)
 
 
 async def required_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
@@ -193,10 +204,17 @@ async def required_user(user: Annotated[User | None, Depends(optional_user)]) ->
     return user
 
 
-async def active_user(user: Annotated[User, Depends(required_user)]) -> User:
-    """A user who may write (post, vote, submit): not banned."""
+async def active_user(user: Annotated[User, Depends(required_user)], settings: SettingsDep) -> User:
+    """A user who may write (post, vote, submit): not banned, and with a confirmed address
+    (else sign-ups could vote and comment without a working mailbox)."""
     if user.banned_at is not None:
         raise HTTPException(403, "This account is banned: it can read but not post or vote.")
+    if settings.require_verified_email and user.email_verified_at is None and not user.is_external:
+        raise HTTPException(
+            403,
+            "Confirm your email address first: open the link we mailed you, or ask for a new "
+            "one on your account page.",
+        )
     return user
 
 

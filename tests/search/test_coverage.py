@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from dailypapers.data import DEMO_DAILY_PAPERS
 from dailypapers.search.coverage import WantedTerm, coverage, stems, wanted_terms
-from dailypapers.search.lexical import _fts_term, match_terms
+from dailypapers.search.lexical.terms import fts_term as _fts_term
+from dailypapers.search.lexical.terms import match_terms
 from dailypapers.search.query import parse_query
 
 # The papers index's tokenizer, as migration 0001 writes it: the oracle for coverage.

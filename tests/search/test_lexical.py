@@ -22,15 +22,20 @@ from dailypapers.ingest.normalize import DailyPaperRecord, OrgRef
 from dailypapers.ingest.upsert import DailyPaperUpserter
 from dailypapers.models import Paper
 from dailypapers.postgres_local import LocalPostgres
-from dailypapers.search import lexical
 from dailypapers.search.lexical import (
+    ColumnWeights,
     LexicalHit,
     filter_clause,
+    fts5,
     fts5_expression,
     lexical_search,
+    match_terms,
     matching,
+    planner,
+    postgres,
     snippets,
 )
+from dailypapers.search.lexical.terms import tsquery
 from dailypapers.search.query import Filters, QueryError, parse_query
 from tests.support.database import BACKENDS, make_settings
 
@@ -319,7 +324,7 @@ def test_hidden_papers_never_appear(session: Session, arxiv_ids: dict[int, str])
 def test_hidden_papers_among_the_best_do_not_shorten_the_page(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(lexical, "HIDDEN_SLACK", 0)
+    monkeypatch.setattr(fts5, "HIDDEN_SLACK", 0)
     # The hidden paper is the best match for "diffusion" (short title); one more is asked for.
     hits = search(session, "diffusion", limit=2)
     assert len(hits) == 2
@@ -433,13 +438,13 @@ def test_sentences_skip_the_and_and_still_find_the_paper(
 def test_the_rank_budget_ranks_the_newest_matches(
     session: Session, arxiv_ids: dict[int, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(lexical, "RANK_BUDGET", 1)
+    monkeypatch.setattr(planner, "RANK_BUDGET", 1)
     # Three papers match; only the two most recently stored are ranked, and the newest is hidden
     # (dropped after ranking, so it took a place in the budget).
     assert found(session, "diffusion", arxiv_ids) == ["2602.00008"]
-    monkeypatch.setattr(lexical, "RANK_BUDGET", 2)
+    monkeypatch.setattr(planner, "RANK_BUDGET", 2)
     assert set(found(session, "diffusion", arxiv_ids)) == {"2602.00008", "2602.00007"}
-    monkeypatch.setattr(lexical, "RANK_BUDGET", 1)
+    monkeypatch.setattr(planner, "RANK_BUDGET", 1)
     # The same with a filter that needs the paper row.
     assert set(found(session, "diffusion cat:cs.CV", arxiv_ids)) == {"2602.00007"}
     assert set(found(session, "diffusion cat:cs.CV,q-bio", arxiv_ids)) == {
@@ -456,7 +461,7 @@ def test_limit(session: Session) -> None:
 def test_weights_change_the_order(session: Session, arxiv_ids: dict[int, str]) -> None:
     # "attention" is in 04's title and in no other paper.
     title_heavy = lexical_search(
-        session, parse_query("attention"), limit=5, weights=lexical.ColumnWeights(10, 1, 1)
+        session, parse_query("attention"), limit=5, weights=ColumnWeights(10, 1, 1)
     )
     assert arxiv_ids[title_heavy[0].paper_id] == "2602.00004"
 
@@ -538,8 +543,8 @@ def test_the_postgresql_search_compiles() -> None:
     as values."""
     parsed = parse_query('V-GRPO "video generation" -survey cat:cs.CV author:lecun')
     for operator in ("&&", "||"):
-        query = lexical._pg_query(lexical.match_terms(parsed), operator)
-        compiled = lexical.postgres_statement(parsed, query).compile(
+        query = tsquery(match_terms(parsed), operator)
+        compiled = postgres.postgres_statement(parsed, query).compile(
             dialect=postgresql.dialect()  # type: ignore[no-untyped-call]
         )
         sql = str(compiled)
@@ -562,7 +567,5 @@ def test_papers_without_a_publication_date_are_dated_by_their_feed_day(
         )
     )
     assert expected  # the demo month carries feed dates only
-    hits = lexical.lexical_search(
-        demo_session, parse_query("from:2026-02-10 to:2026-02-10"), limit=500
-    )
+    hits = lexical_search(demo_session, parse_query("from:2026-02-10 to:2026-02-10"), limit=500)
     assert {hit.paper_id for hit in hits} == expected

@@ -25,6 +25,7 @@ from dailypapers.search.vectors import (
     ExactIndex,
     HnswIndex,
     OverlayIndex,
+    faiss_index,
     load_vectors,
     vector_index,
     vector_of,
@@ -180,7 +181,7 @@ def test_hnsw_recall_against_exact_on_clustered_vectors() -> None:
 @pytest.mark.parametrize("share", [0.005, 0.1, 0.3])
 def test_hnsw_allowed_restricts_the_search(share: float, monkeypatch: pytest.MonkeyPatch) -> None:
     # At this size every filter would be scored exactly: make the wider ones walk the graph.
-    monkeypatch.setattr(vectors, "FILTER_EXACT_ROWS", 100)
+    monkeypatch.setattr(faiss_index, "FILTER_EXACT_ROWS", 100)
     rng = np.random.default_rng(12)
     matrix = _clustered(4000, seed=12)
     ids = np.arange(4000)

@@ -79,6 +79,45 @@ def test_sign_up_verify_sign_in_and_out(
     )
 
 
+def test_an_unconfirmed_address_reads_but_cannot_write_until_its_link_is_opened(
+    client: TestClient, mail_settings: Settings, smtp: SmtpRecorder
+) -> None:
+    """Review finding: sign-ups voted and commented without ever opening the mailed link."""
+    _signup(client)
+    sign_in(client, "ada")
+    paper = "/papers/2602.08222"
+    assert client.get(paper).status_code == 200
+    vote = form(client, f"{paper}/upvote", {"action": "up"}, follow_redirects=False)
+    assert vote.status_code == 403
+    assert "Confirm your email address first" in vote.text
+    comment = form(client, f"{paper}/comments", {"body": "hello"}, follow_redirects=False)
+    assert comment.status_code == 403
+    with db_session(mail_settings) as session:
+        assert session.scalars(select(Vote)).all() == []
+        assert session.scalars(select(Comment)).all() == []
+    # A new link from the account page; the first mail is lost, the second one works.
+    assert "Mail me a new link" in client.get("/account").text
+    asked = form(client, "/account/verify", follow_redirects=False)
+    assert asked.headers["location"] == "/account?notice=verify"
+    _run_worker(mail_settings)
+    assert len(smtp.messages) == 2
+    client.get(_link(smtp, "/account/verify/"))
+    assert "Mail me a new link" not in client.get("/account").text
+    voted = form(client, f"{paper}/upvote", {"action": "up"}, follow_redirects=False)
+    assert voted.status_code == 303
+
+
+def test_a_site_of_known_accounts_may_let_unconfirmed_ones_write(
+    mail_settings: Settings,
+) -> None:
+    settings = mail_settings.model_copy(update={"require_verified_email": False})
+    with TestClient(create_app(settings)) as client:
+        _signup(client)
+        sign_in(client, "ada")
+        vote = form(client, "/papers/2602.08222/upvote", {"action": "up"}, follow_redirects=False)
+        assert vote.status_code == 303
+
+
 @pytest.mark.parametrize(
     ("fields", "field", "message"),
     [

@@ -25,7 +25,7 @@ from dailypapers import accounts
 from dailypapers.config import Settings
 from dailypapers.db import make_engine, make_session_factory, session_scope
 from dailypapers.ingest.run import load_hf_daily
-from dailypapers.models import DailyEntry, Job, Paper, User
+from dailypapers.models import ApiToken, DailyEntry, Job, Paper, User
 from dailypapers.signing import Signer
 from dailypapers.web.app import create_app
 from tests.factories import PASSWORD, api_token, make_user
@@ -289,6 +289,30 @@ def test_a_password_change_or_reset_revokes_api_tokens(demo_settings: Settings) 
         assert (
             client.post(f"/api/papers/{PAPER}/upvote", headers=_bearer(second)).status_code == 401
         )
+
+
+def test_an_api_token_counts_on_the_api_only(demo_settings: Settings) -> None:
+    """Review finding: a token on the account pages could mint more tokens (which outlive the
+    revocation of the leaked one) and read the data export."""
+    user_id = make_user(demo_settings, "ada")
+    token = api_token(demo_settings, user_id)
+    with TestClient(create_app(demo_settings)) as thief:
+        page = thief.get("/signin").text  # an anonymous session and its CSRF token
+        anonymous_csrf = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        minted = thief.post(
+            "/account/tokens",
+            data={"name": "copy", "csrf_token": anonymous_csrf},
+            headers=_bearer(token),
+            follow_redirects=False,
+        )
+        assert minted.status_code in (303, 401)
+        for path in ("/account", "/account/export"):
+            answer = thief.get(path, headers=_bearer(token), follow_redirects=False)
+            assert answer.status_code in (303, 401), path
+            assert "ada" not in answer.text, path
+        assert thief.post(f"/api/papers/{PAPER}/upvote", headers=_bearer(token)).status_code == 200
+    with db_session(demo_settings) as session:
+        assert session.scalar(select(func.count()).select_from(ApiToken)) == 1
 
 
 # 8. Security headers ---------------------------------------------------------------------------

@@ -79,6 +79,8 @@ def test_a_nul_in_a_form_field_is_a_400(
         f"/comments/{PAST_INTEGER}/delete",
         f"/account/tokens/{PAST_INTEGER}/revoke",
         f"/moderation/hide_paper/{PAST_INTEGER}",
+        "/moderation/hide_paper/2147483647",  # in range, no such row: the same 404
+        "/moderation/hide_comment/2147483647",
     ],
 )
 def test_an_id_past_the_id_columns_is_a_404(moderator: TestClient, path: str) -> None:

@@ -43,6 +43,9 @@ def test_an_organization_from_creation_to_a_tagged_submission(settings: Settings
         )
         assert created.headers["location"] == "/orgs/deeplab"
         assert form(owner, "/orgs", {"name": "deeplab"}).status_code == 400  # taken
+        reserved = form(owner, "/orgs", {"name": "new"})  # /orgs/new is the creation form
+        assert reserved.status_code == 400
+        assert "page of the site" in reserved.text
 
         # Not a member yet: cannot tag a submission, cannot invite.
         refused = form(grace, "/papers/submit", {"paper": "2606.22527", "organization": "deeplab"})

@@ -22,6 +22,6 @@ class SourceFormatError(ValueError):
 
 
 def bytes_hash(raw: bytes) -> str:
-    """128-bit XXH3 of a record: it only detects change (no adversary), at ~0.2 µs a record
-    where blake2b took ~3 µs, which counts on a 75k-line re-run."""
+    """128-bit XXH3 of a record: it only detects change (no adversary), and is far cheaper
+    than blake2b, which counts on a re-run of a whole snapshot."""
     return xxhash.xxh3_128_hexdigest(raw)

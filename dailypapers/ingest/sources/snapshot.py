@@ -44,7 +44,7 @@ READ_CHUNK_BYTES = 1 << 20
 
 
 def _lines(stream: IO[bytes]) -> Iterator[bytes]:
-    """Lines of ``stream``, read a megabyte at a time (per-line reads cost ~7 µs a line)."""
+    """Lines of ``stream``, read a megabyte at a time (per-line reads cost more)."""
     carry = b""
     while chunk := stream.read(READ_CHUNK_BYTES):
         pieces = (carry + chunk).split(b"\n")
