@@ -32,7 +32,6 @@ from dailypapers.web import (
     orgs,
     papers,
     search,
-    search_api,
 )
 from dailypapers.web.deps import ReadYourWritesMiddleware
 from dailypapers.web.headers import SecurityHeadersMiddleware
@@ -90,7 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.include_router(api_docs.router)
-    app.include_router(search_api.router)  # before api: its /papers/{id:path} takes any path
+    app.include_router(search.api_router)  # before api: its /papers/{id:path} takes any path
     app.include_router(api.router)
     app.include_router(feeds.router)
     app.include_router(accounts.router)

@@ -311,7 +311,7 @@ def unsubscribe_submit(
     )
 
 
-# Public digest pages and their feeds ---------------------------------------------------------------
+# Public digest pages and their feeds ---------------------------------------------------------
 
 
 def _entries(session: Session, composer: PeriodComposer, size: int) -> list[DailyEntry]:
