@@ -53,8 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        # Move the ~10^5 long-lived objects of imports and app setup out of the collector's
-        # view: full collections then stop costing tens of ms in the middle of a request.
+        # Move the long-lived objects of imports and app setup out of the collector's view, so
+        # full collections stop walking them in the middle of a request (docs/benchmarks.md).
         gc.freeze()
         yield
         engine.dispose()
