@@ -133,6 +133,25 @@ def get_paper(session: Session, arxiv_id: str, *, include_hidden: bool = False) 
     )
 
 
+def papers_in_order(session: Session, paper_ids: Sequence[int]) -> list[Paper]:
+    """The visible papers with these ids, in this order, with what cards and API items show
+    (daily entry, its submitter and organization) loaded in the same query."""
+    if not paper_ids:
+        return []
+    found = {
+        paper.id: paper
+        for paper in session.scalars(
+            select(Paper)
+            .where(Paper.id.in_(paper_ids), Paper.hidden_at.is_(None))
+            .options(
+                joinedload(Paper.daily_entry).joinedload(DailyEntry.submitter),
+                joinedload(Paper.daily_entry).joinedload(DailyEntry.organization),
+            )
+        ).unique()
+    }
+    return [found[paper_id] for paper_id in paper_ids if paper_id in found]
+
+
 def newest_ingested_day(session: Session) -> dt.date | None:
     """The newest day the store knows of: a feed date or an arXiv listing date."""
     newest_feed = session.scalar(select(func.max(DailyEntry.feed_date)))

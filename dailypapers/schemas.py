@@ -1,4 +1,6 @@
-"""Pydantic shapes of the JSON API, compatible with Hugging Face's papers API (DESIGN.md §5).
+"""Pydantic shapes of the JSON API, compatible with Hugging Face's papers API (DESIGN.md §5),
+and the functions that build them from rows. Here, not in the route modules, so the CLI prints
+the API's answer without importing the web package.
 
 ``huggingface_hub`` parses these: times must be ``YYYY-MM-DDTHH:MM:SS.mmmZ``, ``authors`` a list
 of objects with ``name``, ``submittedBy`` / ``organization`` objects or absent.
@@ -7,12 +9,16 @@ of objects with ``name``, ``submittedBy`` / ``organization`` objects or absent.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from sqlalchemy.orm import Session
 
+from dailypapers.community import comment_counts
 from dailypapers.hf_names import public_name
 from dailypapers.models import DailyEntry, Org, Paper, User
+from dailypapers.papers import papers_in_order
 
 
 def format_hf_time(value: dt.datetime) -> str:
@@ -95,6 +101,20 @@ class ErrorOut(_Out):
     error: str
 
 
+# The answer of the API's upvote routes (a docstring would show in /openapi.json).
+class VoteOut(BaseModel):
+    paper: str
+    voted: bool
+    upvotes: int
+
+
+# The body of ``POST /api/papers/submit``.
+class SubmitIn(BaseModel):
+    paper_id: str = Field(max_length=500, description="arXiv id or URL")
+    comment: str | None = Field(None, max_length=10_000)
+    organization: str | None = Field(None, max_length=100)
+
+
 def user_out(user: User | None) -> UserOut | None:
     if user is None:
         return None
@@ -156,3 +176,31 @@ def daily_paper_out(entry: DailyEntry, num_comments: int = 0) -> DailyPaperOut:
         githubStars=paper.githubStars,
         projectPage=paper.projectPage,
     )
+
+
+def paper_item_out(paper: Paper, num_comments: int = 0) -> DailyPaperOut:
+    """A paper as a daily item. A paper never put on the list (an arXiv-only paper) has no
+    feed time; its top-level ``publishedAt`` is then the arXiv time (else when it was stored),
+    as a client needs some time there."""
+    if paper.daily_entry is not None:
+        return daily_paper_out(paper.daily_entry, num_comments)
+    out = paper_out(paper, None)
+    return DailyPaperOut(
+        paper=out,
+        publishedAt=paper.published_at or paper.created_at,
+        title=out.title,
+        summary=out.summary,
+        numComments=num_comments,
+        ai_summary=out.ai_summary,
+        ai_keywords=out.ai_keywords,
+        githubRepo=out.githubRepo,
+        githubStars=out.githubStars,
+        projectPage=out.projectPage,
+    )
+
+
+def items_in_order(session: Session, paper_ids: Sequence[int]) -> list[DailyPaperOut]:
+    """The visible papers with these ids as API items, in this order (search results)."""
+    papers = papers_in_order(session, paper_ids)
+    counts = comment_counts(session, [paper.id for paper in papers])
+    return [paper_item_out(paper, counts.get(paper.id, 0)) for paper in papers]

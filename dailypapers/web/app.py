@@ -23,17 +23,15 @@ from dailypapers.config import Settings
 from dailypapers.db import make_engine, make_session_factory
 from dailypapers.signing import Signer, secret_key
 from dailypapers.web import (
-    account_pages,
+    accounts,
     api,
     api_docs,
-    community_pages,
-    digest_pages,
+    community,
+    digests,
     feeds,
-    org_pages,
-    pages,
-    search_api,
-    search_pages,
-    subscriptions,
+    orgs,
+    papers,
+    search,
 )
 from dailypapers.web.deps import ReadYourWritesMiddleware
 from dailypapers.web.headers import SecurityHeadersMiddleware
@@ -55,8 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        # Move the ~10^5 long-lived objects of imports and app setup out of the collector's
-        # view: full collections then stop costing tens of ms in the middle of a request.
+        # Move the long-lived objects of imports and app setup out of the collector's view, so
+        # full collections stop walking them in the middle of a request (docs/benchmarks.md).
         gc.freeze()
         yield
         engine.dispose()
@@ -91,16 +89,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.include_router(api_docs.router)
-    app.include_router(search_api.router)  # before api: its /papers/{id:path} takes any path
+    app.include_router(search.api_router)  # before api: its /papers/{id:path} takes any path
     app.include_router(api.router)
     app.include_router(feeds.router)
-    app.include_router(account_pages.router)
-    app.include_router(community_pages.router)
-    app.include_router(org_pages.router)
-    app.include_router(subscriptions.router)
-    app.include_router(digest_pages.router)
-    app.include_router(search_pages.router)
-    app.include_router(pages.router)  # last: /papers/{id} takes any path below /papers/
+    app.include_router(accounts.router)
+    app.include_router(community.router)
+    app.include_router(orgs.router)
+    app.include_router(digests.router)
+    app.include_router(search.router)
+    app.include_router(papers.router)  # last: /papers/{id} takes any path below /papers/
 
     app.add_middleware(
         SessionMiddleware,
@@ -144,7 +141,7 @@ def _error_response(
     response = (
         JSONResponse({"error": message}, status_code=status_code)
         if _wants_json(request)
-        else pages.render_error(request, status_code, message)
+        else papers.render_error(request, status_code, message)
     )
     response.headers.update(headers or {})  # Retry-After of a 429, WWW-Authenticate of a 401
     return response

@@ -84,8 +84,8 @@ async def get_templates(request: Request) -> Jinja2Templates:
 def writes(handler: Callable[P, R]) -> Callable[P, R]:
     """Decorator of handlers that write: the write transaction starts and commits inside the
     handler's own thread call. Committing later, in the session dependency's teardown, would
-    hold SQLite's write lock until the event loop gets round to it (measured: 50 concurrent
-    voters then time out on the lock)."""
+    hold SQLite's write lock until the event loop gets round to it, and concurrent voters then
+    time out on the lock (docs/benchmarks.md)."""
 
     @functools.wraps(handler)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:

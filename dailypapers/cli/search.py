@@ -10,7 +10,13 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from dailypapers.cli_support import _progress, _session_factory, _settings, _upgrade, console
+from dailypapers.cli.support import (
+    console,
+    progress_bar,
+    session_factory,
+    settings_of,
+    upgrade_schema,
+)
 
 
 @click.group("model")
@@ -33,7 +39,7 @@ def model_export(ctx: click.Context, folder: Path | None, force: bool) -> None:
     from dailypapers.search.embed import MANIFEST_NAME, MODEL_FILE
     from dailypapers.search.model_export import export_model
 
-    target = folder or _settings(ctx).resolved_model_dir
+    target = folder or settings_of(ctx).resolved_model_dir
     if not force and (target / MODEL_FILE).exists() and (target / MANIFEST_NAME).exists():
         click.echo(f"model already exported in {target}")
         return
@@ -57,9 +63,9 @@ def index_status_command(ctx: click.Context) -> None:
     from dailypapers.db import session_scope
     from dailypapers.search.indexer import index_status
 
-    settings = _settings(ctx)
-    _upgrade(settings)
-    with _session_factory(settings) as factory, session_scope(factory) as session:
+    settings = settings_of(ctx)
+    upgrade_schema(settings)
+    with session_factory(settings) as factory, session_scope(factory) as session:
         status = index_status(session, settings)
     table = Table(title="search index", show_header=False)
     table.add_row("model", status.model or f"not exported (looked in {status.model_dir})")
@@ -84,13 +90,13 @@ def index_rebuild(ctx: click.Context) -> None:
     from dailypapers.search.embed import ModelUnavailableError
     from dailypapers.search.indexer import rebuild_index, settings_embedder
 
-    settings = _settings(ctx)
-    _upgrade(settings)
+    settings = settings_of(ctx)
+    upgrade_schema(settings)
     try:
         embedder = settings_embedder(settings)
     except ModelUnavailableError as exc:
         raise click.ClickException(str(exc)) from None
-    with _session_factory(settings) as factory, _progress(counted=True) as progress:
+    with session_factory(settings) as factory, progress_bar(counted=True) as progress:
         task = progress.add_task("embedding papers", total=None)
 
         def advance(done: int, total: int) -> None:
@@ -118,14 +124,14 @@ def search_command(ctx: click.Context, query: tuple[str, ...], limit: int, as_js
     import json
 
     from dailypapers.db import session_scope
+    from dailypapers.papers import papers_in_order
+    from dailypapers.schemas import items_in_order
     from dailypapers.search import hybrid
     from dailypapers.search.query import QueryError
-    from dailypapers.web.search_api import items_in_order
-    from dailypapers.web.search_pages import papers_in_order
 
-    settings = _settings(ctx)
-    _upgrade(settings)
-    with _session_factory(settings) as factory, session_scope(factory) as session:
+    settings = settings_of(ctx)
+    upgrade_schema(settings)
+    with session_factory(settings) as factory, session_scope(factory) as session:
         try:
             results = hybrid.search(session, settings, _argv_text(query), limit=limit)
         except QueryError as exc:

@@ -1,9 +1,15 @@
-"""The search page (``/search``) and the related-papers block of each paper page.
+"""Search: the search page (``/search``), the related-papers block of each paper page, and
+the JSON routes ``/api/papers/search`` (Hugging Face's endpoint, which ``huggingface_hub``'s
+``list_papers`` reads) and ``/api/papers/{id}/related`` (ours).
 
 The form's filter fields (author, category, from, to, has code) are not a second query language:
 they are written into the query as the search box's own syntax (``author:"…" cat:… from:…
 to:… has:code``) and searched as one string, so everything the fields do can be typed, shared as
 a link, and used the same way by the API and the CLI. The page shows the combined query it ran.
+
+Both JSON routes answer with the items of ``/api/daily_papers`` (``{"paper": {...}, "publishedAt",
+"title", …}``), best first. Their ``api_router`` is included before ``api.router``, whose
+``/papers/{id:path}`` would take these paths as paper ids.
 """
 
 from __future__ import annotations
@@ -11,32 +17,35 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup, escape
-from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from dailypapers import community
 from dailypapers.config import Settings
-from dailypapers.models import DailyEntry, Paper
+from dailypapers.models import Paper
+from dailypapers.papers import papers_in_order
+from dailypapers.schemas import DailyPaperOut, items_in_order, paper_item_out
 from dailypapers.search import hybrid
 from dailypapers.search.lexical import snippets
 from dailypapers.search.query import QueryError
-from dailypapers.web.deps import ReadSessionDep, SettingsDep, TemplatesDep
-from dailypapers.web.openapi import page
+from dailypapers.web.api import MAX_LIMIT
+from dailypapers.web.deps import ReadSessionDep, SettingsDep, TemplatesDep, paper_or_404
+from dailypapers.web.openapi import api, page
 from dailypapers.web.security import session_user
 
 log = logging.getLogger(__name__)
 router = APIRouter()
+api_router = APIRouter(prefix="/api", tags=["api"])
 
 PAGE_SIZE = 20
 RELATED_ON_PAGE = 6
+MAX_RELATED = 50
 # Longer input is refused with a 400 that says so (the parser keeps the first
 # query.MAX_QUERY_CHARS characters of anything shorter).
 MAX_INPUT_CHARS = 20_000
@@ -106,25 +115,6 @@ class SearchForm:
         if page > 1:
             params.append(("page", page))
         return "/search?" + urlencode(params) if params else "/search"
-
-
-def papers_in_order(session: Session, paper_ids: Sequence[int]) -> list[Paper]:
-    """The visible papers with these ids, in this order, with what cards and API items show
-    (daily entry, its submitter and organization) loaded in the same query."""
-    if not paper_ids:
-        return []
-    found = {
-        paper.id: paper
-        for paper in session.scalars(
-            select(Paper)
-            .where(Paper.id.in_(paper_ids), Paper.hidden_at.is_(None))
-            .options(
-                joinedload(Paper.daily_entry).joinedload(DailyEntry.submitter),
-                joinedload(Paper.daily_entry).joinedload(DailyEntry.organization),
-            )
-        ).unique()
-    }
-    return [found[paper_id] for paper_id in paper_ids if paper_id in found]
 
 
 def related_to(session: Session, settings: Settings, paper: Paper, limit: int) -> list[Paper]:
@@ -215,3 +205,54 @@ def search_page(
         signed_in=user is not None,
     )
     return templates.TemplateResponse(request, "search.html", context)
+
+
+# JSON: /api/papers/search and /api/papers/{id}/related ---------------------------------------
+
+
+@api_router.get(
+    "/papers/search",
+    response_model=list[DailyPaperOut],
+    response_model_exclude_none=True,
+    responses=api(400),
+    summary="Search papers (words, phrases, filters, meaning)",
+)
+def search_papers(
+    session: ReadSessionDep,
+    settings: SettingsDep,
+    q: Annotated[
+        str,
+        Query(max_length=MAX_INPUT_CHARS, description="query, same syntax as the search page"),
+    ] = "",
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
+) -> list[DailyPaperOut]:
+    """Best first, at most ``limit``; an empty query returns ``[]``; a malformed filter
+    (``from:2026-13``) is a 400 whose ``error`` says what was expected."""
+    if not q.strip():
+        return []
+    try:
+        results = hybrid.search(session, settings, q, limit=limit)
+    except QueryError as exc:
+        raise HTTPException(400, str(exc)) from None
+    return items_in_order(session, [hit.paper_id for hit in results.hits])
+
+
+@api_router.get(
+    "/papers/{paper_id:path}/related",
+    response_model=list[DailyPaperOut],
+    response_model_exclude_none=True,
+    responses=api(400, 404),
+    summary="Papers related to one paper (nearest by meaning)",
+)
+def related(
+    paper_id: str,
+    session: ReadSessionDep,
+    settings: SettingsDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_RELATED)] = 8,
+) -> list[DailyPaperOut]:
+    """Nearest neighbours of the paper's embedding, itself excluded; papers sharing its title's
+    words while it has no vector (or the site no model)."""
+    paper = paper_or_404(session, paper_id)
+    papers = related_to(session, settings, paper, limit)
+    counts = community.comment_counts(session, [p.id for p in papers])
+    return [paper_item_out(p, counts.get(p.id, 0)) for p in papers]

@@ -26,7 +26,7 @@ from dailypapers.periods import FeedWindow, PeriodError, WindowKind, day_window,
 from dailypapers.web.deps import ReadSessionDep, SessionDep, SettingsDep, TemplatesDep
 from dailypapers.web.markdown import paper_markdown
 from dailypapers.web.openapi import MARKDOWN, page
-from dailypapers.web.search_pages import related_for_page
+from dailypapers.web.search import related_for_page
 from dailypapers.web.security import session_user
 
 router = APIRouter()

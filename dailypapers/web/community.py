@@ -11,7 +11,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,7 +20,7 @@ from dailypapers.config import Settings
 from dailypapers.db import write_transaction
 from dailypapers.models import Comment, DailyEntry, ModerationAction, Paper, User
 from dailypapers.rate_limits import RateLimitedError
-from dailypapers.schemas import DailyPaperOut
+from dailypapers.schemas import DailyPaperOut, SubmitIn, VoteOut, daily_paper_out
 from dailypapers.web.deps import (
     SessionDep,
     SettingsDep,
@@ -65,12 +64,6 @@ def _limit(
 
 
 # Upvotes -------------------------------------------------------------------------------------
-
-
-class VoteOut(BaseModel):
-    paper: str
-    voted: bool
-    upvotes: int
 
 
 def _vote_target(paper_id: str, session: Session) -> community.VoteTarget:
@@ -171,7 +164,7 @@ def comment_form(
     try:
         comment = community.add_comment(session, user, paper, body, parent_id=parent_id, now=_now())
     except CommunityError as exc:
-        from dailypapers.web.pages import render_paper
+        from dailypapers.web.papers import render_paper
 
         return render_paper(
             request, session, templates, paper, comment_error=str(exc), draft=body, status_code=400
@@ -297,12 +290,6 @@ def submit_form(
     return RedirectResponse(f"/papers/{entry.paper.arxiv_id}", status_code=303)
 
 
-class SubmitIn(BaseModel):
-    paper_id: str = Field(max_length=500, description="arXiv id or URL")
-    comment: str | None = Field(None, max_length=10_000)
-    organization: str | None = Field(None, max_length=100)
-
-
 @router.post(
     "/api/papers/submit",
     dependencies=[ApiCsrfChecked],
@@ -327,8 +314,6 @@ def api_submit(
         raise HTTPException(502, str(exc)) from None
     except submissions.SubmissionError as exc:
         raise HTTPException(409 if exc.existing else 400, str(exc)) from None
-    from dailypapers.schemas import daily_paper_out
-
     return daily_paper_out(entry).model_dump(mode="json", exclude_none=True)
 
 
