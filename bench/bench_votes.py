@@ -31,8 +31,8 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from bench.common import append_section, summary_ms
-from dailypapers import accounts, migrate
+from bench.common import accounts_with_tokens, append_section, summary_ms
+from dailypapers import migrate
 from dailypapers.config import Settings
 from dailypapers.data import DEMO_DAILY_PAPERS
 from dailypapers.db import make_engine, make_session_factory, session_scope
@@ -130,19 +130,9 @@ def _prepare(folder: Path, clients: int) -> tuple[Settings, list[str], list[str]
 def create_voters(settings: Settings, clients: int) -> tuple[list[str], list[str]]:
     """``clients`` accounts with API tokens, and the PAPERS day papers they vote on."""
     engine = make_engine(settings)
-    tokens = []
-    now = dt.datetime.now(dt.UTC)
     with session_scope(make_session_factory(engine)) as session:
-        for i in range(clients):
-            user = accounts.create_user(
-                session,
-                settings,
-                username=f"bench{i}",
-                email=f"bench{i}@example.org",
-                password="benchmark password",
-                now=now,
-            )
-            tokens.append(accounts.create_api_token(session, user, "bench", now).secret)
+        made = accounts_with_tokens(session, settings, "bench", clients, "benchmark password")
+        tokens = [token for _name, token in made]
         papers = list(
             session.scalars(
                 select(Paper.arxiv_id)

@@ -17,8 +17,32 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from sqlalchemy.orm import Session
+
+from dailypapers import accounts
+from dailypapers.config import Settings
 
 BENCHMARKS_MD = Path(__file__).parent.parent / "docs" / "benchmarks.md"
+
+
+def accounts_with_tokens(
+    session: Session, settings: Settings, prefix: str, count: int, password: str
+) -> list[tuple[str, str]]:
+    """``count`` confirmed accounts ``{prefix}0``… with an API token each: (name, token)."""
+    now = dt.datetime.now(dt.UTC)
+    made = []
+    for index in range(count):
+        name = f"{prefix}{index}"
+        user = accounts.create_user(
+            session,
+            settings,
+            username=name,
+            email=f"{name}@example.org",
+            password=password,
+            now=now,
+        )
+        made.append((name, accounts.create_api_token(session, user, prefix, now).secret))
+    return made
 
 
 def percentile(samples: Sequence[float], fraction: float) -> float:

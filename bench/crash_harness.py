@@ -34,10 +34,10 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bench.common import accounts_with_tokens
 from bench.crash_checks import Evidence, Invariant, check_all, ingested_papers, snapshot_ids
 from bench.crash_load import Account, Load, LoadRecord
 from dailypapers import jobs, migrate
-from dailypapers.accounts import create_api_token, create_user
 from dailypapers.config import Settings
 from dailypapers.data import DEMO_DAILY_PAPERS
 from dailypapers.db import make_engine, make_session_factory
@@ -242,22 +242,10 @@ def _prepare(
     if not loaded:
         stats = load_hf_daily(factory, settings, config.daily_papers)
         assert stats.failed == 0, stats.errors[:3]
-    now = dt.datetime.now(dt.UTC)
-    accounts = []
     with factory.begin() as session:
-        for index in range(config.voters + 2):  # voters, a commenter, a submitter
-            name = f"harness{index}"
-            user = create_user(
-                session,
-                settings,
-                username=name,
-                email=f"{name}@example.org",
-                password=PASSWORD,
-                now=now,
-            )
-            accounts.append(
-                Account(name, PASSWORD, create_api_token(session, user, "h", now).secret)
-            )
+        # voters, a commenter, a submitter
+        made = accounts_with_tokens(session, settings, "harness", config.voters + 2, PASSWORD)
+        accounts = [Account(name, PASSWORD, token) for name, token in made]
         for index in range(config.subscribers):
             add_subscription(session, f"reader{index:03d}@example.org")
         day = session.scalar(select(func.max(DailyEntry.feed_date)))

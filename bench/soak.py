@@ -54,9 +54,9 @@ import httpx
 import psutil  # type: ignore[import-untyped]
 from sqlalchemy import func, select
 
-from bench.common import machine_line
+from bench.common import accounts_with_tokens, machine_line
 from bench.soak_report import KINDS, Outcome, Run, Sample, Verdict, judge, write_docs
-from dailypapers import accounts, migrate
+from dailypapers import migrate
 from dailypapers.config import Settings
 from dailypapers.data import DEMO_DAILY_PAPERS
 from dailypapers.db import make_engine, make_session_factory, session_scope
@@ -138,20 +138,8 @@ def add_accounts(settings: Settings) -> Corpus:
     """The soak's accounts, each with an API token, and what the traffic points at."""
     engine = make_engine(settings)
     factory = make_session_factory(engine)
-    now = dt.datetime.now(dt.UTC)
-    made = []
     with session_scope(factory) as session:
-        for i in range(ACCOUNTS):
-            name = f"soak{i}"
-            user = accounts.create_user(
-                session,
-                settings,
-                username=name,
-                email=f"{name}@example.org",
-                password=PASSWORD,
-                now=now,
-            )
-            made.append((name, accounts.create_api_token(session, user, "soak", now).secret))
+        made = accounts_with_tokens(session, settings, "soak", ACCOUNTS, PASSWORD)
         days = sorted(session.scalars(select(DailyEntry.feed_date).distinct()))
         rows = session.execute(
             select(Paper.arxiv_id, Paper.title)
