@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -279,7 +280,7 @@ class Job(Base):
 
     __tablename__ = "jobs"
     __table_args__ = (
-        Index("ix_jobs_due", "state", "run_after"),
+        Index("ix_jobs_due", "state", "priority", "run_after"),
         # One pending job per dedupe key; finished jobs keep their key for the record.
         Index(
             "uq_jobs_pending_dedupe_key",
@@ -295,6 +296,8 @@ class Job(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     dedupe_key: Mapped[str | None] = mapped_column(String(200))
     state: Mapped[str] = mapped_column(String(20), default="queued")
+    # Lower runs first: mail a person is waiting for goes before a backlog of embeddings.
+    priority: Mapped[int] = mapped_column(SmallInteger, default=1, server_default="1")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     run_after: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     locked_by: Mapped[str | None] = mapped_column(String(100))
