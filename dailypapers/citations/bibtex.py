@@ -191,7 +191,7 @@ def write_bibtex(papers: Iterable[CitedPaper]) -> str:
     blocks = []
     for paper in papers:
         key = _unique_key(_base_key(paper), used)
-        fields = [("title", latex.escape(paper.title))]
+        fields = [("title", latex.escape(" ".join(paper.title.split())))]
         authors = [_author_field(name) for name in paper.authors if name.strip()]
         if authors:
             fields.append(("author", " and ".join(authors)))

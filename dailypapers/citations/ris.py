@@ -52,7 +52,8 @@ def parse_ris(text: str) -> ParsedFile:
 
     :raises CitationFileError: when the file holds more than ``MAX_IMPORT_ENTRIES`` records.
     """
-    lines = text.replace("\x00", "").splitlines()
+    # Only CR and LF end a line: str.splitlines() would also cut at U+2028 and friends in a value.
+    lines = text.replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n").split("\n")
     check_entry_count(sum(1 for line in lines if line.startswith("TY  -")))
     records: list[tuple[int, list[str]]] = []
     current: list[str] | None = None
@@ -169,8 +170,9 @@ def write_ris(papers: Iterable[CitedPaper]) -> str:
         }
         if paper.abstract:
             reference["abstract"] = " ".join(paper.abstract.split())
-        if paper.note:
-            reference["notes"] = paper.note.replace("\r\n", "\n").split("\n")
+        note = clean_note(paper.note)
+        if note:
+            reference["notes"] = note.split("\n")
         references.append(reference)
     return str(_Writer().formats(references))
 
