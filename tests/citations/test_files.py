@@ -6,6 +6,8 @@ import codecs
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dailypapers.citations import (
     MAX_IMPORT_BYTES,
@@ -90,3 +92,67 @@ def test_file_over_the_size_limit_is_refused() -> None:
     data = b"%" * (MAX_IMPORT_BYTES + 1)
     with pytest.raises(CitationFileError, match="files up to 10 MiB can be imported"):
         parse_file(data, "big.bib")
+
+
+_NAMES = st.sampled_from([None, "x.bib", "x.ris", "x.json", "x.txt"])
+# Pieces of each format, shuffled into files that are almost right.
+_PIECES = st.sampled_from(
+    [
+        "@misc{",
+        "@article{k,",
+        "title={",
+        'author = "',
+        "}",
+        "{",
+        '"',
+        ",",
+        "=",
+        "#",
+        "@string{",
+        "TY  - GEN",
+        "ER  - ",
+        "TI  - ",
+        "AU  - ",
+        "UR  - https://arxiv.org/abs/",
+        "\n",
+        "\r\n",
+        "[",
+        "]",
+        '{"title": ',
+        '"x"',
+        "null",
+        "2401.00001",
+        "\\",
+        '\\"{u}',
+        "$",
+        "%",
+        "\x00",
+        "\ufeff",
+        "é",
+        "10.48550/arXiv.2401.00001",
+        "eprint={",
+        "year={",
+        "99999999999999",
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=500),
+        st.lists(_PIECES, max_size=40).map(lambda pieces: "".join(pieces).encode("utf-8")),
+    ),
+    _NAMES,
+)
+def test_any_bytes_give_entries_or_a_file_error(data: bytes, name: str | None) -> None:
+    try:
+        parsed = parse_file(data, name)
+    except CitationFileError:
+        return
+    positions = [entry.index for entry in parsed.entries] + [e.index for e in parsed.errors]
+    assert sorted(positions) == list(range(1, len(positions) + 1))
+    for entry in parsed.entries:
+        assert entry.title or entry.arxiv_id
+        for value in (entry.title, entry.note, entry.url, entry.doi, *entry.authors):
+            assert value is None or "\x00" not in value
