@@ -167,3 +167,21 @@ def entries_per_day(session: Session, start: dt.date, end: dt.date) -> dict[dt.d
         .group_by(DailyEntry.feed_date)
     )
     return {row[0]: row[1] for row in rows}
+
+
+def submitted_since(session: Session, window: FeedWindow, since: dt.datetime) -> int:
+    """How many of the window's list entries were submitted after ``since`` (hidden papers
+    left out): "new since your last visit"."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(DailyEntry)
+            .join(Paper, Paper.id == DailyEntry.paper_id)
+            .where(
+                DailyEntry.feed_date.between(window.start, window.end),
+                DailyEntry.submitted_at > since,
+                Paper.hidden_at.is_(None),
+            )
+        )
+        or 0
+    )

@@ -204,3 +204,109 @@ def items_in_order(session: Session, paper_ids: Sequence[int]) -> list[DailyPape
     papers = papers_in_order(session, paper_ids)
     counts = comment_counts(session, [paper.id for paper in papers])
     return [paper_item_out(paper, counts.get(paper.id, 0)) for paper in papers]
+
+
+# The library under /api/me (issue 17): names in the API's camelCase. ---------------------------
+
+
+class PaperStateOut(BaseModel):
+    saved: bool = False
+    opened: bool = False
+    read: bool = False
+    dismissed: bool = False
+    sent: bool = Field(False, description="Mailed to you in a digest")
+    seen: bool = Field(False, description="Opened, read or sent")
+
+
+class LibraryItemOut(BaseModel):
+    item: DailyPaperOut
+    savedAt: HfTime
+    collections: list[int]
+    note: str | None = Field(None, description="Your private note, Markdown as written")
+    state: PaperStateOut
+
+
+class LibraryOut(BaseModel):
+    items: list[LibraryItemOut]
+    total: int
+    page: int
+    limit: int
+
+
+class SaveOut(BaseModel):
+    paper: str
+    saved: bool
+
+
+class CollectionIn(BaseModel):
+    name: str = Field(max_length=300)
+    description: str = Field("", max_length=2_000)
+    isPublic: bool = False
+
+
+class CollectionPatch(BaseModel):
+    name: str | None = Field(None, max_length=300)
+    description: str | None = Field(None, max_length=2_000)
+    isPublic: bool | None = None
+
+
+class CollectionOut(BaseModel):
+    id: int
+    name: str
+    description: str
+    isPublic: bool
+    numPapers: int
+    createdAt: HfTime
+    updatedAt: HfTime
+    url: str
+
+
+class CollectionPaperOut(BaseModel):
+    collection: int
+    paper: str
+    inCollection: bool
+
+
+class NoteIn(BaseModel):
+    body: str = Field(max_length=30_000, description="Markdown; empty deletes the note")
+
+
+class NoteOut(BaseModel):
+    paper: str
+    body: str
+    html: str = Field(description="The Markdown rendered and sanitized")
+    updatedAt: HfTime
+
+
+class MarkOut(BaseModel):
+    paper: str
+    mark: str
+    on: bool
+
+
+class ImportIn(BaseModel):
+    text: str = Field(description="The file's content: BibTeX, CSL JSON, RIS or arXiv ids")
+    filename: str | None = Field(None, max_length=200, description="Its name (tells the format)")
+    collection: str | None = Field(None, max_length=300, description="Also put the papers here")
+
+
+class ImportOutcomeOut(BaseModel):
+    index: int
+    line: int | None = None
+    outcome: str = Field(description="matched | fetched | not_found | unparseable | pending")
+    arxivId: str | None = None
+    title: str | None = None
+    reason: str | None = None
+
+
+class ImportOut(BaseModel):
+    id: int
+    state: str = Field(description="matching | fetching | done")
+    format: str
+    filename: str
+    total: int
+    processed: int
+    counts: dict[str, int]
+    outcomes: list[ImportOutcomeOut]
+    createdAt: HfTime
+    finishedAt: HfTime | None = None

@@ -114,11 +114,8 @@ def submit(
             f"{arxiv_id} is already on the list (since {entry.feed_date:%b %-d, %Y}).",
             existing=f"/papers/{arxiv_id}",
         )
-    # The list's day, not the clock's: with TODAY fixed (a demo) a submission joins that list.
-    feed_date = settings.current_date()
-    oldest = feed_date - dt.timedelta(days=settings.submit_max_age_days)
     published = paper.published_at
-    if published is not None and published.astimezone(settings.tz).date() < oldest:
+    if published is not None and published < now - dt.timedelta(days=settings.submit_max_age_days):
         raise SubmissionError(
             f"{arxiv_id} was published on {published:%b %-d, %Y}: only papers from the last "
             f"{settings.submit_max_age_days} days can be submitted."
@@ -135,7 +132,8 @@ def submit(
         )
     entry = DailyEntry(
         paper_id=paper.id,
-        feed_date=feed_date,
+        # The list's day, not the clock's: with TODAY fixed (a demo) a submission joins that list.
+        feed_date=settings.current_date(),
         submitted_at=now,
         submitter_id=user.id,
         organization_id=org.id if org is not None else None,

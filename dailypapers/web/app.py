@@ -29,6 +29,7 @@ from dailypapers.web import (
     community,
     digests,
     feeds,
+    library,
     orgs,
     papers,
     search,
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(community.router)
     app.include_router(orgs.router)
     app.include_router(digests.router)
+    app.include_router(library.router)
     app.include_router(search.router)
     app.include_router(papers.router)  # last: /papers/{id} takes any path below /papers/
 

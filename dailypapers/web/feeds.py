@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Sequence
 from html import escape
+from typing import Any, NamedTuple
 
 from fastapi import APIRouter, HTTPException, Response
 from feedgen.feed import FeedGenerator
 
 from dailypapers import arxiv_ids
 from dailypapers.config import Settings
-from dailypapers.models import DailyEntry
+from dailypapers.models import DailyEntry, Paper
 from dailypapers.papers import FeedQuery, feed_page, latest_feed_date
 from dailypapers.periods import FeedWindow, PeriodError, WindowKind, day_window, parse_window
 from dailypapers.web.deps import ReadSessionDep, SettingsDep
@@ -39,8 +41,19 @@ def _entry_html(abstract: str, arxiv_id: str, upvotes: int) -> str:
     return f"<p>{escape(abstract)}</p><p>{links}</p>" if abstract else f"<p>{links}</p>"
 
 
+class FeedItem(NamedTuple):
+    """A paper in a feed, and when it joined the list the feed follows."""
+
+    paper: Paper
+    added_at: dt.datetime
+
+
+def entry_items(entries: Sequence[DailyEntry]) -> list[FeedItem]:
+    return [FeedItem(entry.paper, entry.submitted_at) for entry in entries]
+
+
 def build_atom(
-    settings: Settings, *, feed_path: str, page_path: str, title: str, entries: Sequence[DailyEntry]
+    settings: Settings, *, feed_path: str, page_path: str, title: str, items: Sequence[FeedItem]
 ) -> bytes:
     """An Atom document whose entries link to our paper pages (ids are stable page URLs)."""
     base = settings.base_url
@@ -50,12 +63,11 @@ def build_atom(
     generator.link(href=f"{base}{page_path}", rel="alternate", type="text/html")
     generator.link(href=f"{base}{feed_path}", rel="self", type="application/atom+xml")
     generator.language("en")
-    newest = max((entry.submitted_at for entry in entries), default=None)
+    newest = max((item.added_at for item in items), default=None)
     if newest is not None:
         generator.updated(newest)
     # feedgen prepends entries; add them in reverse so the document keeps our order.
-    for entry in reversed(entries):
-        paper = entry.paper
+    for paper, added_at in reversed(items):
         item = generator.add_entry()
         item.id(f"{base}/papers/{paper.arxiv_id}")
         item.title(xml_text(paper.title))
@@ -68,13 +80,39 @@ def build_atom(
         item.content(
             xml_text(_entry_html(paper.abstract, paper.arxiv_id, paper.upvotes)), type="html"
         )
-        item.published(entry.submitted_at)
-        item.updated(
-            paper.modified_at if paper.modified_at > entry.submitted_at else entry.submitted_at
-        )
+        item.published(added_at)
+        item.updated(paper.modified_at if paper.modified_at > added_at else added_at)
         for category in paper.categories or []:
             item.category(term=category)
     return bytes(generator.atom_str(pretty=True))
+
+
+def build_json_feed(
+    settings: Settings, *, feed_path: str, page_path: str, title: str, items: Sequence[FeedItem]
+) -> dict[str, Any]:
+    """A JSON Feed 1.1 document (https://www.jsonfeed.org/version/1.1/) of the same items."""
+    base = settings.base_url
+    return {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": f"{settings.site_name}: {title}",
+        "home_page_url": f"{base}{page_path}",
+        "feed_url": f"{base}{feed_path}",
+        "language": "en",
+        "items": [
+            {
+                "id": f"{base}/papers/{paper.arxiv_id}",
+                "url": f"{base}/papers/{paper.arxiv_id}",
+                "external_url": arxiv_ids.abs_url(paper.arxiv_id),
+                "title": paper.title,
+                "content_text": paper.abstract or paper.title,
+                "date_published": added_at.isoformat(),
+                "date_modified": max(paper.modified_at, added_at).isoformat(),
+                "authors": [{"name": name} for name in paper.author_names],
+                "tags": list(paper.categories or []),
+            }
+            for paper, added_at in items
+        ],
+    }
 
 
 def _window_feed(
@@ -84,7 +122,11 @@ def _window_feed(
     entries = feed_page(session, query, page=0, page_size=FEED_SIZE).entries
     page_path = f"/papers/{'date' if window.kind == 'day' else window.kind}/{window.key}"
     body = build_atom(
-        settings, feed_path=feed_path, page_path=page_path, title=window.label, entries=entries
+        settings,
+        feed_path=feed_path,
+        page_path=page_path,
+        title=window.label,
+        items=entry_items(entries),
     )
     return Response(body, media_type=ATOM_TYPE)
 
@@ -152,6 +194,6 @@ def trending_feed(session: ReadSessionDep, settings: SettingsDep) -> Response:
         feed_path="/feeds/trending.atom",
         page_path="/papers/trending",
         title="Trending",
-        entries=entries,
+        items=entry_items(entries),
     )
     return Response(body, media_type=ATOM_TYPE)

@@ -28,6 +28,8 @@ NO_STORE_PREFIXES = (
     "/subscriptions/",
     "/subscribe/confirm/",
     "/unsubscribe/",
+    "/library",
+    "/api/me/",
 )
 HSTS = "max-age=31536000"
 

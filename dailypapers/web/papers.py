@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from dailypapers import community, ranking
 from dailypapers.arxiv_ids import ArxivIdError, parse_arxiv_id
 from dailypapers.calendar import day_status
+from dailypapers.library import collections, marks, saves
 from dailypapers.models import Paper
 from dailypapers.papers import (
     FeedQuery,
@@ -21,8 +22,10 @@ from dailypapers.papers import (
     latest_feed_date,
     neighbour_feed_dates,
     newest_ingested_day,
+    submitted_since,
 )
 from dailypapers.periods import FeedWindow, PeriodError, WindowKind, day_window, parse_window
+from dailypapers.web.cards import record_opened, record_visit, viewer_context
 from dailypapers.web.deps import ReadSessionDep, SessionDep, SettingsDep, TemplatesDep
 from dailypapers.web.markdown import paper_markdown
 from dailypapers.web.openapi import MARKDOWN, page
@@ -80,9 +83,12 @@ def _feed_response(
         previous = window.shifted(-1)
         following = window.shifted(1) if window.shifted(1).start <= today else None
     user = session_user(request, session)
+    record_visit(request, user)
+    new_since = user.previous_visit_at if user is not None and window.kind == "day" else None
     context: dict[str, Any] = {
-        "voted": community.voted_papers(session, user, [e.paper_id for e in result.entries]),
-        "signed_in": user is not None,
+        **viewer_context(session, user, [e.paper_id for e in result.entries]),
+        "new_since": new_since,
+        "new_count": submitted_since(session, window, new_since) if new_since else 0,
         "window": window,
         "feed": result,
         "previous": previous,
@@ -184,8 +190,7 @@ def trending(
         "feed": result,
         "explanations": explanations,
         "feed_url": "/feeds/trending.atom",
-        "voted": community.voted_papers(session, user, [e.paper_id for e in result.entries]),
-        "signed_in": user is not None,
+        **viewer_context(session, user, [e.paper_id for e in result.entries]),
     }
     return templates.TemplateResponse(request, "trending.html", context)
 
@@ -218,12 +223,23 @@ def render_paper(
     comment_error: str | None = None,
     draft: str = "",
     status_code: int = 200,
+    opening: bool = False,
 ) -> HTMLResponse:
     """The paper page with its votes and comments (also re-rendered by a refused comment, with
-    the text kept)."""
+    the text kept). ``opening``: a reader's GET, remembered as opened; never from inside a
+    write transaction (the SQLite writer lock is not reentrant)."""
     user = session_user(request, session)
     is_moderator = user is not None and user.role in ("moderator", "admin")
+    state = marks.states_for(session, user, [paper.id]).get(paper.id, marks.NO_STATE)
+    if opening:
+        record_opened(request, user, paper.id, state.opened)
     context = {
+        "state": state,
+        "note": saves.note_of(session, user, paper.id),
+        "collections": collections.collections_of(session, user) if user else [],
+        "in_collections": collections.memberships(session, user, [paper.id]).get(paper.id, set())
+        if user
+        else set(),
         "paper": paper,
         "entry": paper.daily_entry,
         "user": user,
@@ -266,4 +282,4 @@ def paper_page(
         return PlainTextResponse(
             paper_markdown(paper, settings.base_url), media_type="text/markdown; charset=utf-8"
         )
-    return render_paper(request, session, templates, paper)
+    return render_paper(request, session, templates, paper, opening=True)

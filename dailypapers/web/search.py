@@ -35,6 +35,7 @@ from dailypapers.search import hybrid
 from dailypapers.search.lexical import snippets
 from dailypapers.search.query import QueryError
 from dailypapers.web.api import MAX_LIMIT
+from dailypapers.web.cards import viewer_context
 from dailypapers.web.deps import ReadSessionDep, SettingsDep, TemplatesDep, paper_or_404
 from dailypapers.web.openapi import api, page
 from dailypapers.web.security import session_user
@@ -201,8 +202,7 @@ def search_page(
         results=results,
         cards=cards,
         page_count=math.ceil(results.total / PAGE_SIZE),
-        voted=community.voted_papers(session, user, [paper.id for paper in papers]),
-        signed_in=user is not None,
+        **viewer_context(session, user, [paper.id for paper in papers]),
     )
     return templates.TemplateResponse(request, "search.html", context)
 

@@ -1,0 +1,677 @@
+"""The library as JSON under ``/api/me/``: saves, collections, notes, marks, imports, exports.
+
+A Bearer token or the session cookie (then with ``X-CSRF-Token`` on writes, as every JSON write
+of the site). Saving, marking and deleting are idempotent ``PUT`` / ``DELETE``: repeating one
+changes nothing. Every write counts against the library rate limit; imports against their own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request, UploadFile
+from fastapi.responses import Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from dailypapers import community
+from dailypapers.citations import MAX_IMPORT_BYTES
+from dailypapers.db import write_transaction
+from dailypapers.library import (
+    LibraryError,
+    NotFoundError,
+    collections,
+    exports,
+    imports,
+    marks,
+    saves,
+)
+from dailypapers.library.listing import LibraryQuery, Sort, library_page
+from dailypapers.models import Collection, LibraryImport, Note, User
+from dailypapers.papers import get_paper
+from dailypapers.schemas import (
+    CollectionIn,
+    CollectionOut,
+    CollectionPaperOut,
+    CollectionPatch,
+    ImportIn,
+    ImportOut,
+    ImportOutcomeOut,
+    LibraryItemOut,
+    LibraryOut,
+    MarkOut,
+    NoteIn,
+    NoteOut,
+    PaperStateOut,
+    SaveOut,
+    paper_item_out,
+)
+from dailypapers.web.deps import (
+    ReadSessionDep,
+    SessionDep,
+    SettingsDep,
+    arxiv_id_or_400,
+    paper_or_404,
+)
+from dailypapers.web.inputs import MAX_ROW_ID, row_id_or_404
+from dailypapers.web.library import limit_library, refused
+from dailypapers.web.openapi import api
+from dailypapers.web.security import ActiveUser, ApiCsrfChecked, CurrentUser, touch_token
+
+router = APIRouter(prefix="/api/me", tags=["library"])
+MAX_LIMIT = 100
+ExportFormat = Annotated[str, Query(pattern="^(bibtex|csl_json|ris|json)$")]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _state_out(state: marks.PaperState) -> PaperStateOut:
+    return PaperStateOut(
+        saved=state.saved,
+        opened=state.opened,
+        read=state.read,
+        dismissed=state.dismissed,
+        sent=state.sent,
+        seen=state.seen,
+    )
+
+
+def _collection_out(collection: Collection, count: int) -> CollectionOut:
+    return CollectionOut(
+        id=collection.id,
+        name=collection.name,
+        description=collection.description,
+        isPublic=collection.is_public,
+        numPapers=count,
+        createdAt=collection.created_at,
+        updatedAt=collection.updated_at,
+        url=f"/collections/{collection.id}",
+    )
+
+
+def _import_out(row: LibraryImport) -> ImportOut:
+    return ImportOut(
+        id=row.id,
+        state=row.state,
+        format=row.format,
+        filename=row.filename,
+        total=row.total,
+        processed=row.processed,
+        counts=imports.outcome_counts(row),
+        outcomes=[
+            ImportOutcomeOut(
+                index=o["index"],
+                line=o.get("line"),
+                outcome=o["outcome"],
+                arxivId=o.get("arxiv_id"),
+                title=o.get("title"),
+                reason=o.get("reason"),
+            )
+            for o in row.outcomes
+        ],
+        createdAt=row.created_at,
+        finishedAt=row.finished_at,
+    )
+
+
+def _write(
+    request: Request, session: Session, settings: SettingsDep, user: User, kind: str = "library"
+) -> None:
+    """Inside a handler's write transaction: the token's last use and the rate limit."""
+    touch_token(request, session)
+    limit_library(request, session, settings, user, kind)
+
+
+# Reading -----------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/library",
+    response_model=LibraryOut,
+    responses=api(400, 401, 404),
+    summary="Your saved papers, sorted, filtered by collection, searched",
+)
+def library(
+    session: ReadSessionDep,
+    user: CurrentUser,
+    q: Annotated[str, Query(max_length=500)] = "",
+    sort: Sort = "saved",
+    collection: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
+    p: Annotated[int, Query(ge=0, le=10_000, description="0-based page")] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+) -> LibraryOut:
+    """``q`` takes the query language of ``/api/papers/search`` (words, phrases, ``-word``,
+    filters), restricted to your papers; ``sort=relevance`` needs ``q``."""
+    try:
+        if collection is not None:
+            collections.own_collection(session, user, collection)
+        page = library_page(
+            session,
+            user,
+            LibraryQuery(sort=sort, collection_id=collection, q=q),
+            page=p,
+            page_size=limit,
+        )
+    except LibraryError as exc:
+        raise refused(exc) from None
+    ids = [item.paper.id for item in page.items]
+    states = marks.states_for(session, user, ids)
+    held = collections.memberships(session, user, ids)
+    notes = dict(
+        session.execute(
+            select(Note.paper_id, Note.body).where(Note.user_id == user.id, Note.paper_id.in_(ids))
+        ).all()
+    )
+    counts = community.comment_counts(session, ids)
+    return LibraryOut(
+        items=[
+            LibraryItemOut(
+                item=paper_item_out(item.paper, counts.get(item.paper.id, 0)),
+                savedAt=item.saved_at,
+                collections=sorted(held.get(item.paper.id, ())),
+                note=notes.get(item.paper.id),
+                state=_state_out(states.get(item.paper.id, marks.NO_STATE)),
+            )
+            for item in page.items
+        ],
+        total=page.total,
+        page=p,
+        limit=limit,
+    )
+
+
+@router.get(
+    "/states",
+    response_model=dict[str, PaperStateOut],
+    responses=api(400, 401),
+    summary="Your saved / seen / read / dismissed state of some papers",
+)
+def states(
+    session: ReadSessionDep,
+    user: CurrentUser,
+    ids: Annotated[str, Query(max_length=5_000, description="comma-separated arXiv ids")],
+) -> dict[str, PaperStateOut]:
+    """Papers not in the store are left out; papers you did nothing with are all false."""
+    wanted = list(dict.fromkeys(arxiv_id_or_400(part) for part in ids.split(",") if part.strip()))
+    if len(wanted) > MAX_LIMIT:
+        raise HTTPException(400, f"Ask for at most {MAX_LIMIT} papers at a time.")
+    papers = {arxiv_id: get_paper(session, arxiv_id) for arxiv_id in wanted}
+    found = {arxiv_id: paper.id for arxiv_id, paper in papers.items() if paper is not None}
+    by_id = marks.states_for(session, user, list(found.values()))
+    return {a: _state_out(by_id.get(pid, marks.NO_STATE)) for a, pid in found.items()}
+
+
+# Saves and marks ----------------------------------------------------------------------------------
+
+
+def _set_saved(
+    request: Request, paper_id: str, session: Session, settings: SettingsDep, user: User, on: bool
+) -> SaveOut:
+    paper = paper_or_404(session, paper_id)
+    with write_transaction(session):
+        _write(request, session, settings, user)
+        try:
+            if on:
+                saves.save(session, user, paper.id, _now())
+            else:
+                saves.unsave(session, user, paper.id)
+        except LibraryError as exc:
+            raise refused(exc) from None
+    return SaveOut(paper=paper.arxiv_id, saved=on)
+
+
+@router.put(
+    "/saves/{paper_id:path}",
+    dependencies=[ApiCsrfChecked],
+    response_model=SaveOut,
+    responses=api(400, 401, 403, 404, 429),
+    summary="Save a paper to your library",
+)
+def save(
+    request: Request, paper_id: str, session: SessionDep, settings: SettingsDep, user: ActiveUser
+) -> SaveOut:
+    return _set_saved(request, paper_id, session, settings, user, True)
+
+
+@router.delete(
+    "/saves/{paper_id:path}",
+    dependencies=[ApiCsrfChecked],
+    response_model=SaveOut,
+    responses=api(400, 401, 403, 404, 429),
+    summary="Take a paper out of your library (and your collections; its note stays)",
+)
+def unsave(
+    request: Request, paper_id: str, session: SessionDep, settings: SettingsDep, user: ActiveUser
+) -> SaveOut:
+    return _set_saved(request, paper_id, session, settings, user, False)
+
+
+def _set_mark(
+    request: Request,
+    mark: str,
+    paper_id: str,
+    session: Session,
+    settings: SettingsDep,
+    user: User,
+    on: bool,
+) -> MarkOut:
+    if mark not in marks.MARKS:
+        raise HTTPException(400, f"mark must be one of {', '.join(marks.MARKS)}.")
+    paper = paper_or_404(session, paper_id)
+    with write_transaction(session):
+        _write(request, session, settings, user)
+        marks.set_mark(session, user, paper.id, mark, on=on, now=_now())
+    return MarkOut(paper=paper.arxiv_id, mark=mark, on=on)
+
+
+@router.put(
+    "/marks/{mark}/{paper_id:path}",
+    dependencies=[ApiCsrfChecked],
+    response_model=MarkOut,
+    responses=api(400, 401, 403, 404, 429),
+    summary="Mark a paper read or dismissed (not interested)",
+)
+def put_mark(
+    request: Request,
+    mark: str,
+    paper_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: ActiveUser,
+) -> MarkOut:
+    """``mark`` is ``read`` or ``dismissed``. Dismissed papers are left out of your digests."""
+    return _set_mark(request, mark, paper_id, session, settings, user, True)
+
+
+@router.delete(
+    "/marks/{mark}/{paper_id:path}",
+    dependencies=[ApiCsrfChecked],
+    response_model=MarkOut,
+    responses=api(400, 401, 403, 404, 429),
+    summary="Take a read or dismissed mark back",
+)
+def delete_mark(
+    request: Request,
+    mark: str,
+    paper_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: ActiveUser,
+) -> MarkOut:
+    return _set_mark(request, mark, paper_id, session, settings, user, False)
+
+
+# Notes --------------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/notes/{paper_id:path}",
+    response_model=NoteOut,
+    responses=api(400, 401, 404),
+    summary="Your private note on a paper",
+)
+def get_note(paper_id: str, session: ReadSessionDep, user: CurrentUser) -> NoteOut:
+    paper = paper_or_404(session, paper_id)
+    note = saves.note_of(session, user, paper.id)
+    if note is None:
+        raise HTTPException(404, f"You have no note on {paper.arxiv_id}.")
+    return NoteOut(
+        paper=paper.arxiv_id, body=note.body, html=note.body_html, updatedAt=note.updated_at
+    )
+
+
+@router.put(
+    "/notes/{paper_id:path}",
+    dependencies=[ApiCsrfChecked],
+    response_model=NoteOut | None,
+    responses=api(400, 401, 403, 404, 429),
+    summary="Write your private note on a paper (an empty body deletes it)",
+)
+def put_note(
+    request: Request,
+    paper_id: str,
+    body: NoteIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: ActiveUser,
+) -> NoteOut | None:
+    """Markdown, sanitized as comments are; writing a note saves the paper."""
+    paper = paper_or_404(session, paper_id)
+    with write_transaction(session):
+        _write(request, session, settings, user)
+        try:
+            note = saves.set_note(session, user, paper.id, body.body, _now())
+        except LibraryError as exc:
+            raise refused(exc) from None
+        if note is None:
+            return None
+        return NoteOut(
+            paper=paper.arxiv_id, body=note.body, html=note.body_html, updatedAt=note.updated_at
+        )
+
+
+@router.delete(
+    "/notes/{paper_id:path}",
+    dependencies=[ApiCsrfChecked],
+    status_code=204,
+    response_class=Response,
+    responses=api(400, 401, 403, 404, 429),
+    summary="Delete your note on a paper",
+)
+def delete_note(
+    request: Request, paper_id: str, session: SessionDep, settings: SettingsDep, user: ActiveUser
+) -> Response:
+    paper = paper_or_404(session, paper_id)
+    with write_transaction(session):
+        _write(request, session, settings, user)
+        saves.set_note(session, user, paper.id, "", _now())
+    return Response(status_code=204)
+
+
+# Collections --------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/collections",
+    response_model=list[CollectionOut],
+    responses=api(401),
+    summary="Your collections, by name",
+)
+def list_collections(session: ReadSessionDep, user: CurrentUser) -> list[CollectionOut]:
+    return [_collection_out(c, n) for c, n in collections.collections_of(session, user)]
+
+
+def _counted(session: Session, user: User, collection_id: int) -> CollectionOut:
+    for collection, count in collections.collections_of(session, user):
+        if collection.id == collection_id:
+            return _collection_out(collection, count)
+    raise HTTPException(404, f"You have no collection with id {collection_id}.")
+
+
+@router.post(
+    "/collections",
+    dependencies=[ApiCsrfChecked],
+    status_code=201,
+    response_model=CollectionOut,
+    responses=api(400, 401, 403, 429),
+    summary="Make a collection (private unless isPublic)",
+)
+def create_collection(
+    request: Request,
+    body: CollectionIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: ActiveUser,
+) -> CollectionOut:
+    with write_transaction(session):
+        _write(request, session, settings, user)
+        try:
+            made = collections.create_collection(
+                session,
+                user,
+                body.name,
+                description=body.description,
+                is_public=body.isPublic,
+                now=_now(),
+            )
+        except LibraryError as exc:
+            raise refused(exc) from None
+        return _collection_out(made, 0)
+
+
+@router.patch(
+    "/collections/{collection_id}",
+    dependencies=[ApiCsrfChecked],
+    response_model=CollectionOut,
+    responses=api(400, 401, 403, 404, 429),
+    summary="Rename, describe, or make a collection public or private",
+)
+def update_collection(
+    request: Request,
+    collection_id: int,
+    body: CollectionPatch,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: ActiveUser,
+) -> CollectionOut:
+    row_id_or_404(collection_id, "collection")
+    with write_transaction(session):
+        _write(request, session, settings, user)
+        try:
+            collections.update_collection(
+                session,
+                user,
+                collection_id,
+                name=body.name,
+                description=body.description,
+                is_public=body.isPublic,
+                now=_now(),
+            )
+        except LibraryError as exc:
+            raise refused(exc) from None
+    return _counted(session, user, collection_id)
+
+
+@router.delete(
+    "/collections/{collection_id}",
+    dependencies=[ApiCsrfChecked],
+    status_code=204,
+    response_class=Response,
+    responses=api(401, 403, 404, 429),
+    summary="Delete a collection (its papers stay saved)",
+)
+def delete_collection(
+    request: Request,
+    collection_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: ActiveUser,
+) -> Response:
+    row_id_or_404(collection_id, "collection")
+    with write_transaction(session):
+        _write(request, session, settings, user)
+        try:
+            collections.delete_collection(session, user, collection_id)
+        except LibraryError as exc:
+            raise refused(exc) from None
+    return Response(status_code=204)
+
+
+def _set_in_collection(
+    request: Request,
+    collection_id: int,
+    paper_id: str,
+    session: Session,
+    settings: SettingsDep,
+    user: User,
+    on: bool,
+) -> CollectionPaperOut:
+    row_id_or_404(collection_id, "collection")
+    paper = paper_or_404(session, paper_id)
+    with write_transaction(session):
+        _write(request, session, settings, user)
+        try:
+            if on:
+                collections.add_to_collection(session, user, collection_id, [paper.id], _now())
+            else:
+                collections.remove_from_collection(session, user, collection_id, paper.id)
+        except LibraryError as exc:
+            raise refused(exc) from None
+    return CollectionPaperOut(collection=collection_id, paper=paper.arxiv_id, inCollection=on)
+
+
+@router.put(
+    "/collections/{collection_id}/papers/{paper_id:path}",
+    dependencies=[ApiCsrfChecked],
+    response_model=CollectionPaperOut,
+    responses=api(400, 401, 403, 404, 429),
+    summary="Put a paper in a collection (saving it)",
+)
+def add_paper(
+    request: Request,
+    collection_id: int,
+    paper_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: ActiveUser,
+) -> CollectionPaperOut:
+    return _set_in_collection(request, collection_id, paper_id, session, settings, user, True)
+
+
+@router.delete(
+    "/collections/{collection_id}/papers/{paper_id:path}",
+    dependencies=[ApiCsrfChecked],
+    response_model=CollectionPaperOut,
+    responses=api(400, 401, 403, 404, 429),
+    summary="Take a paper out of a collection (it stays saved)",
+)
+def remove_paper(
+    request: Request,
+    collection_id: int,
+    paper_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: ActiveUser,
+) -> CollectionPaperOut:
+    return _set_in_collection(request, collection_id, paper_id, session, settings, user, False)
+
+
+# Import and export --------------------------------------------------------------------------------
+
+
+@router.post(
+    "/imports",
+    dependencies=[ApiCsrfChecked],
+    status_code=201,
+    response_model=ImportOut,
+    responses=api(400, 401, 403, 413, 429),
+    summary="Import BibTeX, CSL JSON, RIS or a list of arXiv ids into your library",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/ImportIn"}},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            "collection": {"type": "string", "maxLength": 300},
+                        },
+                        "required": ["file"],
+                    }
+                },
+            },
+            "required": True,
+        }
+    },
+)
+async def create_import(
+    request: Request, session: SessionDep, settings: SettingsDep, user: ActiveUser
+) -> ImportOut:
+    """A file of at most 500 entries is matched at once; a bigger one by a job (poll
+    ``GET /api/me/imports/{id}``). Every entry gets an outcome with its line or index."""
+    data, filename, collection = await _import_body(request)
+    return await _start_import(request, session, settings, user, data, filename, collection)
+
+
+async def _import_body(request: Request) -> tuple[bytes, str | None, str | None]:
+    content_type = request.headers.get("content-type", "").lower()
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form(max_part_size=MAX_IMPORT_BYTES + 1)
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise HTTPException(400, "Send the file in a multipart field named file.")
+        data = await upload.read(MAX_IMPORT_BYTES + 1)
+        collection = form.get("collection")
+        return data, upload.filename, collection if isinstance(collection, str) else None
+    try:
+        body = ImportIn.model_validate_json(await request.body())
+    except ValueError:
+        raise HTTPException(
+            400, 'Send {"text": "...", "filename": "refs.bib"} as JSON, or a multipart file.'
+        ) from None
+    return body.text.encode(), body.filename, body.collection
+
+
+async def _start_import(
+    request: Request,
+    session: Session,
+    settings: SettingsDep,
+    user: User,
+    data: bytes,
+    filename: str | None,
+    collection: str | None,
+) -> ImportOut:
+    def work() -> ImportOut:
+        with write_transaction(session):
+            _write(request, session, settings, user, "import")
+            try:
+                row = imports.start_import(
+                    session, settings, user, data, filename, collection_name=collection, now=_now()
+                )
+            except LibraryError as exc:
+                raise refused(exc) from None
+            return _import_out(row)
+
+    return await run_in_threadpool(work)
+
+
+@router.get(
+    "/imports",
+    response_model=list[ImportOut],
+    responses=api(401),
+    summary="Your recent imports, newest first",
+)
+def list_imports(session: ReadSessionDep, user: CurrentUser) -> list[ImportOut]:
+    return [_import_out(row) for row in imports.recent_imports(session, user, 20)]
+
+
+@router.get(
+    "/imports/{import_id}",
+    response_model=ImportOut,
+    responses=api(401, 404),
+    summary="One import: its progress and each entry's outcome",
+)
+def get_import(import_id: int, session: SessionDep, user: CurrentUser) -> ImportOut:
+    row_id_or_404(import_id, "import")
+    try:
+        return _import_out(imports.import_status(session, user, import_id))
+    except NotFoundError as exc:
+        raise refused(exc) from None
+
+
+@router.get(
+    "/export",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {
+                "application/x-bibtex": {"schema": {"type": "string"}},
+                "application/vnd.citationstyles.csl+json": {"schema": {"type": "array"}},
+                "application/x-research-info-systems": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "object"}},
+            }
+        },
+        **api(400, 401, 404),
+    },
+    summary="Your library (or one collection) as BibTeX, CSL JSON, RIS or JSON with notes",
+)
+def export(
+    session: ReadSessionDep,
+    user: CurrentUser,
+    format: ExportFormat = "bibtex",
+    collection: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
+) -> Response:
+    try:
+        filename, media_type, body = exports.export_library(session, user, format, collection)
+    except LibraryError as exc:
+        raise refused(exc) from None
+    return Response(
+        body,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

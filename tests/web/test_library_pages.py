@@ -1,0 +1,211 @@
+"""The library through the pages: save from a card, marks on cards, notes, collections and their
+public pages and feeds, another user's view, and the fixed statement count of list pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from dailypapers.config import Settings
+from dailypapers.models import Collection, PaperMark, Save, User
+from dailypapers.web.app import create_app
+from tests.factories import make_user
+from tests.support.database import db_session
+from tests.support.queries import QueryCounter
+from tests.support.web_client import form, sign_in
+
+pytestmark = pytest.mark.both_backends
+
+DAY = "/papers/date/2026-02-10"
+PAPER = "2602.08222"  # the top paper of 2026-02-10 in the demo month
+
+
+@pytest.fixture
+def client(demo_settings: Settings) -> Iterator[TestClient]:
+    make_user(demo_settings, "ada")
+    with TestClient(create_app(demo_settings)) as client:
+        sign_in(client, "ada")
+        yield client
+
+
+def _card(html: str, arxiv_id: str) -> str:
+    start = html.index(f'data-paper-id="{arxiv_id}"')
+    return html[start : html.index("</article>", start)]
+
+
+def test_save_from_a_card_then_find_it_in_the_library(client: TestClient) -> None:
+    day = client.get(DAY).text
+    assert f'action="/papers/{PAPER}/save"' in _card(day, PAPER)
+    saved = form(
+        client,
+        f"/papers/{PAPER}/save",
+        {"action": "save"},
+        headers={"referer": f"http://testserver{DAY}"},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    assert saved.headers["location"] == DAY
+    card = _card(client.get(DAY).text, PAPER)
+    assert 'class="badge saved"' in card
+    assert re.search(r'save-button" aria-pressed="true">Saved<', card)
+    library = client.get("/library")
+    assert library.status_code == 200
+    assert f'data-paper-id="{PAPER}"' in library.text
+    assert library.headers["cache-control"] == "no-store"
+    form(client, f"/papers/{PAPER}/save", {"action": "unsave"})
+    assert f'data-paper-id="{PAPER}"' not in client.get("/library").text
+
+
+def test_marks_show_on_cards_and_dismissed_papers_collapse(
+    client: TestClient, demo_settings: Settings
+) -> None:
+    # Not followed: the redirect goes to the paper page, which would mark it opened.
+    form(client, f"/papers/{PAPER}/mark", {"mark": "dismissed", "on": "1"}, follow_redirects=False)
+    day = client.get(DAY).text
+    assert re.search(
+        rf'<details class="collapsed-card" data-paper-id="{PAPER}"><summary>'
+        r'\s*<span class="badge dismissed">',
+        day,
+    )
+    form(client, "/library/settings", {})  # both collapses off
+    day = client.get(DAY).text
+    assert f'<details class="collapsed-card" data-paper-id="{PAPER}"' not in day
+    assert 'class="badge dismissed"' in _card(day, PAPER)
+    form(client, f"/papers/{PAPER}/mark", {"mark": "read", "on": "1"})
+    assert 'class="badge seen">read' in _card(client.get(DAY).text, PAPER)
+    with db_session(demo_settings) as session:
+        mark = session.scalars(select(PaperMark)).one()
+        assert mark.read_at is not None
+        assert mark.dismissed_at is not None
+    assert form(client, f"/papers/{PAPER}/mark", {"mark": "bogus"}).status_code == 400
+
+
+def test_opening_a_paper_marks_it_seen(client: TestClient, demo_settings: Settings) -> None:
+    assert 'class="badge seen"' not in _card(client.get(DAY).text, PAPER)
+    assert client.get(f"/papers/{PAPER}").status_code == 200
+    assert 'class="badge seen">seen' in _card(client.get(DAY).text, PAPER)
+    pdf = client.get("/papers/2602.08000/pdf", follow_redirects=False)
+    assert pdf.status_code in (303, 404)
+    other = client.get(DAY).text
+    second = re.findall(r'data-paper-id="([0-9.]+)"', other)[1]
+    cross_site = client.get(
+        f"/papers/{second}/pdf", headers={"sec-fetch-site": "cross-site"}, follow_redirects=False
+    )
+    assert cross_site.status_code == 303
+    assert cross_site.headers["location"].startswith("https://arxiv.org/pdf/")
+    assert 'class="badge seen"' not in _card(client.get(DAY).text, second)
+    client.get(f"/papers/{second}/pdf", follow_redirects=False)
+    assert 'class="badge seen">seen' in _card(client.get(DAY).text, second)
+
+
+def test_a_note_is_private_sanitized_and_saves_the_paper(
+    demo_settings: Settings, client: TestClient
+) -> None:
+    form(client, f"/papers/{PAPER}/note", {"body": "<img src=x onerror=alert(1)> **mine**"})
+    page = client.get(f"/papers/{PAPER}").text
+    assert "<strong>mine</strong>" in page
+    assert "onerror=alert" not in page.replace("&lt;img src=x onerror=alert(1)&gt;", "")
+    make_user(demo_settings, "bob")
+    with TestClient(create_app(demo_settings)) as other:
+        sign_in(other, "bob")
+        assert "<strong>mine</strong>" not in other.get(f"/papers/{PAPER}").text
+    with db_session(demo_settings) as session:
+        assert session.scalars(select(Save)).one()
+
+
+def test_collections_are_private_until_made_public(
+    demo_settings: Settings, client: TestClient
+) -> None:
+    made = form(client, "/collections", {"name": "Agents <b>"}, follow_redirects=False)
+    assert made.status_code == 303
+    path = made.headers["location"]
+    form(client, f"/papers/{PAPER}/collections", {"collection_id": path.rsplit("/", 1)[1]})
+    mine = client.get(path).text
+    assert "Agents &lt;b&gt;" in mine
+    assert f'data-paper-id="{PAPER}"' in mine
+    with TestClient(create_app(demo_settings)) as anonymous:
+        assert anonymous.get(path).status_code == 404
+        assert anonymous.get(f"{path}/feed.atom").status_code == 404
+        make_user(demo_settings, "eve")
+        sign_in(anonymous, "eve")
+        assert anonymous.get(path).status_code == 404
+        assert form(anonymous, f"{path}/delete", {}).status_code == 404
+        assert form(anonymous, f"{path}/edit", {"name": "mine now"}).status_code == 404
+        assert anonymous.get(f"/library?collection={path.rsplit('/', 1)[1]}").status_code == 404
+    form(client, f"{path}/edit", {"name": "Agents", "public": "1"})
+    with TestClient(create_app(demo_settings)) as anonymous:
+        page = anonymous.get(path)
+        assert page.status_code == 200
+        assert f'data-paper-id="{PAPER}"' in page.text
+        atom = anonymous.get(f"{path}/feed.atom")
+        assert atom.headers["content-type"].startswith("application/atom+xml")
+        assert f"/papers/{PAPER}" in atom.text
+        feed = anonymous.get(f"{path}/feed.json").json()
+        assert feed["version"] == "https://jsonfeed.org/version/1.1"
+        assert feed["items"][0]["id"].endswith(f"/papers/{PAPER}")
+    assert form(client, "/collections", {"name": "agents"}).status_code == 400
+    form(client, f"{path}/delete", {})
+    with db_session(demo_settings) as session:
+        assert session.scalars(select(Collection)).all() == []
+        assert len(session.scalars(select(Save)).all()) == 1
+
+
+def test_new_since_your_last_visit(demo_settings: Settings, client: TestClient) -> None:
+    with db_session(demo_settings) as session:
+        user = session.scalars(select(User).where(User.username == "ada")).one()
+        user.last_active_at = dt.datetime(2026, 2, 10, 12, tzinfo=dt.UTC)
+        user.previous_visit_at = None
+        session.commit()
+    day = client.get(DAY).text  # a new visit: the last one ended at noon on the 10th
+    assert "new since your last visit (Feb 10, 12:00 UTC)" in day
+    count = int(re.search(r"(\d+) new since your last visit", day)[1])  # type: ignore[index]
+    assert day.count('class="badge new"') == count
+
+
+def test_library_search_and_sort(client: TestClient) -> None:
+    day = client.get(DAY).text
+    ids = re.findall(r'<article class="card" data-paper-id="([0-9.]+)"', day)[:5]
+    for arxiv_id in ids:
+        form(client, f"/papers/{arxiv_id}/save", {})
+    page = client.get("/library?sort=upvotes")
+    assert re.findall(r'data-paper-id="([0-9.]+)"', page.text) == ids  # the day is by upvotes
+    bad = client.get("/library?q=from:banana")
+    assert bad.status_code == 400
+    assert 'role="alert"' in bad.text
+    assert client.get("/library?sort=nonsense").status_code == 400
+
+
+def test_signed_out_readers_see_no_library_forms(demo_settings: Settings) -> None:
+    with TestClient(create_app(demo_settings)) as anonymous:
+        day = anonymous.get(DAY).text
+        assert "/save" not in day
+        assert anonymous.get("/library", follow_redirects=False).status_code in (303, 401)
+        assert anonymous.post(f"/papers/{PAPER}/save").status_code == 403
+
+
+def test_list_pages_keep_their_statement_count_whatever_the_library_size(
+    demo_settings: Settings, client: TestClient
+) -> None:
+    client.get(DAY)
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    with QueryCounter(engine) as few:
+        client.get(DAY)
+    day = client.get(DAY).text
+    for arxiv_id in re.findall(r'<article class="card" data-paper-id="([0-9.]+)"', day)[:20]:
+        form(client, f"/papers/{arxiv_id}/save", {})
+        form(client, f"/papers/{arxiv_id}/mark", {"mark": "read", "on": "1"})
+    with QueryCounter(engine) as many:
+        client.get(DAY)
+    assert many.count == few.count
+    with QueryCounter(engine) as library_20:
+        client.get("/library")
+    for arxiv_id in re.findall(r'<article class="card" data-paper-id="([0-9.]+)"', day)[20:40]:
+        form(client, f"/papers/{arxiv_id}/save", {})
+    with QueryCounter(engine) as library_40:
+        client.get("/library")
+    assert library_40.count == library_20.count
