@@ -2,7 +2,8 @@
 
 - ``enqueue`` adds a row inside the caller's transaction, so the job exists exactly when the
   write that caused it commits. A ``dedupe_key`` keeps one pending job per key.
-- ``claim`` takes the oldest due job atomically: ``BEGIN IMMEDIATE`` on SQLite (one writer at a
+- ``claim`` takes the oldest due job atomically, interactive kinds (mail a person waits for)
+  first: ``BEGIN IMMEDIATE`` on SQLite (one writer at a
   time), ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (workers never wait on each other).
 - A failed job is retried with exponential backoff and jitter until ``max_attempts``, then stays
   ``failed`` with its last error. A job whose worker died (``running`` past the lease) is
@@ -38,6 +39,10 @@ CONFIRM_MAIL_JOB = "send_subscription_confirmation"  # digests: the double opt-i
 SAMPLE_MAIL_JOB = "send_digest_sample"  # digests: "send me a sample now"
 DIGEST_SCHEDULE_JOB = "schedule_digest"  # digests: claim a period's send rows
 DIGEST_SEND_JOB = "send_digest"  # digests: deliver a chunk of a period's send rows
+
+# Mail a person is waiting for: claimed before any other due job (``jobs.priority`` 0).
+INTERACTIVE_KINDS = frozenset({ACCOUNT_MAIL_JOB, CONFIRM_MAIL_JOB, SAMPLE_MAIL_JOB})
+INTERACTIVE, BACKGROUND = 0, 1
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 PENDING_STATES = (QUEUED, RUNNING)
@@ -109,6 +114,7 @@ def enqueue_many(
     rows = [
         {
             "kind": job["kind"],
+            "priority": INTERACTIVE if job["kind"] in INTERACTIVE_KINDS else BACKGROUND,
             "payload": job.get("payload") or {},
             "dedupe_key": job.get("dedupe_key"),
             "state": QUEUED,
@@ -136,17 +142,24 @@ def claim(
     now: dt.datetime,
     lease: dt.timedelta,
 ) -> Job | None:
-    """Atomically take the oldest due job of ``kinds`` (or one whose lease ran out), or None."""
-    due = (Job.state == QUEUED) & (Job.run_after <= now) | (Job.state == RUNNING) & (
-        Job.locked_at < now - lease
+    """Atomically take a due job of ``kinds``, or None: first one whose worker's lease ran out,
+    then the queued one of highest priority, oldest first."""
+    of_kinds = select(Job).where(Job.kind.in_(kinds)).limit(1)
+    stale = of_kinds.where(Job.state == RUNNING, Job.locked_at < now - lease).order_by(Job.id)
+    # Ordered as ix_jobs_due (state, priority, run_after) is, so the scan stops at the first row.
+    queued = of_kinds.where(Job.state == QUEUED, Job.run_after <= now).order_by(
+        Job.priority, Job.run_after, Job.id
     )
-    query = select(Job).where(Job.kind.in_(kinds), due).order_by(Job.run_after, Job.id).limit(1)
     with factory() as session:
         # SQLite: take the write lock before reading, so two workers cannot pick the same row.
         begin_write(session)
-        if not is_sqlite(engine):
-            query = query.with_for_update(skip_locked=True)
-        job = session.scalar(query)
+        job = None
+        for query in (stale, queued):
+            if not is_sqlite(engine):
+                query = query.with_for_update(skip_locked=True)
+            job = session.scalar(query)
+            if job is not None:
+                break
         if job is None:
             session.rollback()
             return None

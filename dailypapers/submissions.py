@@ -60,6 +60,10 @@ def look_up(session: Session, settings: Settings, text: str) -> Lookup:
         raise SubmissionError(str(exc)) from None
     stored = get_paper(session, arxiv_id, include_hidden=True) is not None
     session.rollback()
+    if not stored and settings.offline:
+        raise SubmissionError(
+            f"{arxiv_id} is not in this site's store, and the site does not ask arXiv (OFFLINE)."
+        )
     return Lookup(arxiv_id, [] if stored else _fetch(settings, arxiv_id))
 
 
@@ -110,14 +114,16 @@ def submit(
             f"{arxiv_id} is already on the list (since {entry.feed_date:%b %-d, %Y}).",
             existing=f"/papers/{arxiv_id}",
         )
+    # The list's day, not the clock's: with TODAY fixed (a demo) a submission joins that list.
+    feed_date = settings.current_date()
+    oldest = feed_date - dt.timedelta(days=settings.submit_max_age_days)
     published = paper.published_at
-    if published is not None and published < now - dt.timedelta(days=settings.submit_max_age_days):
+    if published is not None and published.astimezone(settings.tz).date() < oldest:
         raise SubmissionError(
             f"{arxiv_id} was published on {published:%b %-d, %Y}: only papers from the last "
             f"{settings.submit_max_age_days} days can be submitted."
         )
-    today = now.astimezone(settings.tz).date()
-    start = dt.datetime.combine(today, dt.time(), tzinfo=settings.tz)
+    start = dt.datetime.combine(now.astimezone(settings.tz).date(), dt.time(), tzinfo=settings.tz)
     submitted_today = session.scalar(
         select(func.count())
         .select_from(DailyEntry)
@@ -129,7 +135,7 @@ def submit(
         )
     entry = DailyEntry(
         paper_id=paper.id,
-        feed_date=today,
+        feed_date=feed_date,
         submitted_at=now,
         submitter_id=user.id,
         organization_id=org.id if org is not None else None,

@@ -75,6 +75,23 @@ def test_claim_respects_run_after_and_kinds(
     assert (claimed.kind, claimed.state, claimed.attempts) == ("later", "running", 1)
 
 
+def test_mail_a_person_waits_for_is_claimed_before_an_older_backlog(
+    engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    kinds = [jobs.EMBED_JOB, jobs.ACCOUNT_MAIL_JOB]
+    with session_factory.begin() as session:
+        backlog = [{"kind": jobs.EMBED_JOB, "payload": {"paper_id": n}} for n in range(50)]
+        jobs.enqueue_many(session, backlog, now=T0)
+        jobs.enqueue(session, jobs.ACCOUNT_MAIL_JOB, {"to": "a"}, now=T0 + dt.timedelta(minutes=5))
+    later = T0 + dt.timedelta(minutes=10)
+    first = jobs.claim(engine, session_factory, "w1", kinds=kinds, now=later, lease=LEASE)
+    assert first is not None
+    assert first.kind == jobs.ACCOUNT_MAIL_JOB
+    second = jobs.claim(engine, session_factory, "w1", kinds=kinds, now=later, lease=LEASE)
+    assert second is not None
+    assert (second.kind, second.payload) == (jobs.EMBED_JOB, {"paper_id": 0})
+
+
 def test_failures_back_off_with_jitter_then_stop(
     engine: Engine, session_factory: sessionmaker[Session], settings: Settings
 ) -> None:

@@ -328,7 +328,9 @@ def test_submit_by_id_or_url_fetches_unknown_papers(remote_settings: Settings, g
         entry = session.scalars(
             select(DailyEntry).join(DailyEntry.paper).where(Paper.arxiv_id == "2606.22527")
         ).one()
-        assert entry.feed_date == dt.datetime.now(dt.UTC).date()
+        # The list's day (TODAY is fixed in the test settings), not the clock's.
+        assert remote_settings.today is not None
+        assert entry.feed_date == remote_settings.today
 
 
 def test_submission_rules(remote_settings: Settings) -> None:
