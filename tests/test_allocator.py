@@ -119,7 +119,8 @@ def _serve_and_count_heaps(data_dir: Path, env_extra: dict[str, str]) -> int:
 
 def test_serve_caps_the_arenas_before_its_thread_pool(tmp_path: Path) -> None:
     """Under the same concurrent load, `serve` with the default setting keeps to one arena
-    beside the main one, while with the cap off (0) its pool's threads take many."""
+    beside the main one (two heaps at most: a busy arena may add a second), while with the cap
+    off (0) its pool's threads take many."""
     capped = _serve_and_count_heaps(tmp_path / "capped", {})
     uncapped = _serve_and_count_heaps(tmp_path / "uncapped", {"DAILYPAPERS_MALLOC_ARENA_MAX": "0"})
-    assert capped <= 1 < 3 < uncapped
+    assert capped <= 2 < 4 < uncapped, (capped, uncapped)
