@@ -47,6 +47,15 @@ class Settings(BaseSettings):
     embedding_threads: int = Field(
         0, ge=0, le=64, description="ONNX Runtime threads for embeddings; 0 = one per core."
     )
+    malloc_arena_max: int = Field(
+        2,
+        ge=0,
+        le=1024,
+        description=(
+            "glibc malloc arenas the server's threads share, set when `serve` starts; 0 = glibc's "
+            "default (8 per core), under which freed memory piles up per thread and RSS climbs."
+        ),
+    )
     read_database_url: str | None = Field(
         None,
         description="Optional read-only replica URL for feed, search and API reads (PostgreSQL).",

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 
 import click
 
+from dailypapers.allocator import cap_malloc_arenas
 from dailypapers.cli.support import (
     console,
     load_hf_daily_file,
@@ -40,6 +41,8 @@ def serve_command(ctx: click.Context, host: str, port: int, migrate: bool) -> No
 
 def _serve(settings: Settings, host: str, port: int, *, run_migrations: bool) -> None:
     from dailypapers.web.app import create_app, run_server
+
+    cap_malloc_arenas(settings.malloc_arena_max)  # before uvicorn and its thread pool start
 
     if run_migrations:
         upgrade_schema(settings)
@@ -80,6 +83,7 @@ def demo_command(ctx: click.Context, host: str, port: int, serve: bool) -> None:
     page and trending show real content.
     """
     settings = settings_of(ctx)
+    cap_malloc_arenas(settings.malloc_arena_max)  # before the load's threads and the server's
     upgrade_schema(settings)
     stats = load_hf_daily_file(settings, DEMO_DAILY_PAPERS)
     report_ingest(stats)
