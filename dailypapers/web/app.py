@@ -11,10 +11,11 @@ from urllib.parse import quote
 import uvicorn
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -34,8 +35,8 @@ from dailypapers.web import (
     search,
 )
 from dailypapers.web.deps import ReadYourWritesMiddleware
-from dailypapers.web.headers import SecurityHeadersMiddleware
-from dailypapers.web.inputs import reject_nul
+from dailypapers.web.headers import SecurityHeadersMiddleware, add_security_headers
+from dailypapers.web.inputs import MAX_BODY_BYTES, reject_nul
 from dailypapers.web.openapi import document_validation_as_400
 from dailypapers.web.security import SESSION_COOKIE, same_origin
 from dailypapers.web.templating import configure_templates
@@ -99,6 +100,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(search.router)
     app.include_router(papers.router)  # last: /papers/{id} takes any path below /papers/
 
+    # Innermost, so its 413 gets the security headers: a body is refused past MAX_BODY_BYTES
+    # (by Content-Length before a byte is read, else as it streams in).
+    app.add_middleware(RequestBodyLimitMiddleware, max_body_size=MAX_BODY_BYTES)
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret_key(settings),
@@ -115,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware, https=settings.base_url.startswith("https://"))
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _server_error)
     return app
 
 
@@ -149,11 +154,28 @@ def _error_response(
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
     message = exc.detail if isinstance(exc.detail, str) else "error"
+    if exc.status_code == 413:
+        message = f"The request body is larger than {MAX_BODY_BYTES // 1024} KiB; send less."
     if exc.status_code == 401 and not _wants_json(request) and request.method == "GET":
         return RedirectResponse(f"/signin?next={quote(request.url.path)}", status_code=303)
     if exc.status_code == 404 and message == "Not Found":
         message = f"Nothing lives at {request.url.path}."
     return _error_response(request, exc.status_code, message, exc.headers)
+
+
+async def _server_error(request: Request, _exc: Exception) -> Response:
+    """The 500 page or ``{"error"}``, with the security headers (this answer is sent from
+    outside the middleware that adds them); the traceback goes to the server's log only."""
+    message = "Something went wrong on our side; the error is logged. Try again later."
+    try:
+        response = _error_response(request, 500, message)
+    except Exception:  # the error page itself failed (templates, settings)
+        response = PlainTextResponse(message, status_code=500)
+    settings: Settings = request.app.state.settings
+    add_security_headers(
+        response.headers, request.url.path, https=settings.base_url.startswith("https://")
+    )
+    return response
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> Response:

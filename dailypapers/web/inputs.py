@@ -2,6 +2,7 @@
 
 - A NUL character: PostgreSQL text cannot contain one (psycopg raises, which was a 500), so any
   NUL in the path, the query, a form field or a JSON string is a 400 on every backend.
+- A body past MAX_BODY_BYTES (web/app.py installs the limit): a 413.
 - An id past the range of the id columns: ids are PostgreSQL ``integer`` (32-bit), which
   refuses to compare with a larger value (a 500), and SQLite cannot bind one past 64 bits (an
   OverflowError). No row has such an id, so a path id is a 404; a form field declares the
@@ -14,6 +15,9 @@ from typing import Annotated
 
 from fastapi import Form, HTTPException, Request
 
+# The largest request body: forms and JSON here are a few KB (a 20,000-character comment is
+# under 250 KB even URL-encoded); bigger bodies are refused before they fill memory.
+MAX_BODY_BYTES = 2**20
 MAX_ROW_ID = 2**31 - 1  # the largest id of a PostgreSQL integer column, the narrower backend
 NUL = "\x00"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -22,12 +26,18 @@ RowIdField = Annotated[int | None, Form(ge=1, le=MAX_ROW_ID)]
 
 
 def _has_nul(value: object) -> bool:
-    if isinstance(value, str):
-        return NUL in value
-    if isinstance(value, dict):
-        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
+    """Walks with a stack, not recursion: a JSON body may nest as deep as the parser allows."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if NUL in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
     return False
 
 
@@ -53,8 +63,10 @@ async def reject_nul(request: Request) -> None:
 async def _json(request: Request) -> object:
     try:
         return await request.json()
-    except ValueError:
-        return None  # malformed JSON is the body validation's to report
+    except (ValueError, RecursionError):
+        # Malformed JSON is the body validation's to report; so is JSON nested past the
+        # parser's recursion limit (a 100 KB ``[[[…`` raised RecursionError: a 500).
+        return None
 
 
 def row_id_or_404(value: int, what: str) -> int:

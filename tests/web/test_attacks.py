@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,71 @@ def test_writes_of_a_signed_in_account_are_rate_limited(
         with TestClient(create_app(limited)) as other:
             page = form(other, "/signin", {"login": "ada", "password": PASSWORD})
             assert page.status_code == 429
+
+
+# Hostile bodies ------------------------------------------------------------------------------
+
+NESTED = b"[" * 100_000  # 100 KB
+
+
+@pytest.mark.parametrize("path", [f"/api/papers/{PAPER}/upvote", "/api/papers/submit"])
+def test_json_nested_past_the_parser_limit_is_a_400(demo_settings: Settings, path: str) -> None:
+    """Before: RecursionError in the NUL check's JSON parse, a plain-text 500."""
+    token = api_token(demo_settings, make_user(demo_settings, "ada"))
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    with TestClient(create_app(demo_settings), raise_server_exceptions=False) as client:
+        response = client.post(path, content=NESTED, headers=headers)
+    assert response.status_code in (200, 400), response.text  # upvote reads no body
+    assert response.headers["content-type"] == "application/json"
+
+
+def _chunks(size: int) -> Iterator[bytes]:
+    """A body without Content-Length (sent chunked), as a client that hides its size."""
+    chunk = b"x" * 65536
+    for _ in range(size // len(chunk)):
+        yield chunk
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/signin", "application/x-www-form-urlencoded"),
+        (f"/papers/{PAPER}/comments", "application/x-www-form-urlencoded"),
+        ("/signup", "multipart/form-data; boundary=x"),
+        ("/api/papers/submit", "application/json"),
+    ],
+)
+def test_a_body_past_the_limit_is_refused_before_it_is_read(
+    demo_settings: Settings, path: str, content_type: str, declared: bool
+) -> None:
+    """Before: a 50 MB form or a 10 MB JSON body was read whole into memory (50 fields of
+    1000 KB each passed Starlette's 1 MB field limit; RSS grew by 50 MB per request)."""
+    size = 3 * 2**20
+    body: bytes | Iterator[bytes] = b"login=" + b"x" * size if declared else _chunks(size)
+    with TestClient(create_app(demo_settings)) as client:
+        response = client.post(path, content=body, headers={"Content-Type": content_type})
+    assert response.status_code == 413
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+
+
+def test_a_server_error_is_a_page_with_the_security_headers(demo_settings: Settings) -> None:
+    """Before: a plain-text "Internal Server Error" without CSP, nosniff or frame-ancestors
+    (Starlette sends a 500 from outside every middleware)."""
+    app = create_app(demo_settings)
+
+    def fail() -> None:
+        raise RuntimeError("a bug with a secret in its message")
+
+    app.add_api_route("/api/fail", fail)
+    app.add_api_route("/fail", fail)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        api, page = client.get("/api/fail"), client.get("/fail")
+    assert api.status_code == page.status_code == 500
+    assert "error" in api.json()
+    assert "<html" in page.text
+    for answer in (api, page):
+        assert "secret" not in answer.text
+        assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["referrer-policy"] == "same-origin"
