@@ -24,6 +24,7 @@ from dailypapers.config import Settings
 from dailypapers.db import make_engine, make_session_factory
 from dailypapers.signing import Signer, secret_key
 from dailypapers.web import (
+    access_log,
     accounts,
     api,
     api_docs,
@@ -126,10 +127,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def server_config(app: FastAPI, *, host: str, port: int, log_level: str = "info") -> uvicorn.Config:
     """uvicorn's settings for the site. ``proxy_headers`` is off: uvicorn would otherwise
     believe any ``X-Forwarded-For`` sent over loopback, so anyone could pick the address the
-    per-IP limits count; the app's own ProxyHeadersMiddleware believes TRUSTED_PROXIES only."""
-    return uvicorn.Config(
+    per-IP limits count; the app's own ProxyHeadersMiddleware believes TRUSTED_PROXIES only.
+    The access log leaves out the tokens of confirmation, reset and unsubscribe links."""
+    config = uvicorn.Config(
         app, host=host, port=port, log_level=log_level, proxy_headers=False, server_header=False
     )
+    access_log.install()  # after Config, which sets up uvicorn's loggers
+    return config
 
 
 def run_server(app: FastAPI, *, host: str, port: int) -> None:

@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+import dailypapers
 from dailypapers import community, orgs
 from dailypapers.config import Settings
 from dailypapers.models import ApiToken, Paper, User
 from dailypapers.web.app import create_app
 from tests.factories import PASSWORD, add_subscription, api_token, make_user
+from tests.support import free_port
 from tests.support.database import db_session, make_settings
+from tests.support.live_server import wait_until_healthy
 from tests.support.web_client import form, sign_in
 
 PAPER = "2602.08222"  # on the demo month's list
@@ -205,3 +213,41 @@ def test_a_server_error_is_a_page_with_the_security_headers(demo_settings: Setti
         assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
         assert answer.headers["x-content-type-options"] == "nosniff"
         assert answer.headers["referrer-policy"] == "same-origin"
+
+
+# Secrets in the log --------------------------------------------------------------------------
+
+
+def test_link_tokens_stay_out_of_the_access_log(tmp_path: Path) -> None:
+    """Before: ``GET /unsubscribe/<token>`` (and reset, confirm links) in the log, whole."""
+    port = free_port()
+    root = Path(dailypapers.__file__).parents[1]  # this checkout, not another installed one
+    env = {**os.environ, "DAILYPAPERS_DATA_DIR": str(tmp_path), "PYTHONPATH": str(root)}
+    executable = shutil.which("dailypapers", path=str(Path(sys.executable).parent))
+    assert executable is not None
+    secret = "Zq7-secret-token-of-a-link"
+    paths = [
+        f"/unsubscribe/{secret}",
+        f"/subscriptions/{secret}?updated=1",
+        f"/account/reset/{secret}",
+        f"/account/verify/{secret}",
+        f"/account/email/{secret}",
+        f"/subscribe/confirm/{secret}",
+    ]
+    with subprocess.Popen(
+        [executable, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    ) as server:
+        try:
+            wait_until_healthy(f"http://127.0.0.1:{port}", process=server)
+            for path in paths:
+                httpx.get(f"http://127.0.0.1:{port}{path}", timeout=30)
+        finally:
+            server.terminate()
+            output, _ = server.communicate(timeout=30)
+    log = output.decode(errors="replace")
+    assert "GET /unsubscribe/[secret] HTTP/1.1" in log
+    assert "GET /subscriptions/[secret]?updated=1 HTTP/1.1" in log
+    assert secret not in log
