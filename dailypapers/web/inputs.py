@@ -49,15 +49,27 @@ async def reject_nul(request: Request) -> None:
     elif any(_has_nul(key) or _has_nul(value) for key, value in request.query_params.multi_items()):
         where = "a query parameter"
     else:
-        content_type = request.headers.get("content-type", "")
-        if content_type.startswith(FORM_TYPES):
+        media_type = _media_type(request)
+        if media_type in FORM_TYPES:
             form = await request.form()  # parsed once: FastAPI and the CSRF check reuse it
             if any(_has_nul(key) or _has_nul(value) for key, value in form.multi_items()):
                 where = "a form field"
-        elif content_type.startswith("application/json") and _has_nul(await _json(request)):
+        elif _is_json(media_type) and _has_nul(await _json(request)):
             where = "the JSON body"
     if where is not None:
         raise HTTPException(400, f"{where[0].upper()}{where[1:]} holds a NUL character; remove it.")
+
+
+def _media_type(request: Request) -> str:
+    """``multipart/form-data`` of ``Multipart/Form-Data; boundary=x``: Starlette and FastAPI
+    compare media types without case, so this check must too."""
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def _is_json(media_type: str) -> bool:
+    """What FastAPI parses as JSON: ``application/json`` and every ``application/*+json``."""
+    maintype, _, subtype = media_type.partition("/")
+    return maintype == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
 async def _json(request: Request) -> object:
