@@ -123,6 +123,13 @@ class Settings(BaseSettings):
     )
     harvest_set: str = Field("cs", description="OAI-PMH set of the daily harvest (e.g. `cs`).")
 
+    offline: bool = Field(
+        False,
+        description=(
+            "Never ask arXiv on a user's behalf: a submission or library import naming a paper "
+            "that is not in the store is refused or reported not found instead of fetched."
+        ),
+    )
     arxiv_api_url: str = Field(
         "https://export.arxiv.org/api/query", description="arXiv API endpoint (Atom)."
     )
@@ -213,6 +220,14 @@ class Settings(BaseSettings):
         ),
     )
     limit_write_per_account: str = Field("300/hour", description="Those other writes per account.")
+    limit_library_per_ip: str = Field(
+        "3000/hour", description="Saves, collection and note changes, read marks per address."
+    )
+    limit_library_per_account: str = Field(
+        "1500/hour", description="Saves, collection and note changes, read marks per account."
+    )
+    limit_import_per_ip: str = Field("30/hour", description="Library imports per address.")
+    limit_import_per_account: str = Field("20/hour", description="Library imports per account.")
     require_verified_email: bool = Field(
         True,
         description=(
@@ -373,6 +388,10 @@ class Settings(BaseSettings):
         "limit_email_per_account",
         "limit_write_per_ip",
         "limit_write_per_account",
+        "limit_library_per_ip",
+        "limit_library_per_account",
+        "limit_import_per_ip",
+        "limit_import_per_account",
         "limit_mail_per_address",
     )
     @classmethod

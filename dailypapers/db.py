@@ -8,14 +8,14 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.postgresql.base import ischema_names
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import CursorResult, Result, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import UserDefinedType
 
@@ -125,6 +125,12 @@ def upsert_insert(session: Session) -> Any:
     """The dialect's own ``insert`` (``pg_insert`` or ``sqlite_insert``), whose statements
     have ``on_conflict_do_update`` / ``on_conflict_do_nothing`` with the same arguments."""
     return sqlite_insert if is_sqlite(session) else pg_insert
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows an INSERT, UPDATE or DELETE run through ``Session.execute`` changed
+    (its result is a cursor result; the session's signature does not say so)."""
+    return int(cast(CursorResult[Any], result).rowcount or 0)
 
 
 def begin_write(session: Session) -> None:

@@ -60,6 +60,10 @@ def look_up(session: Session, settings: Settings, text: str) -> Lookup:
         raise SubmissionError(str(exc)) from None
     stored = get_paper(session, arxiv_id, include_hidden=True) is not None
     session.rollback()
+    if not stored and settings.offline:
+        raise SubmissionError(
+            f"{arxiv_id} is not in this site's store, and the site does not ask arXiv (OFFLINE)."
+        )
     return Lookup(arxiv_id, [] if stored else _fetch(settings, arxiv_id))
 
 

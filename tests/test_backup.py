@@ -24,6 +24,8 @@ from dailypapers.db import make_engine, make_session_factory, session_scope
 from dailypapers.models import (
     ApiToken,
     Base,
+    Collection,
+    CollectionPaper,
     Comment,
     DigestReceived,
     DigestSend,
@@ -31,12 +33,16 @@ from dailypapers.models import (
     Embedding,
     IngestCheckpoint,
     Job,
+    LibraryImport,
     ModerationAction,
+    Note,
     Org,
     OrgMember,
     Paper,
+    PaperMark,
     PaperVersion,
     RateLimitCounter,
+    Save,
     Subscription,
     UserSession,
     Vote,
@@ -127,6 +133,25 @@ def _fill_every_table(settings: Settings) -> None:
         session.add(RateLimitCounter(bucket="signin:ip:127.0.0.1", window_start=123, hits=4))
         session.add(IngestCheckpoint(source="oai:cs", cursor={"token": "abc|1001"}))
         session.add(Job(kind="send_digest", payload={"id": 1}, run_after=NOW, state="failed"))
+        session.add(Save(user_id=member, paper_id=papers[0].id, saved_at=NOW))
+        shelf = Collection(user_id=member, name="To read", description="ü", is_public=True)
+        session.add(shelf)
+        session.flush()
+        session.add(CollectionPaper(collection_id=shelf.id, paper_id=papers[0].id, added_at=NOW))
+        session.add(Note(user_id=member, paper_id=papers[0].id, body="*a*", body_html="<em>a</em>"))
+        session.add(PaperMark(user_id=member, paper_id=papers[1].id, opened_at=NOW, read_at=NOW))
+        session.add(
+            LibraryImport(
+                user_id=member,
+                collection_id=shelf.id,
+                filename="refs.bib",
+                format="bibtex",
+                state="done",
+                total=1,
+                processed=1,
+                outcomes=[{"index": 1, "outcome": "matched"}],
+            )
+        )
         vector = np.linspace(-1, 1, 384, dtype=np.float32)
         for paper in papers:
             session.add(

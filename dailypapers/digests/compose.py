@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from dailypapers.bulk import insert_rows
 from dailypapers.calendar import day_status
 from dailypapers.config import Settings
+from dailypapers.library.marks import dismissed_by_subscription
 from dailypapers.models import (
     DailyEntry,
     DigestReceived,
@@ -174,7 +175,11 @@ class PeriodComposer:
         for subscription in subscriptions:  # search every topic before asking what was sent
             if subscription.topic_query:
                 self.topic_ids(subscription.topic_query)
-        sent = self.received([s.id for s in subscriptions])
+        ids = [s.id for s in subscriptions]
+        sent = self.received(ids)
+        # A paper the subscription's account dismissed ("not interested") is never sent either.
+        for subscription_id, papers in dismissed_by_subscription(self.session, ids).items():
+            sent[subscription_id] |= papers
         return {s.id: self.compose(s, sent.get(s.id, ())) for s in subscriptions}
 
     def empty_note(self, topic: str, *, had_papers: bool) -> str:

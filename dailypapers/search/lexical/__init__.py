@@ -118,12 +118,15 @@ def snippets(session: Session, paper_ids: Iterable[int], parsed: ParsedQuery) ->
     return result
 
 
-def matching(session: Session, query: str, where: ColumnElement[bool]) -> Select[Any]:
-    """Ids of papers matching every term of ``query`` (a stored digest topic, parsed leniently:
-    its filters apply too) among those satisfying ``where``, best match first.
+def matching(session: Session, query: str | ParsedQuery, where: ColumnElement[bool]) -> Select[Any]:
+    """Ids of papers matching every term of ``query`` (a stored digest topic, parsed leniently,
+    or a parsed query: its filters apply too) among those satisfying ``where``, best match first.
 
     An empty or word-less query matches nothing (the caller decides what "no topic" means)."""
-    parsed, terms = _stored_query(query)
+    if isinstance(query, ParsedQuery):
+        parsed, terms = query, match_terms(query)
+    else:
+        parsed, terms = _stored_query(query)
     if not terms:
         return select(Paper.id).where(text("0 = 1"))
     return lexical_index(session).matching(parsed, terms, where)

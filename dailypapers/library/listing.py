@@ -1,0 +1,136 @@
+"""The library page: a user's saved papers, sorted, filtered by collection, searched.
+
+Search within the library speaks the language of ``/search`` (words, ``"phrases"``, ``-word``,
+and filters such as ``author:`` or ``cat:``), restricted to the user's papers and matched by
+words: every word must be there, best match first (a library is small enough to read whole,
+so no approximate stage is needed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy.orm import Session
+
+from dailypapers.library import LibraryError
+from dailypapers.models import CollectionPaper, Paper, Save, User
+from dailypapers.papers import papers_in_order
+from dailypapers.search.lexical import allowed_clause, match_terms, matching
+from dailypapers.search.query import QueryError, parse_query
+
+Sort = Literal["saved", "published", "upvotes", "relevance"]
+SORTS: tuple[Sort, ...] = get_args(Sort)
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryQuery:
+    sort: Sort = "saved"
+    collection_id: int | None = None  # already checked to be the user's (or public)
+    q: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryItem:
+    paper: Paper
+    saved_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryPage:
+    items: list[LibraryItem]
+    total: int
+    page: int  # 0-based
+    page_size: int
+    sort: Sort
+
+    @property
+    def has_next(self) -> bool:
+        return (self.page + 1) * self.page_size < self.total
+
+    @property
+    def page_count(self) -> int:
+        return max(1, math.ceil(self.total / self.page_size))
+
+
+def _owned(user: User, collection_id: int | None) -> ColumnElement[bool]:
+    """The user's saved papers (of one collection), visible on the site."""
+    mine = and_(Save.user_id == user.id, Paper.hidden_at.is_(None))
+    if collection_id is not None:
+        in_collection = select(CollectionPaper.paper_id).where(
+            CollectionPaper.collection_id == collection_id
+        )
+        mine = and_(mine, Paper.id.in_(in_collection))
+    return mine
+
+
+def _order(sort: Sort) -> list[Any]:
+    if sort == "published":
+        return [Paper.published_at.desc().nulls_last(), Paper.id.desc()]
+    if sort == "upvotes":
+        return [(Paper.external_upvotes + Paper.local_upvotes).desc(), Save.saved_at.desc()]
+    return [Save.saved_at.desc(), Paper.id.desc()]
+
+
+def library_page(
+    session: Session, user: User, query: LibraryQuery, *, page: int, page_size: int
+) -> LibraryPage:
+    """One page of the library. Raises LibraryError for a malformed search filter."""
+    owned = _owned(user, query.collection_id)
+    base: Select[Any] = select(Paper.id, Save.saved_at).join(  # type: ignore[assignment]
+        Save, Save.paper_id == Paper.id
+    )
+    sort = query.sort
+    if query.q.strip():
+        try:
+            parsed = parse_query(query.q)
+        except QueryError as exc:
+            raise LibraryError(str(exc)) from None
+        if match_terms(parsed):
+            mine = select(Save.paper_id).where(Save.user_id == user.id)
+            matched = matching(session, parsed, Paper.id.in_(mine))
+            base = base.where(Paper.id.in_(matched.order_by(None)))
+            if sort == "relevance":
+                saved: dict[int, dt.datetime] = dict(session.execute(base.where(owned)).all())
+                ranked = [p for p in session.scalars(matched) if p in saved]
+                return _page(session, ranked, saved, page, page_size, sort)
+        else:
+            base = base.where(allowed_clause(parsed))
+    if sort == "relevance":
+        sort = "saved"  # no words to be relevant to
+    total = session.scalar(select(func.count()).select_from(base.where(owned).subquery())) or 0
+    rows_page = session.execute(
+        base.where(owned).order_by(*_order(sort)).limit(page_size).offset(page * page_size)
+    )
+    on_page: dict[int, dt.datetime] = dict(rows_page.all())
+    papers = papers_in_order(session, list(on_page))
+    items = [LibraryItem(paper, on_page[paper.id]) for paper in papers]
+    return LibraryPage(items, total, page, page_size, sort)
+
+
+def _page(
+    session: Session,
+    ids: Sequence[int],
+    saved: dict[int, dt.datetime],
+    page: int,
+    page_size: int,
+    sort: Sort,
+) -> LibraryPage:
+    chunk = list(ids[page * page_size : (page + 1) * page_size])
+    items = [LibraryItem(p, saved[p.id]) for p in papers_in_order(session, chunk)]
+    return LibraryPage(items, len(ids), page, page_size, sort)
+
+
+def library_paper_ids(session: Session, user: User, collection_id: int | None = None) -> list[int]:
+    """Every visible saved paper (of a collection), newest save first: for exports."""
+    statement = (
+        select(Paper.id)
+        .join(Save, Save.paper_id == Paper.id)
+        .where(_owned(user, collection_id))
+        .order_by(Save.saved_at.desc(), Paper.id.desc())
+    )
+    return list(session.scalars(statement))
