@@ -221,6 +221,14 @@ class Settings(BaseSettings):
     limit_email_per_account: str = Field(
         "3/hour", description="Email-change and new-link requests per account."
     )
+    limit_write_per_ip: str = Field(
+        "600/hour",
+        description=(
+            "Other writes per client address: comment edits and deletions, organizations and "
+            "their invitations, API tokens, moderation actions, subscription changes."
+        ),
+    )
+    limit_write_per_account: str = Field("300/hour", description="Those other writes per account.")
     limit_library_per_ip: str = Field(
         "3000/hour", description="Saves, collection and note changes, read marks per address."
     )
@@ -387,6 +395,8 @@ class Settings(BaseSettings):
         "limit_comment_per_account",
         "limit_email_per_ip",
         "limit_email_per_account",
+        "limit_write_per_ip",
+        "limit_write_per_account",
         "limit_library_per_ip",
         "limit_library_per_account",
         "limit_import_per_ip",

@@ -17,7 +17,7 @@ from dailypapers.signing import Signer, TokenError
 from dailypapers.web import security
 from dailypapers.web.deps import SessionDep, SettingsDep, TemplatesDep, writes
 from dailypapers.web.inputs import row_id_or_404
-from dailypapers.web.limits import check_limits
+from dailypapers.web.limits import check_limits, limit_or_429
 from dailypapers.web.openapi import REDIRECT, form, page
 from dailypapers.web.redirects import local_path
 from dailypapers.web.security import CsrfChecked, CurrentUser
@@ -345,7 +345,7 @@ def account_page(
 @router.post(
     "/account/password",
     dependencies=[CsrfChecked],
-    **form(400, 401, 403),
+    **form(400, 401, 403, 429),
     summary="Change password",
 )
 @writes
@@ -359,7 +359,12 @@ def change_password(
     new: Secret = "",
 ) -> Response:
     try:
+        # A password guess like a sign-in's, in the same buckets: a stolen session cannot
+        # try passwords here faster than at the sign-in form.
+        check_limits(session, settings, request, user, "signin")
         accounts.change_password(session, settings, user, current, new)
+    except RateLimitedError as exc:
+        return _limited_page(request, session, templates, user, exc, "current")
     except AccountFormError as exc:
         return _account_page(request, session, templates, user, errors=exc.errors, status_code=400)
     security.sign_in(request, session, settings, user)  # this browser stays signed in
@@ -467,17 +472,19 @@ def confirm_email(request: Request, token: str, session: SessionDep) -> Response
     "/account/tokens",
     dependencies=[CsrfChecked],
     response_class=HTMLResponse,
-    responses=page(401, 403),
+    responses=page(401, 403, 429),
     summary="Create an API token",
 )
 @writes
 def create_token(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     templates: TemplatesDep,
     user: CurrentUser,
     name: Text = "",
 ) -> HTMLResponse:
+    limit_or_429(request, session, settings, user, "write")
     created = accounts.create_api_token(session, user, name, _now())
     return _account_page(request, session, templates, user, new_token=created.secret)
 
@@ -485,11 +492,14 @@ def create_token(
 @router.post(
     "/account/tokens/{token_id}/revoke",
     dependencies=[CsrfChecked],
-    **form(401, 403, 404),
+    **form(401, 403, 404, 429),
     summary="Revoke a token",
 )
 @writes
-def revoke_token(token_id: int, session: SessionDep, user: CurrentUser) -> Response:
+def revoke_token(
+    request: Request, token_id: int, session: SessionDep, settings: SettingsDep, user: CurrentUser
+) -> Response:
+    limit_or_429(request, session, settings, user, "write")
     if not accounts.revoke_api_token(session, user, row_id_or_404(token_id, "token")):
         raise HTTPException(404, "No such token.")
     return RedirectResponse("/account?notice=revoked", status_code=303)
@@ -505,7 +515,7 @@ def export(session: SessionDep, user: CurrentUser) -> JSONResponse:
 @router.post(
     "/account/delete",
     dependencies=[CsrfChecked],
-    **form(400, 401, 403),
+    **form(400, 401, 403, 429),
     summary="Delete your account",
 )
 @writes
@@ -517,6 +527,10 @@ def delete(
     user: CurrentUser,
     password: Secret = "",
 ) -> Response:
+    try:
+        check_limits(session, settings, request, user, "signin")  # a password guess
+    except RateLimitedError as exc:
+        return _limited_page(request, session, templates, user, exc, "delete")
     if accounts.authenticate(session, user.username, password) is None:
         errors = {"delete": "This is not your password."}
         return _account_page(request, session, templates, user, errors=errors, status_code=400)

@@ -11,10 +11,11 @@ from urllib.parse import quote
 import uvicorn
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -23,6 +24,7 @@ from dailypapers.config import Settings
 from dailypapers.db import make_engine, make_session_factory
 from dailypapers.signing import Signer, secret_key
 from dailypapers.web import (
+    access_log,
     accounts,
     api,
     api_docs,
@@ -35,8 +37,8 @@ from dailypapers.web import (
     search,
 )
 from dailypapers.web.deps import ReadYourWritesMiddleware
-from dailypapers.web.headers import SecurityHeadersMiddleware
-from dailypapers.web.inputs import reject_nul
+from dailypapers.web.headers import SecurityHeadersMiddleware, add_security_headers
+from dailypapers.web.inputs import MAX_BODY_BYTES, reject_nul
 from dailypapers.web.openapi import document_validation_as_400
 from dailypapers.web.security import SESSION_COOKIE, same_origin
 from dailypapers.web.templating import configure_templates
@@ -101,6 +103,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(search.router)
     app.include_router(papers.router)  # last: /papers/{id} takes any path below /papers/
 
+    # Innermost, so its 413 gets the security headers: a body is refused past MAX_BODY_BYTES
+    # (by Content-Length before a byte is read, else as it streams in).
+    app.add_middleware(RequestBodyLimitMiddleware, max_body_size=MAX_BODY_BYTES)
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret_key(settings),
@@ -117,16 +122,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware, https=settings.base_url.startswith("https://"))
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _server_error)
     return app
 
 
 def server_config(app: FastAPI, *, host: str, port: int, log_level: str = "info") -> uvicorn.Config:
     """uvicorn's settings for the site. ``proxy_headers`` is off: uvicorn would otherwise
     believe any ``X-Forwarded-For`` sent over loopback, so anyone could pick the address the
-    per-IP limits count; the app's own ProxyHeadersMiddleware believes TRUSTED_PROXIES only."""
-    return uvicorn.Config(
+    per-IP limits count; the app's own ProxyHeadersMiddleware believes TRUSTED_PROXIES only.
+    The access log leaves out the tokens of confirmation, reset and unsubscribe links."""
+    config = uvicorn.Config(
         app, host=host, port=port, log_level=log_level, proxy_headers=False, server_header=False
     )
+    access_log.install()  # after Config, which sets up uvicorn's loggers
+    return config
 
 
 def run_server(app: FastAPI, *, host: str, port: int) -> None:
@@ -151,11 +160,28 @@ def _error_response(
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
     message = exc.detail if isinstance(exc.detail, str) else "error"
+    if exc.status_code == 413:
+        message = f"The request body is larger than {MAX_BODY_BYTES // 1024} KiB; send less."
     if exc.status_code == 401 and not _wants_json(request) and request.method == "GET":
         return RedirectResponse(f"/signin?next={quote(request.url.path)}", status_code=303)
     if exc.status_code == 404 and message == "Not Found":
         message = f"Nothing lives at {request.url.path}."
     return _error_response(request, exc.status_code, message, exc.headers)
+
+
+async def _server_error(request: Request, _exc: Exception) -> Response:
+    """The 500 page or ``{"error"}``, with the security headers (this answer is sent from
+    outside the middleware that adds them); the traceback goes to the server's log only."""
+    message = "Something went wrong on our side; the error is logged. Try again later."
+    try:
+        response = _error_response(request, 500, message)
+    except Exception:  # the error page itself failed (templates, settings)
+        response = PlainTextResponse(message, status_code=500)
+    settings: Settings = request.app.state.settings
+    add_security_headers(
+        response.headers, request.url.path, https=settings.base_url.startswith("https://")
+    )
+    return response
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -19,7 +19,6 @@ from dailypapers.community import CommunityError, MissingTargetError
 from dailypapers.config import Settings
 from dailypapers.db import write_transaction
 from dailypapers.models import Comment, DailyEntry, ModerationAction, Paper, User
-from dailypapers.rate_limits import RateLimitedError
 from dailypapers.schemas import DailyPaperOut, SubmitIn, VoteOut, daily_paper_out
 from dailypapers.web.deps import (
     SessionDep,
@@ -30,7 +29,7 @@ from dailypapers.web.deps import (
     writes,
 )
 from dailypapers.web.inputs import RowIdField, row_id_or_404
-from dailypapers.web.limits import check_limits
+from dailypapers.web.limits import limit_or_429
 from dailypapers.web.openapi import api, form, page
 from dailypapers.web.redirects import back
 from dailypapers.web.security import (
@@ -51,16 +50,6 @@ def _now() -> dt.datetime:
 
 def _paper(session: SessionDep, paper_id: str) -> Paper:
     return paper_or_404(session, paper_id)
-
-
-def _limit(
-    request: Request, session: SessionDep, settings: SettingsDep, user: User, kind: str
-) -> None:
-    try:
-        check_limits(session, settings, request, user, kind)
-    except RateLimitedError as exc:
-        session.commit()  # the refused hit counts too
-        raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
 
 
 # Upvotes -------------------------------------------------------------------------------------
@@ -87,7 +76,7 @@ def _vote(
     target = _vote_target(paper_id, session)
     with write_transaction(session):
         touch_token(request, session)
-        _limit(request, session, settings, user, "vote")
+        limit_or_429(request, session, settings, user, "vote")
         return community.set_vote(session, settings, user, target, on=on, now=_now())
 
 
@@ -160,7 +149,7 @@ def comment_form(
     parent_id: RowIdField = None,
 ) -> Response:
     paper = _paper(session, paper_id)
-    _limit(request, session, settings, user, "comment")
+    limit_or_429(request, session, settings, user, "comment")
     try:
         comment = community.add_comment(session, user, paper, body, parent_id=parent_id, now=_now())
     except CommunityError as exc:
@@ -184,14 +173,20 @@ def _comment_paper(session: SessionDep, comment_id: int) -> Paper:
 @router.post(
     "/comments/{comment_id}/edit",
     dependencies=[CsrfChecked],
-    **form(400, 401, 403, 404),
+    **form(400, 401, 403, 404, 429),
     summary="Edit own comment",
 )
 @writes
 def edit_comment(
-    comment_id: int, session: SessionDep, user: ActiveUser, body: Text = ""
+    request: Request,
+    comment_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: ActiveUser,
+    body: Text = "",
 ) -> Response:
     paper = _comment_paper(session, comment_id)
+    limit_or_429(request, session, settings, user, "write")
     try:
         community.edit_comment(session, user, comment_id, body, _now())
     except CommunityError as exc:
@@ -202,12 +197,15 @@ def edit_comment(
 @router.post(
     "/comments/{comment_id}/delete",
     dependencies=[CsrfChecked],
-    **form(400, 401, 403, 404),
+    **form(400, 401, 403, 404, 429),
     summary="Delete own comment",
 )
 @writes
-def delete_comment(comment_id: int, session: SessionDep, user: ActiveUser) -> Response:
+def delete_comment(
+    request: Request, comment_id: int, session: SessionDep, settings: SettingsDep, user: ActiveUser
+) -> Response:
     paper = _comment_paper(session, comment_id)
+    limit_or_429(request, session, settings, user, "write")
     try:
         community.delete_comment(session, user, comment_id, _now())
     except CommunityError as exc:
@@ -255,7 +253,7 @@ def _submit(
     write transaction."""
     with write_transaction(session):
         touch_token(request, session)
-        _limit(request, session, settings, user, "submit")
+        limit_or_429(request, session, settings, user, "submit")
     lookup = submissions.look_up(session, settings, text)
     with write_transaction(session):
         return submissions.submit(
@@ -323,7 +321,7 @@ def api_submit(
 @router.post(
     "/moderation/{action}/{target_id}",
     dependencies=[CsrfChecked],
-    **form(400, 401, 403, 404),
+    **form(400, 401, 403, 404, 429),
     summary="Moderate",
 )
 @writes
@@ -332,9 +330,11 @@ def moderate(
     action: str,
     target_id: int,
     session: SessionDep,
+    settings: SettingsDep,
     user: Moderator,
     reason: Text = "",
 ) -> Response:
+    limit_or_429(request, session, settings, user, "write")
     try:
         target = row_id_or_404(target_id, "moderation target")
         community.moderate(session, user, action, target, reason, _now())

@@ -39,7 +39,7 @@ from dailypapers.rate_limits import RateLimitedError
 from dailypapers.signing import Signer, TokenError
 from dailypapers.web.deps import SessionDep, SettingsDep, TemplatesDep, writes
 from dailypapers.web.feeds import ATOM_TYPE, xml_text
-from dailypapers.web.limits import client_ip
+from dailypapers.web.limits import client_ip, limit_or_429
 from dailypapers.web.openapi import ATOM, form, page
 from dailypapers.web.security import CsrfChecked
 
@@ -223,7 +223,7 @@ def manage_page(
 @router.post(
     "/subscriptions/{token}",
     dependencies=[CsrfChecked],
-    **form(400, 403, 404),
+    **form(400, 403, 404, 429),
     summary="Change cadence, topic or size",
 )
 @writes
@@ -238,6 +238,7 @@ def manage_submit(
     paper_count: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     subscription = _subscription(session, token)
+    limit_or_429(request, session, settings, None, "write")  # per address: no account here
     values = _form_values(subscription.email, cadence, topic, paper_count)
     try:
         choice = subscriptions.validate_choice(

@@ -34,7 +34,24 @@ NO_STORE_PREFIXES = (
 HSTS = "max-age=31536000"
 
 
+def add_security_headers(headers: MutableHeaders, path: str, *, https: bool) -> None:
+    """The headers of every answer to ``path`` (those a response set itself are kept)."""
+    policy = DOCS_CONTENT_SECURITY_POLICY if path == DOCS_PATH else CONTENT_SECURITY_POLICY
+    headers.setdefault("Content-Security-Policy", policy)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if https:
+        headers.setdefault("Strict-Transport-Security", HSTS)
+    if path.startswith(NO_STORE_PREFIXES):
+        headers["Cache-Control"] = "no-store"
+
+
 class SecurityHeadersMiddleware:
+    """Adds :func:`add_security_headers`. A 500 is sent from outside every middleware
+    (Starlette's ServerErrorMiddleware), so the app's 500 handler adds them itself."""
+
     def __init__(self, app: ASGIApp, *, https: bool) -> None:
         self.app = app
         self.https = https
@@ -47,19 +64,7 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                policy = (
-                    DOCS_CONTENT_SECURITY_POLICY if path == DOCS_PATH else CONTENT_SECURITY_POLICY
-                )
-                headers.setdefault("Content-Security-Policy", policy)
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                headers.setdefault("X-Frame-Options", "DENY")
-                headers.setdefault("Referrer-Policy", "same-origin")
-                headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-                if self.https:
-                    headers.setdefault("Strict-Transport-Security", HSTS)
-                if path.startswith(NO_STORE_PREFIXES):
-                    headers["Cache-Control"] = "no-store"
+                add_security_headers(MutableHeaders(scope=message), path, https=self.https)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -2,6 +2,7 @@
 
 - A NUL character: PostgreSQL text cannot contain one (psycopg raises, which was a 500), so any
   NUL in the path, the query, a form field or a JSON string is a 400 on every backend.
+- A body past MAX_BODY_BYTES (web/app.py installs the limit): a 413.
 - An id past the range of the id columns: ids are PostgreSQL ``integer`` (32-bit), which
   refuses to compare with a larger value (a 500), and SQLite cannot bind one past 64 bits (an
   OverflowError). No row has such an id, so a path id is a 404; a form field declares the
@@ -14,6 +15,9 @@ from typing import Annotated
 
 from fastapi import Form, HTTPException, Request
 
+# The largest request body: forms and JSON here are a few KB (a 20,000-character comment is
+# under 250 KB even URL-encoded); bigger bodies are refused before they fill memory.
+MAX_BODY_BYTES = 2**20
 MAX_ROW_ID = 2**31 - 1  # the largest id of a PostgreSQL integer column, the narrower backend
 NUL = "\x00"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -22,12 +26,18 @@ RowIdField = Annotated[int | None, Form(ge=1, le=MAX_ROW_ID)]
 
 
 def _has_nul(value: object) -> bool:
-    if isinstance(value, str):
-        return NUL in value
-    if isinstance(value, dict):
-        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
+    """Walks with a stack, not recursion: a JSON body may nest as deep as the parser allows."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if NUL in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
     return False
 
 
@@ -39,22 +49,36 @@ async def reject_nul(request: Request) -> None:
     elif any(_has_nul(key) or _has_nul(value) for key, value in request.query_params.multi_items()):
         where = "a query parameter"
     else:
-        content_type = request.headers.get("content-type", "")
-        if content_type.startswith(FORM_TYPES):
+        media_type = _media_type(request)
+        if media_type in FORM_TYPES:
             form = await request.form()  # parsed once: FastAPI and the CSRF check reuse it
             if any(_has_nul(key) or _has_nul(value) for key, value in form.multi_items()):
                 where = "a form field"
-        elif content_type.startswith("application/json") and _has_nul(await _json(request)):
+        elif _is_json(media_type) and _has_nul(await _json(request)):
             where = "the JSON body"
     if where is not None:
         raise HTTPException(400, f"{where[0].upper()}{where[1:]} holds a NUL character; remove it.")
 
 
+def _media_type(request: Request) -> str:
+    """``multipart/form-data`` of ``Multipart/Form-Data; boundary=x``: Starlette and FastAPI
+    compare media types without case, so this check must too."""
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def _is_json(media_type: str) -> bool:
+    """What FastAPI parses as JSON: ``application/json`` and every ``application/*+json``."""
+    maintype, _, subtype = media_type.partition("/")
+    return maintype == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
 async def _json(request: Request) -> object:
     try:
         return await request.json()
-    except ValueError:
-        return None  # malformed JSON is the body validation's to report
+    except (ValueError, RecursionError):
+        # Malformed JSON is the body validation's to report; so is JSON nested past the
+        # parser's recursion limit (a 100 KB ``[[[…`` raised RecursionError: a 500).
+        return None
 
 
 def row_id_or_404(value: int, what: str) -> int:

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session, joinedload
 from dailypapers import orgs
 from dailypapers.accounts import AccountFormError
 from dailypapers.models import DailyEntry, Org, OrgMember, Paper, User
-from dailypapers.web.deps import SessionDep, TemplatesDep, writes
+from dailypapers.web.deps import SessionDep, SettingsDep, TemplatesDep, writes
+from dailypapers.web.limits import limit_or_429
 from dailypapers.web.openapi import form, page
 from dailypapers.web.security import ActiveUser, CsrfChecked, session_user
 
@@ -82,17 +83,22 @@ def new_org_page(request: Request, templates: TemplatesDep, user: ActiveUser) ->
 
 
 @router.post(
-    "/orgs", dependencies=[CsrfChecked], **form(400, 401, 403), summary="Create an organization"
+    "/orgs",
+    dependencies=[CsrfChecked],
+    **form(400, 401, 403, 429),
+    summary="Create an organization",
 )
 @writes
 def create_org(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     templates: TemplatesDep,
     user: ActiveUser,
     name: Name = "",
     fullname: Name = "",
 ) -> Response:
+    limit_or_429(request, session, settings, user, "write")
     try:
         org = orgs.create_org(session, user, name, fullname, dt.datetime.now(dt.UTC))
     except AccountFormError as exc:
@@ -116,7 +122,7 @@ def org_page(
 @router.post(
     "/orgs/{name}/{action}",
     dependencies=[CsrfChecked],
-    **form(400, 401, 403, 404),
+    **form(400, 401, 403, 404, 429),
     summary="Invite, accept, leave",
 )
 @writes
@@ -125,6 +131,7 @@ def org_action(
     name: str,
     action: str,
     session: SessionDep,
+    settings: SettingsDep,
     templates: TemplatesDep,
     user: ActiveUser,
     username: Name = "",
@@ -132,6 +139,7 @@ def org_action(
     org = _org(session, name)
     if action not in ("invite", "owner", "accept", "leave"):
         raise HTTPException(404, f"Unknown action {action!r}.")
+    limit_or_429(request, session, settings, user, "write")
     try:
         if action == "invite":
             orgs.invite_to_org(session, user, org, username)

@@ -3,7 +3,9 @@ answered 400/404 on both backends, never a 500 (issue 15, defects 9 and 11)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
@@ -48,6 +50,37 @@ def test_a_nul_in_the_api_is_a_json_400(moderator: TestClient) -> None:
     )
     assert submitted.status_code == 400
     assert "JSON body" in submitted.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "media_type",
+    ["application/vnd.api+json", "application/merge-patch+json", "Application/JSON"],
+)
+def test_a_nul_in_json_of_any_json_media_type_is_a_400(
+    moderator: TestClient, media_type: str
+) -> None:
+    """Second review: FastAPI reads every ``application/*+json`` body as JSON (and the media
+    type in any case); the NUL check looked at ``application/json`` only."""
+    body = json.dumps({"paper_id": "2602.08222", "organization": "a\x00b", "comment": "a\x00b"})
+    headers = {"X-CSRF-Token": csrf_token(moderator, "/signin"), "Content-Type": media_type}
+    response = moderator.post("/api/papers/submit", content=body, headers=headers)
+    assert response.status_code == 400, response.text
+    assert "JSON body" in response.json()["error"]
+
+
+def test_a_nul_in_a_form_whose_media_type_is_not_lower_case_is_a_400(
+    moderator: TestClient,
+) -> None:
+    """Second review: Starlette parses ``Application/X-WWW-Form-Urlencoded`` as a form."""
+    data = {"body": "nul \x00 here", "csrf_token": csrf_token(moderator, "/signin")}
+    response = moderator.post(
+        "/papers/2602.08222/comments",
+        content=urlencode(data),
+        headers={"Content-Type": "Application/X-WWW-Form-Urlencoded"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 400, response.text
+    assert "A form field holds a NUL character" in response.text
 
 
 @pytest.mark.parametrize(
