@@ -8,13 +8,14 @@ import json
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from dailypapers.config import Settings
 from dailypapers.db import make_engine, make_session_factory
 from dailypapers.jobs import JobContext
 from dailypapers.library import LibraryError, NotFoundError, imports, saves
 from dailypapers.library.collections import collection_named, collections_of
-from dailypapers.models import LibraryImport, Paper, Save
+from dailypapers.models import LibraryImport, Paper, Save, User
 from tests.library.helpers import (
     FETCHABLE,
     NOW,
@@ -240,20 +241,20 @@ def test_malformed_entries_are_reported_and_the_rest_kept(demo_settings: Setting
         assert saved_ids(session, user) == {first.arxiv_id, second.arxiv_id, third.arxiv_id}
 
 
+def _import_ids(session: Session, settings: Settings, user: User, *ids: str) -> LibraryImport:
+    data = "\n".join(ids).encode()
+    started = imports.start_import(
+        session, settings, user, data, None, collection_name=None, now=NOW
+    )
+    session.commit()
+    return started
+
+
 def test_offline_never_asks_arxiv(demo_settings: Settings) -> None:
     with fake_arxiv(demo_settings, offline=True) as (settings, remote):
         with db_session(settings) as session:
             user = user_named(session, settings, "reader")
-            started = imports.start_import(
-                session,
-                settings,
-                user,
-                f"{FETCHABLE}\n".encode(),
-                None,
-                collection_name=None,
-                now=NOW,
-            )
-            session.commit()
+            started = _import_ids(session, settings, user, FETCHABLE)
             assert started.state == "done"
             (outcome,) = started.outcomes
             assert outcome["outcome"] == "not_found"
@@ -267,16 +268,7 @@ def test_arxiv_down_is_retried_then_reported_not_found(demo_settings: Settings) 
         remote.faults.extend([("status", 503), ("status", 503)])
         with db_session(settings) as session:
             user = user_named(session, settings, "reader")
-            started = imports.start_import(
-                session,
-                settings,
-                user,
-                f"{FETCHABLE}\n".encode(),
-                None,
-                collection_name=None,
-                now=NOW,
-            )
-            session.commit()
+            started = _import_ids(session, settings, user, FETCHABLE)
             stats = run_library_jobs(settings)
             assert (stats.retried, stats.done, stats.failed) == (1, 1, 0)
             assert len(remote.requests) == 2
@@ -293,16 +285,7 @@ def test_arxiv_back_on_the_retry_fetches(demo_settings: Settings) -> None:
         remote.faults.append(("drop",))
         with db_session(settings) as session:
             user = user_named(session, settings, "reader")
-            started = imports.start_import(
-                session,
-                settings,
-                user,
-                f"{FETCHABLE}\n".encode(),
-                None,
-                collection_name=None,
-                now=NOW,
-            )
-            session.commit()
+            started = _import_ids(session, settings, user, FETCHABLE)
             stats = run_library_jobs(settings)
             assert (stats.retried, stats.done) == (1, 1)
             assert outcomes(session, started.id)[0][2] == "fetched"
