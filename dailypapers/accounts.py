@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from dailypapers import jobs, rate_limits
 from dailypapers.config import Settings
 from dailypapers.jobs import ACCOUNT_MAIL_JOB
+from dailypapers.library.exports import library_export_data
 from dailypapers.mail.addresses import normalize_email
 from dailypapers.models import (
     ApiToken,
@@ -356,6 +357,7 @@ def export_data(session: Session, user: User) -> dict[str, Any]:
             {"name": t.name, "created_at": _iso(t.created_at), "last_used_at": _iso(t.last_used_at)}
             for t in tokens
         ],
+        "library": library_export_data(session, user),
     }
 
 

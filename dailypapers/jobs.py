@@ -39,9 +39,14 @@ CONFIRM_MAIL_JOB = "send_subscription_confirmation"  # digests: the double opt-i
 SAMPLE_MAIL_JOB = "send_digest_sample"  # digests: "send me a sample now"
 DIGEST_SCHEDULE_JOB = "schedule_digest"  # digests: claim a period's send rows
 DIGEST_SEND_JOB = "send_digest"  # digests: deliver a chunk of a period's send rows
+LIBRARY_IMPORT_JOB = "library_import"  # library: match a large import's entries, by chunks
+LIBRARY_FETCH_JOB = "library_fetch"  # library: fetch an import's papers missing from the store
 
-# Mail a person is waiting for: claimed before any other due job (``jobs.priority`` 0).
-INTERACTIVE_KINDS = frozenset({ACCOUNT_MAIL_JOB, CONFIRM_MAIL_JOB, SAMPLE_MAIL_JOB})
+# Work a person is waiting for (mail, an import's progress on the page): claimed before any
+# other due job (``jobs.priority`` 0), so a backlog of embeddings does not hold them up.
+INTERACTIVE_KINDS = frozenset(
+    {ACCOUNT_MAIL_JOB, CONFIRM_MAIL_JOB, SAMPLE_MAIL_JOB, LIBRARY_IMPORT_JOB, LIBRARY_FETCH_JOB}
+)
 INTERACTIVE, BACKGROUND = 0, 1
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
@@ -53,12 +58,21 @@ Clock = Callable[[], dt.datetime]
 
 @dataclass(frozen=True)
 class JobContext:
-    """What a handler may use: it opens and commits its own transactions."""
+    """What a handler may use: it opens and commits its own transactions.
+
+    ``attempt`` counts from 1; on the ``max_attempts``-th a handler that would raise for a
+    passing failure (a remote down) may instead record it as the job's final outcome."""
 
     settings: Settings
     engine: Engine
     factory: sessionmaker[Session]
     now: dt.datetime
+    attempt: int = 1
+    max_attempts: int = 1
+
+    @property
+    def last_attempt(self) -> bool:
+        return self.attempt >= self.max_attempts
 
 
 # Every handler must be idempotent: a crash after the work but before ``mark_done`` runs it again.

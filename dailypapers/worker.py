@@ -28,6 +28,7 @@ from dailypapers.digests import jobs as digest_jobs
 from dailypapers.digests import subscriptions
 from dailypapers.ingest import jobs as ingest_jobs
 from dailypapers.jobs import Handler, JobContext
+from dailypapers.library import imports as library_imports
 from dailypapers.models import Job
 from dailypapers.search import indexer
 
@@ -49,6 +50,7 @@ def default_handlers(settings: Settings) -> dict[str, Handler]:
         **account_mail.HANDLERS,
         **subscriptions.HANDLERS,
         **digest_jobs.HANDLERS,
+        **library_imports.HANDLERS,
         **indexer.job_handlers(settings),
     }
 
@@ -97,7 +99,14 @@ class Worker:
         )
         if job is None:
             return False
-        context = JobContext(self.settings, self.engine, self.factory, self.clock())
+        context = JobContext(
+            self.settings,
+            self.engine,
+            self.factory,
+            self.clock(),
+            attempt=job.attempts,
+            max_attempts=self.policy.max_attempts,
+        )
         try:
             with self._heartbeat(job):
                 self.handlers[job.kind](context, dict(job.payload))
