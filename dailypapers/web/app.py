@@ -15,7 +15,6 @@ from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse,
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -32,13 +31,15 @@ from dailypapers.web import (
     digests,
     feeds,
     library,
+    library_api,
+    library_transfer,
     orgs,
     papers,
     search,
 )
 from dailypapers.web.deps import ReadYourWritesMiddleware
 from dailypapers.web.headers import SecurityHeadersMiddleware, add_security_headers
-from dailypapers.web.inputs import MAX_BODY_BYTES, reject_nul
+from dailypapers.web.inputs import BodyLimitMiddleware, body_limit_message, reject_nul
 from dailypapers.web.openapi import document_validation_as_400
 from dailypapers.web.security import SESSION_COOKIE, same_origin
 from dailypapers.web.templating import configure_templates
@@ -100,12 +101,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(orgs.router)
     app.include_router(digests.router)
     app.include_router(library.router)
+    app.include_router(library_api.router)
+    app.include_router(library_transfer.router)
+    app.include_router(library_transfer.api_router)
     app.include_router(search.router)
     app.include_router(papers.router)  # last: /papers/{id} takes any path below /papers/
 
     # Innermost, so its 413 gets the security headers: a body is refused past MAX_BODY_BYTES
     # (by Content-Length before a byte is read, else as it streams in).
-    app.add_middleware(RequestBodyLimitMiddleware, max_body_size=MAX_BODY_BYTES)
+    app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret_key(settings),
@@ -161,7 +165,7 @@ def _error_response(
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
     message = exc.detail if isinstance(exc.detail, str) else "error"
     if exc.status_code == 413:
-        message = f"The request body is larger than {MAX_BODY_BYTES // 1024} KiB; send less."
+        message = body_limit_message(request.url.path)
     if exc.status_code == 401 and not _wants_json(request) and request.method == "GET":
         return RedirectResponse(f"/signin?next={quote(request.url.path)}", status_code=303)
     if exc.status_code == 404 and message == "Not Found":

@@ -2,7 +2,8 @@
 
 - A NUL character: PostgreSQL text cannot contain one (psycopg raises, which was a 500), so any
   NUL in the path, the query, a form field or a JSON string is a 400 on every backend.
-- A body past MAX_BODY_BYTES (web/app.py installs the limit): a 413.
+- A body past MAX_BODY_BYTES (MAX_IMPORT_BODY_BYTES on the import routes): a 413, from
+  :class:`BodyLimitMiddleware`.
 - An id past the range of the id columns: ids are PostgreSQL ``integer`` (32-bit), which
   refuses to compare with a larger value (a 500), and SQLite cannot bind one past 64 bits (an
   OverflowError). No row has such an id, so a path id is a 404; a form field declares the
@@ -14,10 +15,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Form, HTTPException, Request
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 # The largest request body: forms and JSON here are a few KB (a 20,000-character comment is
 # under 250 KB even URL-encoded); bigger bodies are refused before they fill memory.
 MAX_BODY_BYTES = 2**20
+# Library imports take a whole reference file (citations.MAX_IMPORT_BYTES) and its envelope.
+IMPORT_PATHS = frozenset({"/library/import", "/api/me/imports"})
+MAX_IMPORT_BODY_BYTES = 11 * 2**20
 MAX_ROW_ID = 2**31 - 1  # the largest id of a PostgreSQL integer column, the narrower backend
 NUL = "\x00"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -86,3 +92,20 @@ def row_id_or_404(value: int, what: str) -> int:
     if not 1 <= value <= MAX_ROW_ID:
         raise HTTPException(404, f"No {what} has id {value}.")
     return value
+
+
+class BodyLimitMiddleware:
+    """Starlette's body limit, with a larger one on the import routes (pure ASGI)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.default = RequestBodyLimitMiddleware(app, max_body_size=MAX_BODY_BYTES)
+        self.imports = RequestBodyLimitMiddleware(app, max_body_size=MAX_IMPORT_BODY_BYTES)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        larger = scope["type"] == "http" and scope["path"] in IMPORT_PATHS
+        await (self.imports if larger else self.default)(scope, receive, send)
+
+
+def body_limit_message(path: str) -> str:
+    limit = MAX_IMPORT_BODY_BYTES if path in IMPORT_PATHS else MAX_BODY_BYTES
+    return f"The request body is larger than {limit // 1024} KiB; send less."

@@ -16,11 +16,9 @@ from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
 from dailypapers import arxiv_ids
-from dailypapers.config import Settings
 from dailypapers.library import LibraryError, NotFoundError, collections, marks, saves
 from dailypapers.library.listing import SORTS, LibraryPage, LibraryQuery, Sort, library_page
 from dailypapers.models import Collection, Paper, User
-from dailypapers.rate_limits import RateLimitedError
 from dailypapers.search.lexical.snippets import opening
 from dailypapers.web.cards import record_opened, viewer_context
 from dailypapers.web.deps import (
@@ -33,7 +31,7 @@ from dailypapers.web.deps import (
 )
 from dailypapers.web.feeds import ATOM_TYPE, FeedItem, build_atom, build_json_feed
 from dailypapers.web.inputs import MAX_ROW_ID, row_id_or_404
-from dailypapers.web.limits import check_limits
+from dailypapers.web.limits import limit_or_429
 from dailypapers.web.openapi import ATOM, REDIRECT, form, page
 from dailypapers.web.redirects import back
 from dailypapers.web.security import ActiveUser, CsrfChecked, CurrentUser, session_user
@@ -48,17 +46,6 @@ JSON_FEED_TYPE = "application/feed+json"
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def limit_library(
-    request: Request, session: Session, settings: Settings, user: User, kind: str = "library"
-) -> None:
-    """Count one library write against the client address and the account (429 past it)."""
-    try:
-        check_limits(session, settings, request, user, kind)
-    except RateLimitedError as exc:
-        session.commit()  # the refused hit counts too
-        raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
 
 
 def refused(exc: LibraryError) -> HTTPException:
@@ -84,7 +71,7 @@ def save_form(
     action: Annotated[str, Form(max_length=10)] = "save",
 ) -> Response:
     paper = paper_or_404(session, paper_id)
-    limit_library(request, session, settings, user)
+    limit_or_429(request, session, settings, user, "library")
     try:
         if action == "unsave":
             saves.unsave(session, user, paper.id)
@@ -114,7 +101,7 @@ def mark_form(
     paper = paper_or_404(session, paper_id)
     if mark not in marks.MARKS:
         raise HTTPException(400, f"mark must be one of {', '.join(marks.MARKS)}.")
-    limit_library(request, session, settings, user)
+    limit_or_429(request, session, settings, user, "library")
     marks.set_mark(session, user, paper.id, mark, on=on != "0", now=_now())
     return RedirectResponse(back(request, f"/papers/{paper.arxiv_id}"), status_code=303)
 
@@ -135,7 +122,7 @@ def note_form(
     body: FormText = "",
 ) -> Response:
     paper = paper_or_404(session, paper_id)
-    limit_library(request, session, settings, user)
+    limit_or_429(request, session, settings, user, "library")
     try:
         saves.set_note(session, user, paper.id, body, _now())
     except LibraryError as exc:
@@ -161,7 +148,7 @@ def paper_collections_form(
     action: Annotated[str, Form(max_length=10)] = "add",
 ) -> Response:
     paper = paper_or_404(session, paper_id)
-    limit_library(request, session, settings, user)
+    limit_or_429(request, session, settings, user, "library")
     now = _now()
     try:
         if new_name.strip():
@@ -303,7 +290,7 @@ def reading_settings(
     collapse_seen: Annotated[str, Form(max_length=5)] = "",
     collapse_dismissed: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
-    limit_library(request, session, settings, user)
+    limit_or_429(request, session, settings, user, "library")
     user.collapse_seen = bool(collapse_seen)
     user.collapse_dismissed = bool(collapse_dismissed)
     return RedirectResponse("/library", status_code=303)
@@ -328,7 +315,7 @@ def create_collection_form(
     description: FormText = "",
     public: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
-    limit_library(request, session, settings, user)
+    limit_or_429(request, session, settings, user, "library")
     try:
         made = collections.create_collection(
             session, user, name, description=description, is_public=bool(public), now=_now()
@@ -356,7 +343,7 @@ def edit_collection_form(
     public: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
     row_id_or_404(collection_id, "collection")
-    limit_library(request, session, settings, user)
+    limit_or_429(request, session, settings, user, "library")
     try:
         collections.update_collection(
             session,
@@ -387,7 +374,7 @@ def delete_collection_form(
     user: ActiveUser,
 ) -> Response:
     row_id_or_404(collection_id, "collection")
-    limit_library(request, session, settings, user)
+    limit_or_429(request, session, settings, user, "library")
     try:
         collections.delete_collection(session, user, collection_id)
     except LibraryError as exc:

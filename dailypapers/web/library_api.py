@@ -10,35 +10,27 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from dailypapers import community
-from dailypapers.citations import MAX_IMPORT_BYTES
 from dailypapers.db import write_transaction
 from dailypapers.library import (
     LibraryError,
-    NotFoundError,
     collections,
-    exports,
-    imports,
     marks,
     saves,
 )
 from dailypapers.library.listing import LibraryQuery, Sort, library_page
-from dailypapers.models import Collection, LibraryImport, Note, User
+from dailypapers.models import Collection, Note, User
 from dailypapers.papers import get_paper
 from dailypapers.schemas import (
     CollectionIn,
     CollectionOut,
     CollectionPaperOut,
     CollectionPatch,
-    ImportIn,
-    ImportOut,
-    ImportOutcomeOut,
     LibraryItemOut,
     LibraryOut,
     MarkOut,
@@ -56,7 +48,8 @@ from dailypapers.web.deps import (
     paper_or_404,
 )
 from dailypapers.web.inputs import MAX_ROW_ID, row_id_or_404
-from dailypapers.web.library import limit_library, refused
+from dailypapers.web.library import refused
+from dailypapers.web.limits import limit_or_429
 from dailypapers.web.openapi import api
 from dailypapers.web.security import ActiveUser, ApiCsrfChecked, CurrentUser, touch_token
 
@@ -93,37 +86,12 @@ def _collection_out(collection: Collection, count: int) -> CollectionOut:
     )
 
 
-def _import_out(row: LibraryImport) -> ImportOut:
-    return ImportOut(
-        id=row.id,
-        state=row.state,
-        format=row.format,
-        filename=row.filename,
-        total=row.total,
-        processed=row.processed,
-        counts=imports.outcome_counts(row),
-        outcomes=[
-            ImportOutcomeOut(
-                index=o["index"],
-                line=o.get("line"),
-                outcome=o["outcome"],
-                arxivId=o.get("arxiv_id"),
-                title=o.get("title"),
-                reason=o.get("reason"),
-            )
-            for o in row.outcomes
-        ],
-        createdAt=row.created_at,
-        finishedAt=row.finished_at,
-    )
-
-
 def _write(
     request: Request, session: Session, settings: SettingsDep, user: User, kind: str = "library"
 ) -> None:
     """Inside a handler's write transaction: the token's last use and the rate limit."""
     touch_token(request, session)
-    limit_library(request, session, settings, user, kind)
+    limit_or_429(request, session, settings, user, kind)
 
 
 # Reading -----------------------------------------------------------------------------------------
@@ -538,140 +506,3 @@ def remove_paper(
     user: ActiveUser,
 ) -> CollectionPaperOut:
     return _set_in_collection(request, collection_id, paper_id, session, settings, user, False)
-
-
-# Import and export --------------------------------------------------------------------------------
-
-
-@router.post(
-    "/imports",
-    dependencies=[ApiCsrfChecked],
-    status_code=201,
-    response_model=ImportOut,
-    responses=api(400, 401, 403, 413, 429),
-    summary="Import BibTeX, CSL JSON, RIS or a list of arXiv ids into your library",
-    openapi_extra={
-        "requestBody": {
-            "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/ImportIn"}},
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {
-                            "file": {"type": "string", "format": "binary"},
-                            "collection": {"type": "string", "maxLength": 300},
-                        },
-                        "required": ["file"],
-                    }
-                },
-            },
-            "required": True,
-        }
-    },
-)
-async def create_import(
-    request: Request, session: SessionDep, settings: SettingsDep, user: ActiveUser
-) -> ImportOut:
-    """A file of at most 500 entries is matched at once; a bigger one by a job (poll
-    ``GET /api/me/imports/{id}``). Every entry gets an outcome with its line or index."""
-    data, filename, collection = await _import_body(request)
-    return await _start_import(request, session, settings, user, data, filename, collection)
-
-
-async def _import_body(request: Request) -> tuple[bytes, str | None, str | None]:
-    content_type = request.headers.get("content-type", "").lower()
-    if content_type.startswith("multipart/form-data"):
-        form = await request.form(max_part_size=MAX_IMPORT_BYTES + 1)
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise HTTPException(400, "Send the file in a multipart field named file.")
-        data = await upload.read(MAX_IMPORT_BYTES + 1)
-        collection = form.get("collection")
-        return data, upload.filename, collection if isinstance(collection, str) else None
-    try:
-        body = ImportIn.model_validate_json(await request.body())
-    except ValueError:
-        raise HTTPException(
-            400, 'Send {"text": "...", "filename": "refs.bib"} as JSON, or a multipart file.'
-        ) from None
-    return body.text.encode(), body.filename, body.collection
-
-
-async def _start_import(
-    request: Request,
-    session: Session,
-    settings: SettingsDep,
-    user: User,
-    data: bytes,
-    filename: str | None,
-    collection: str | None,
-) -> ImportOut:
-    def work() -> ImportOut:
-        with write_transaction(session):
-            _write(request, session, settings, user, "import")
-            try:
-                row = imports.start_import(
-                    session, settings, user, data, filename, collection_name=collection, now=_now()
-                )
-            except LibraryError as exc:
-                raise refused(exc) from None
-            return _import_out(row)
-
-    return await run_in_threadpool(work)
-
-
-@router.get(
-    "/imports",
-    response_model=list[ImportOut],
-    responses=api(401),
-    summary="Your recent imports, newest first",
-)
-def list_imports(session: ReadSessionDep, user: CurrentUser) -> list[ImportOut]:
-    return [_import_out(row) for row in imports.recent_imports(session, user, 20)]
-
-
-@router.get(
-    "/imports/{import_id}",
-    response_model=ImportOut,
-    responses=api(401, 404),
-    summary="One import: its progress and each entry's outcome",
-)
-def get_import(import_id: int, session: SessionDep, user: CurrentUser) -> ImportOut:
-    row_id_or_404(import_id, "import")
-    try:
-        return _import_out(imports.import_status(session, user, import_id))
-    except NotFoundError as exc:
-        raise refused(exc) from None
-
-
-@router.get(
-    "/export",
-    response_class=Response,
-    responses={
-        200: {
-            "content": {
-                "application/x-bibtex": {"schema": {"type": "string"}},
-                "application/vnd.citationstyles.csl+json": {"schema": {"type": "array"}},
-                "application/x-research-info-systems": {"schema": {"type": "string"}},
-                "application/json": {"schema": {"type": "object"}},
-            }
-        },
-        **api(400, 401, 404),
-    },
-    summary="Your library (or one collection) as BibTeX, CSL JSON, RIS or JSON with notes",
-)
-def export(
-    session: ReadSessionDep,
-    user: CurrentUser,
-    format: ExportFormat = "bibtex",
-    collection: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
-) -> Response:
-    try:
-        filename, media_type, body = exports.export_library(session, user, format, collection)
-    except LibraryError as exc:
-        raise refused(exc) from None
-    return Response(
-        body,
-        media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
