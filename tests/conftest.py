@@ -23,6 +23,7 @@ from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dailypapers import migrate
+from dailypapers.backup import head_revision
 from dailypapers.config import Settings
 from dailypapers.data import DEMO_DAILY_PAPERS
 from dailypapers.db import make_engine, make_session_factory
@@ -150,8 +151,9 @@ def model_dir() -> Path:
 @pytest.fixture(scope="session")
 def demo_vectors_database(demo_database: Path, model_dir: Path) -> Path:
     """The demo month with every paper embedded. Encoding 783 papers takes ~30 s, so the file
-    is kept in var/test-cache, keyed by the model, the data and the embedding code, and built
-    once under a file lock (pytest-xdist workers share it)."""
+    is kept in var/test-cache, keyed by the model, the data, the embedding code and the schema
+    revision (a new migration makes a new file), and built once under a file lock (pytest-xdist
+    workers share it)."""
     from dailypapers.search import embed
     from dailypapers.search.indexer import rebuild_index
 
@@ -159,6 +161,7 @@ def demo_vectors_database(demo_database: Path, model_dir: Path) -> Path:
     key.update((model_dir / "manifest.json").read_bytes())
     key.update(DEMO_DAILY_PAPERS.read_bytes())
     key.update(Path(embed.__file__).read_bytes())
+    key.update(head_revision().encode())
     cached = TEST_CACHE / f"demo-vectors-{key.hexdigest()[:16]}.sqlite3"
     TEST_CACHE.mkdir(parents=True, exist_ok=True)
     with FileLock(str(cached) + ".lock"):

@@ -34,7 +34,14 @@ from dailypapers.web.inputs import MAX_ROW_ID, row_id_or_404
 from dailypapers.web.limits import limit_or_429
 from dailypapers.web.openapi import ATOM, REDIRECT, form, page
 from dailypapers.web.redirects import back
-from dailypapers.web.security import ActiveUser, CsrfChecked, CurrentUser, session_user
+from dailypapers.web.security import (
+    ActiveUser,
+    CsrfChecked,
+    CurrentUser,
+    OptionalUser,
+    session_user,
+    signed_in,
+)
 
 router = APIRouter(tags=["library"])
 PAGE_SIZE = 50
@@ -251,12 +258,13 @@ def library(
     request: Request,
     session: ReadSessionDep,
     templates: TemplatesDep,
-    user: CurrentUser,
+    viewer: OptionalUser,
     q: Annotated[str, Query(max_length=500)] = "",
     sort: Annotated[Sort, Query()] = "saved",
     collection: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> HTMLResponse:
+    user = signed_in(viewer)
     if collection is not None:
         try:
             collections.own_collection(session, user, collection)

@@ -29,6 +29,8 @@ from dailypapers.web.security import (
     ApiCsrfChecked,
     CsrfChecked,
     CurrentUser,
+    OptionalUser,
+    signed_in,
     touch_token,
 )
 
@@ -286,8 +288,9 @@ def import_result_page(
     import_id: int,
     session: SessionDep,
     templates: TemplatesDep,
-    user: CurrentUser,
+    viewer: OptionalUser,
 ) -> HTMLResponse:
+    user = signed_in(viewer)
     row_id_or_404(import_id, "import")
     try:
         row = imports.import_status(session, user, import_id)
@@ -305,8 +308,8 @@ def import_result_page(
 )
 def export_page(
     session: ReadSessionDep,
-    user: CurrentUser,
+    viewer: OptionalUser,
     format: ExportFormat = "bibtex",
     collection: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
 ) -> Response:
-    return _export_response(session, user, format, collection)
+    return _export_response(session, signed_in(viewer), format, collection)

@@ -199,6 +199,12 @@ def optional_user(request: Request, session: SessionDep) -> User | None:
 
 
 async def required_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
+    return signed_in(user)
+
+
+def signed_in(user: User | None) -> User:
+    """The user, or a 401 (a sign-in redirect on pages). Called in a page's handler rather than
+    as a dependency, so a malformed query is a 400 first, whoever asks."""
     if user is None:
         raise HTTPException(401, "Sign in first.")
     return user

@@ -126,7 +126,7 @@ def test_signing_in_upvoting_and_commenting(
         page.fill("#password", PASSWORD)
         page.click("form[action='/signin'] button")
         page.wait_for_url("**/papers/date/2026-02-10")
-        assert page.locator(".user-menu").inner_text().startswith("Submit a paper")
+        assert page.locator(".user-menu").inner_text().startswith("Library\nSubmit a paper")
         first = page.locator("article.card").first
         before = int(first.locator(".count").inner_text())
         first.locator("button.vote-button").click()
