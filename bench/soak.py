@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import contextlib
 import datetime as dt
 import os
@@ -44,10 +45,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -115,6 +117,13 @@ class Arrival:
     path: str
     account: int = 0
     data: dict[str, str] | None = None
+
+
+def _run_loop(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run the traffic on an event loop of its own thread: the caller's thread may already run
+    one (a test process whose Playwright browser is open), where ``asyncio.run`` refuses."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, coroutine).result()
 
 
 def kind_of(shape: str) -> str:
@@ -445,9 +454,9 @@ def run_soak(settings: Settings, corpus: Corpus, plan: Plan, log_dir: Path) -> t
         print(f"{jobs_done} jobs done by the worker; warm-up {plan.warmup:.0f} s", flush=True)
         watched = {"server": web, "worker": worker}
         run = Run()
-        asyncio.run(drive(base, corpus, warmup, Run(), -plan.warmup, watched, every))
+        _run_loop(drive(base, corpus, warmup, Run(), -plan.warmup, watched, every))
         print(f"soak: {len(measured)} requests over {seconds:.0f} s", flush=True)
-        asyncio.run(drive(base, corpus, measured, run, 0.0, watched, every))
+        _run_loop(drive(base, corpus, measured, run, 0.0, watched, every))
     verdict = judge(run, max(1, round(seconds / plan.window_seconds)), plan.window_seconds)
     mismatch = vote_mismatch(settings)
     verdict.lines.append(f"- vote counters vs vote rows after the run: {mismatch} apart")
