@@ -431,9 +431,8 @@ def collection_page(
     return templates.TemplateResponse(request, "collection.html", context)
 
 
-def _public_feed_items(
-    session: Session, request: Request, collection_id: int
-) -> tuple[Collection, list[FeedItem]]:
+def _collection_feed(session: Session, collection_id: int, extension: str) -> dict[str, Any]:
+    """What both feed builders take for a public collection: paths, title and items."""
     row_id_or_404(collection_id, "collection")
     try:
         collection = collections.readable_collection(session, None, collection_id)
@@ -446,7 +445,12 @@ def _public_feed_items(
         page=0,
         page_size=FEED_SIZE,
     )
-    return collection, [FeedItem(item.paper, item.saved_at) for item in result.items]
+    return {
+        "feed_path": f"/collections/{collection.id}/feed.{extension}",
+        "page_path": f"/collections/{collection.id}",
+        "title": f"{collection.name} (a collection of {collection.user.username})",
+        "items": [FeedItem(item.paper, item.saved_at) for item in result.items],
+    }
 
 
 @router.get(
@@ -455,17 +459,8 @@ def _public_feed_items(
     responses={**ATOM, **page(404)},
     summary="Atom feed of a public collection",
 )
-def collection_atom(
-    request: Request, collection_id: int, session: ReadSessionDep, settings: SettingsDep
-) -> Response:
-    collection, items = _public_feed_items(session, request, collection_id)
-    body = build_atom(
-        settings,
-        feed_path=f"/collections/{collection.id}/feed.atom",
-        page_path=f"/collections/{collection.id}",
-        title=f"{collection.name} (a collection of {collection.user.username})",
-        items=items,
-    )
+def collection_atom(collection_id: int, session: ReadSessionDep, settings: SettingsDep) -> Response:
+    body = build_atom(settings, **_collection_feed(session, collection_id, "atom"))
     return Response(body, media_type=ATOM_TYPE)
 
 
@@ -479,14 +474,7 @@ def collection_atom(
     summary="JSON Feed of a public collection",
 )
 def collection_json_feed(
-    request: Request, collection_id: int, session: ReadSessionDep, settings: SettingsDep
+    collection_id: int, session: ReadSessionDep, settings: SettingsDep
 ) -> JSONResponse:
-    collection, items = _public_feed_items(session, request, collection_id)
-    body = build_json_feed(
-        settings,
-        feed_path=f"/collections/{collection.id}/feed.json",
-        page_path=f"/collections/{collection.id}",
-        title=f"{collection.name} (a collection of {collection.user.username})",
-        items=items,
-    )
+    body = build_json_feed(settings, **_collection_feed(session, collection_id, "json"))
     return JSONResponse(body, media_type=JSON_FEED_TYPE)
