@@ -4,7 +4,7 @@ outside, in /proc/PID/maps, where each non-main arena is a 64 MiB-aligned 64 MiB
 
 from __future__ import annotations
 
-import asyncio
+import concurrent.futures
 import os
 import platform
 import signal
@@ -89,10 +89,14 @@ def test_the_cap_limits_the_arenas_of_new_threads(limit: int, capped: str, heaps
     assert (said, int(counted) in heaps) == (capped, True), counted
 
 
-async def _concurrent_pages(base_url: str, count: int) -> None:
-    """``count`` front pages at once: sync routes, so the server's thread pool grows."""
-    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
-        answers = await asyncio.gather(*(client.get("/") for _ in range(count)))
+def _concurrent_pages(base_url: str, count: int) -> None:
+    """``count`` front pages at once: sync routes, so the server's thread pool grows. Threads,
+    not ``asyncio.run``: a Playwright test earlier in the process leaves an event loop running."""
+    with (
+        httpx.Client(base_url=base_url, timeout=30) as client,
+        concurrent.futures.ThreadPoolExecutor(max_workers=count) as pool,
+    ):
+        answers = list(pool.map(lambda _: client.get("/"), range(count)))
     assert {answer.status_code for answer in answers} == {200}
 
 
@@ -111,7 +115,7 @@ def _serve_and_count_heaps(data_dir: Path, env_extra: dict[str, str]) -> int:
         base_url = f"http://127.0.0.1:{port}"
         wait_until_healthy(base_url, process=process)
         for _ in range(3):
-            asyncio.run(_concurrent_pages(base_url, 24))
+            _concurrent_pages(base_url, 24)
         return glibc_heaps(process.pid)
     finally:
         process.send_signal(signal.SIGINT)
