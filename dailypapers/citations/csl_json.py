@@ -23,6 +23,7 @@ from .entries import (
 from .fields import (
     arxiv_id_from,
     arxiv_id_from_doi,
+    bounded_int,
     clean_doi,
     clean_note,
     clean_text,
@@ -39,7 +40,7 @@ def parse_csl_json(text: str) -> ParsedFile:
     :raises CitationFileError: not JSON, not an array, or more than ``MAX_IMPORT_ENTRIES`` items.
     """
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_int=bounded_int)
     except (json.JSONDecodeError, RecursionError) as error:
         detail = (
             f" (line {error.lineno}, column {error.colno})"

@@ -21,6 +21,14 @@ _ARXIV_NOTE_LINE = re.compile(r"arxiv:\s*\S+(?:\s*\[[^\]]*\])?", re.IGNORECASE)
 # A bounded search: "99999999999999999999" holds no 4-digit year and never reaches int().
 _YEAR = re.compile(r"(?<!\d)(\d{4})(?!\d)", re.ASCII)
 MIN_YEAR, MAX_YEAR = 1000, 2999
+# Longer JSON integers mean nothing to a reference (and past 4,300 digits int() refuses them).
+MAX_INTEGER_DIGITS = 30
+
+
+def bounded_int(digits: str) -> int | None:
+    """``json.loads(..., parse_int=bounded_int)``: an integer too long to mean anything is no
+    value, so one such number cannot make the whole file unreadable."""
+    return int(digits) if len(digits.lstrip("-")) <= MAX_INTEGER_DIGITS else None
 
 
 def clean_text(value: object) -> str | None:

@@ -167,21 +167,27 @@ def _queue(session: Session, kind: str, library_import: LibraryImport, now: dt.d
 def restore_collections(
     session: Session, user: User, document: dict[str, Any], now: dt.datetime
 ) -> None:
-    """Make the collections a library JSON names that the user lacks (papers join later)."""
-    for item in document.get("collections") or []:
+    """Make the collections a library JSON names that the user lacks (papers join later). One
+    that cannot be made (a name too long, one collection too many) is left out: its papers are
+    still saved, and the rest of the file is kept."""
+    collections = document.get("collections")
+    for item in collections if isinstance(collections, list) else []:
         name = item.get("name") if isinstance(item, dict) else None
         if not isinstance(name, str) or not name.strip():
             continue
         if collection_named(session, user, name) is None:
             description = item.get("description")
-            create_collection(
-                session,
-                user,
-                name,
-                description=description if isinstance(description, str) else "",
-                is_public=item.get("is_public") is True,
-                now=now,
-            )
+            try:
+                create_collection(
+                    session,
+                    user,
+                    name,
+                    description=description if isinstance(description, str) else "",
+                    is_public=item.get("is_public") is True,
+                    now=now,
+                )
+            except LibraryError:
+                continue
 
 
 def _title_phrase(title: str) -> ParsedQuery | None:

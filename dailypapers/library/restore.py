@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from dailypapers.arxiv_ids import ArxivIdError, parse_arxiv_id
 from dailypapers.citations import MAX_IMPORT_BYTES, MAX_IMPORT_ENTRIES
+from dailypapers.citations.fields import bounded_int
 from dailypapers.library import LibraryError
 from dailypapers.library.collections import add_to_collection, collection_named
 from dailypapers.library.exports import LIBRARY_JSON_FORMAT
@@ -27,13 +28,16 @@ LIBRARY_JSON = "library_json"  # the ``LibraryImport.format`` of a restore
 
 
 def library_json(data: bytes) -> dict[str, Any] | None:
-    """The file as our JSON of everything, or None when it is not one."""
+    """The file as our JSON of everything, or None when it is not one. The account export
+    (``/account/export``) holds one under ``library``, and imports as it."""
     if len(data) > MAX_IMPORT_BYTES or data.lstrip()[:1] != b"{":
         return None
     try:
-        document = json.loads(data.decode("utf-8-sig"))
+        document = json.loads(data.decode("utf-8-sig"), parse_int=bounded_int)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return None
+    if isinstance(document, dict) and isinstance(document.get("library"), dict):
+        document = document["library"]
     if isinstance(document, dict) and document.get("format") == LIBRARY_JSON_FORMAT:
         return document
     return None
@@ -83,7 +87,7 @@ def restore_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
     for collection in _list(document, "collections"):
         if not isinstance(collection, dict) or not isinstance(collection.get("name"), str):
             continue
-        for paper in collection.get("papers") or []:
+        for paper in _list(collection, "papers"):
             row = row_for(paper)
             if row is not None:
                 row["restore"].setdefault("collections", []).append(collection["name"])

@@ -87,6 +87,15 @@ def test_bad_items_are_reported_and_the_rest_kept() -> None:
     ]
 
 
+def test_integers_too_long_for_python_are_no_value() -> None:
+    """json.loads refuses integers of over 4,300 digits (a ValueError, once a 500): such a
+    number is no value, and the entry around it is kept."""
+    huge = "9" * 5_000
+    text = f'[{{"title": "Kept", "issued": {{"date-parts": [[{huge}]]}}, "page": {huge}}}]'
+    (entry,) = parse_csl_json(text).entries
+    assert (entry.title, entry.year) == ("Kept", None)
+
+
 def test_more_items_than_the_limit_are_refused() -> None:
     with pytest.raises(CitationFileError, match="more than 20,000 entries"):
         parse_csl_json(json.dumps([{"title": "x"}] * (MAX_IMPORT_ENTRIES + 1)))

@@ -184,3 +184,60 @@ def test_account_export_holds_the_library_and_deletion_removes_it(
             ), model.__name__
         members = session.scalar(select(func.count()).select_from(CollectionPaper))
         assert members == 2  # the keeper's collection only
+
+
+def test_a_hand_made_library_json_keeps_what_it_can(demo_settings: Settings) -> None:
+    """An integer too long for Python (once a 500), a collection whose name is too long (once
+    the whole file refused) and ``papers`` given as one string (once read letter by letter)
+    spoil nothing else."""
+    with db_session(demo_settings) as session:
+        first, second = session.scalars(select(Paper).order_by(Paper.id).limit(2))
+        document = {
+            "format": exports.LIBRARY_JSON_FORMAT,
+            "version": 1,
+            "saves": [{"arxiv_id": first.arxiv_id}, {"arxiv_id": second.arxiv_id}],
+            "collections": [
+                {"name": "x" * 500, "papers": [first.arxiv_id]},
+                {"name": "Kept", "papers": [first.arxiv_id]},
+                {"name": "One string", "papers": second.arxiv_id},
+            ],
+        }
+        body = json.dumps(document)[:-1] + ', "size": ' + "9" * 5_000 + "}"
+        fresh = user_named(session, demo_settings, "fresh")
+        started = imports.start_import(
+            session,
+            demo_settings,
+            fresh,
+            body.encode(),
+            "library.json",
+            collection_name=None,
+            now=NOW,
+        )
+        session.commit()
+        assert started.format == "library_json"
+        assert [o["outcome"] for o in started.outcomes] == ["matched", "matched"]
+        assert saved_ids(session, fresh) == {first.arxiv_id, second.arxiv_id}
+        shelves = {shelf.name: count for shelf, count in collections.collections_of(session, fresh)}
+        assert shelves == {"Kept": 1, "One string": 0}
+
+
+def test_the_account_export_imports_as_a_library(demo_settings: Settings) -> None:
+    """ "Download your data" then import it into a fresh account: the library comes back."""
+    with db_session(demo_settings) as session:
+        owner = user_named(session, demo_settings, "owner")
+        _library(session, owner, 6)
+        body = json.dumps(accounts.export_data(session, owner), default=str).encode()
+        fresh = user_named(session, demo_settings, "fresh")
+        started = imports.start_import(
+            session,
+            demo_settings,
+            fresh,
+            body,
+            "dailypapers-owner.json",
+            collection_name=None,
+            now=NOW,
+        )
+        session.commit()
+        assert started.format == "library_json"
+        assert saved_ids(session, fresh) == saved_ids(session, owner)
+        assert _notes(session, fresh) == _notes(session, owner)
