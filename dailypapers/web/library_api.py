@@ -24,8 +24,7 @@ from dailypapers.library import (
     saves,
 )
 from dailypapers.library.listing import LibraryQuery, Sort, library_page
-from dailypapers.models import Collection, Note, User
-from dailypapers.papers import get_paper
+from dailypapers.models import Collection, Note, Paper, User
 from dailypapers.schemas import (
     CollectionIn,
     CollectionOut,
@@ -167,8 +166,14 @@ def states(
     wanted = list(dict.fromkeys(arxiv_id_or_400(part) for part in ids.split(",") if part.strip()))
     if len(wanted) > MAX_LIMIT:
         raise HTTPException(400, f"Ask for at most {MAX_LIMIT} papers at a time.")
-    papers = {arxiv_id: get_paper(session, arxiv_id) for arxiv_id in wanted}
-    found = {arxiv_id: paper.id for arxiv_id, paper in papers.items() if paper is not None}
+    stored = dict(
+        session.execute(
+            select(Paper.arxiv_id, Paper.id).where(
+                Paper.arxiv_id.in_(wanted), Paper.hidden_at.is_(None)
+            )
+        ).all()
+    )
+    found = {arxiv_id: stored[arxiv_id] for arxiv_id in wanted if arxiv_id in stored}
     by_id = marks.states_for(session, user, list(found.values()))
     return {a: _state_out(by_id.get(pid, marks.NO_STATE)) for a, pid in found.items()}
 

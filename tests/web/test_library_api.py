@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from dailypapers.config import Settings
 from dailypapers.web.app import create_app
 from tests.factories import api_token, make_user
+from tests.support.queries import QueryCounter
 from tests.support.web_client import csrf_token, form, sign_in
 
 pytestmark = pytest.mark.both_backends
@@ -48,6 +49,26 @@ def test_save_mark_and_read_back_the_library(client: TestClient) -> None:
     assert states[OTHER] == dict.fromkeys(states[OTHER], False)
     assert client.delete(f"/api/me/saves/{PAPER}").json()["saved"] is False
     assert client.get("/api/me/library").json()["total"] == 0
+
+
+def test_states_take_a_fixed_number_of_statements(client: TestClient) -> None:
+    """Asking for 100 papers' states costs what asking for 2 does (it was two statements a
+    paper); hidden and unknown papers are left out."""
+    month = client.get("/api/daily_papers", params={"month": "2026-02", "limit": 100}).json()
+    ids = [item["paper"]["id"] for item in month]
+    for arxiv_id in ids[:60]:
+        client.put(f"/api/me/marks/read/{arxiv_id}")
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    counts = []
+    for wanted in (ids[:2], ids[:100]):
+        with QueryCounter(engine) as counter:
+            answer = client.get("/api/me/states", params={"ids": ",".join(wanted)})
+        assert answer.status_code == 200
+        assert list(answer.json()) == wanted
+        counts.append(counter.count)
+    assert counts[0] == counts[1]
+    unknown = client.get("/api/me/states", params={"ids": f"{PAPER},2601.99999"}).json()
+    assert list(unknown) == [PAPER]
 
 
 def test_collections_and_notes(client: TestClient, app_settings: Settings) -> None:
