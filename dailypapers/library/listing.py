@@ -1,9 +1,9 @@
 """The library page: a user's saved papers, sorted, filtered by collection, searched.
 
 Search within the library speaks the language of ``/search`` (words, ``"phrases"``, ``-word``,
-and filters such as ``author:`` or ``cat:``), restricted to the user's papers and matched by
-words: every word must be there, best match first (a library is small enough to read whole,
-so no approximate stage is needed).
+filters such as ``author:`` or ``cat:``, an arXiv id or paper URL), restricted to the user's
+papers and matched by words: every word must be there, best match first (a library is small
+enough to read whole, so no approximate stage is needed).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from dailypapers.library import LibraryError
@@ -90,16 +90,24 @@ def library_page(
             parsed = parse_query(query.q)
         except QueryError as exc:
             raise LibraryError(str(exc)) from None
+        # An arXiv id or paper URL names one paper, pinned first as on /search.
+        pinned = Paper.arxiv_id == parsed.arxiv_id if parsed.arxiv_id else None
         if match_terms(parsed):
             mine = select(Save.paper_id).where(Save.user_id == user.id)
             matched = matching(session, parsed, Paper.id.in_(mine))
-            base = base.where(Paper.id.in_(matched.order_by(None)))
+            found = Paper.id.in_(matched.order_by(None))
+            base = base.where(found if pinned is None else or_(pinned, found))
             if sort == "relevance":
                 saved: dict[int, dt.datetime] = dict(session.execute(base.where(owned)).all())
                 ranked = [p for p in session.scalars(matched) if p in saved]
+                if pinned is not None:
+                    top = [p for p in session.scalars(select(Paper.id).where(pinned)) if p in saved]
+                    ranked = top + [p for p in ranked if p not in top]
                 return _page(session, ranked, saved, page, page_size, sort)
         else:
             base = base.where(allowed_clause(parsed))
+            if pinned is not None:
+                base = base.where(pinned)
     if sort == "relevance":
         sort = "saved"  # no words to be relevant to
     total = session.scalar(select(func.count()).select_from(base.where(owned).subquery())) or 0

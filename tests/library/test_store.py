@@ -233,3 +233,30 @@ def test_the_library_sorts_filters_and_searches_only_the_users_papers(
         assert {i.paper.id for i in found.items} <= {p.id for p in papers}
         with pytest.raises(LibraryError):
             library_page(session, user, LibraryQuery(q="from:banana"), page=0, page_size=10)
+
+
+def test_an_arxiv_id_or_link_finds_that_paper_in_the_library(demo_settings: Settings) -> None:
+    """As on /search, an id or paper URL names one paper; it was ignored, which listed the
+    whole library."""
+    with db_session(demo_settings) as session:
+        user = _user(session, demo_settings)
+        papers = _papers(session, 5)
+        for n, paper in enumerate(papers):
+            saves.save(session, user, paper.id, NOW + dt.timedelta(minutes=n))
+        wanted = papers[2]
+
+        def found(q: str, sort: str = "saved") -> list[int]:
+            query = LibraryQuery(q=q, sort=sort)  # type: ignore[arg-type]
+            return [
+                i.paper.id for i in library_page(session, user, query, page=0, page_size=10).items
+            ]
+
+        assert found(wanted.arxiv_id) == [wanted.id]
+        assert found(f"https://arxiv.org/abs/{wanted.arxiv_id}v2", "relevance") == [wanted.id]
+        assert found(f"https://huggingface.co/papers/{wanted.arxiv_id}") == [wanted.id]
+        unsaved = session.scalars(select(Paper).order_by(Paper.id.desc()).limit(1)).one()
+        assert found(unsaved.arxiv_id) == []
+        word = papers[0].title.split()[0]
+        both = found(f"{word} {wanted.arxiv_id}", "relevance")
+        assert both[0] == wanted.id
+        assert papers[0].id in both
