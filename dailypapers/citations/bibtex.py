@@ -195,8 +195,8 @@ def write_bibtex(papers: Iterable[CitedPaper]) -> str:
         authors = [_author_field(name) for name in paper.authors if name.strip()]
         if authors:
             fields.append(("author", " and ".join(authors)))
-        if paper.published is not None:
-            fields.append(("year", str(paper.published.year)))
+        if paper.year is not None:
+            fields.append(("year", str(paper.year)))
         fields += [("eprint", paper.arxiv_id), ("archivePrefix", "arXiv")]
         if paper.primary_category:
             fields.append(("primaryClass", latex.escape(paper.primary_category)))
@@ -228,7 +228,7 @@ def _base_key(paper: CitedPaper) -> str:
     """arXiv's key shape: family name, year, then the first two significant title words."""
     family_words = split_display_name(paper.authors[0])[1].split() if paper.authors else []
     family = _ascii_word(family_words[-1]) if family_words else ""
-    year = str(paper.published.year) if paper.published else ""
+    year = str(paper.year or "")
     words = [_ascii_word(word) for word in paper.title.split()]
     significant = [word for word in words if word and word not in _KEY_STOPWORDS][:2]
     key = family + year + "".join(significant)

@@ -143,6 +143,8 @@ def write_csl_json(papers: Iterable[CitedPaper]) -> str:
         if paper.published is not None:
             date = paper.published
             item["issued"] = {"date-parts": [[date.year, date.month, date.day]]}
+        elif paper.year is not None:
+            item["issued"] = {"date-parts": [[paper.year]]}
         item |= {
             "URL": abs_url(paper.arxiv_id),
             "DOI": f"10.48550/arXiv.{paper.arxiv_id}",

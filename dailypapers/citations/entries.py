@@ -12,6 +12,8 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .fields import year_of_arxiv_id
+
 CitationFormat = Literal["bibtex", "csl_json", "ris", "ids"]
 
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
@@ -85,3 +87,9 @@ class CitedPaper:
     primary_category: str | None = None
     abstract: str | None = None
     note: str | None = None
+
+    @property
+    def year(self) -> int | None:
+        """The publication year, else the one the id names (a paper known only from a Hugging
+        Face list has no arXiv date)."""
+        return self.published.year if self.published else year_of_arxiv_id(self.arxiv_id)

@@ -64,6 +64,16 @@ def year_from(value: object) -> int | None:
     return year if MIN_YEAR <= year <= MAX_YEAR else None
 
 
+def year_of_arxiv_id(arxiv_id: str) -> int | None:
+    """The year a canonical arXiv id names (``2602.02185`` → 2026, ``hep-th/9901001`` → 1999):
+    its YYMM is the month of the first version, the year arXiv's own "Export BibTeX" writes."""
+    digits = arxiv_id.rsplit("/", 1)[-1][:2]
+    if not digits.isdigit():
+        return None
+    yy = int(digits)
+    return 1900 + yy if yy >= 91 else 2000 + yy  # old-style ids began in 1991
+
+
 def clean_doi(value: object) -> str | None:
     """The bare DOI (``10.…/…``) from a DOI, ``doi:`` reference or doi.org URL."""
     text = clean_text(value)

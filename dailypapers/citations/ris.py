@@ -160,8 +160,9 @@ def write_ris(papers: Iterable[CitedPaper]) -> str:
             "title": " ".join(paper.title.split()),
             "authors": [_ris_name(name) for name in paper.authors if name.strip()],
         }
+        if paper.year is not None:
+            reference["year"] = str(paper.year)
         if paper.published is not None:
-            reference["year"] = str(paper.published.year)
             reference["date"] = paper.published.strftime("%Y/%m/%d/")
         reference |= {
             "doi": f"10.48550/arXiv.{paper.arxiv_id}",

@@ -88,8 +88,13 @@ def _expected(paper: CitedPaper, *, note_lines_trimmed: bool = False) -> tuple[o
     if note is not None and note_lines_trimmed:
         note = "\n".join(line.strip() for line in note.replace("\r", "\n").split("\n"))
     authors = tuple(clean_text(name) for name in paper.authors if clean_text(name))
-    year = paper.published.year if paper.published else None
+    year = paper.published.year if paper.published else _id_year(paper.arxiv_id)
     return (paper.arxiv_id, clean_text(paper.title), authors, year, clean_note(note))
+
+
+def _id_year(arxiv_id: str) -> int:
+    yy = int(arxiv_id.split("/")[-1][:2])
+    return 1900 + yy if yy >= 91 else 2000 + yy
 
 
 def _got(parsed: ParsedFile) -> list[tuple[object, ...]]:
@@ -164,6 +169,25 @@ def test_bibtex_has_arxivs_export_form_and_unique_keys() -> None:
     )
     keys = [line.split("{")[1].rstrip(",") for line in text.splitlines() if line.startswith("@")]
     assert keys == ["vaswani2017attentionneed", "vaswani2017attention", "vaswani2017attentiona"]
+
+
+def test_a_paper_without_a_date_takes_the_year_its_id_names() -> None:
+    """Papers known only from Hugging Face lists have no arXiv date (every paper of the demo
+    month): the id's YYMM is the first version's month, the year arXiv's own export writes."""
+    undated = [
+        CitedPaper("2602.02185", "Vision Benchmark", ("Yu Zeng",)),
+        CitedPaper("hep-th/9901001", "Old"),
+    ]
+    bibtex = write_bibtex(undated)
+    assert "@misc{zeng2026visionbenchmark," in bibtex
+    assert [e.year for e in parse_bibtex(bibtex).entries] == [2026, 1999]
+    assert [item["issued"] for item in json.loads(write_csl_json(undated))] == [
+        {"date-parts": [[2026]]},
+        {"date-parts": [[1999]]},
+    ]
+    ris = write_ris(undated)
+    assert "PY  - 2026" in ris
+    assert "DA  - " not in ris
 
 
 def test_names_with_commas_survive_bibtex_and_csl_json() -> None:
