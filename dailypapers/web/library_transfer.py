@@ -9,7 +9,9 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUpload
@@ -143,7 +145,13 @@ async def _import_body(request: Request) -> tuple[bytes, str | None, str | None]
         return data, filename, collection
     try:
         body = ImportIn.model_validate_json(await request.body())
-    except ValueError:
+    except ValidationError as exc:
+        # A JSON object with a bad field says which (as any request body does); anything else
+        # is not the expected shape at all.
+        fields = [e for e in exc.errors() if e["type"] not in ("json_invalid", "model_type")]
+        if fields:
+            located = [{**e, "loc": ("body", *e["loc"])} for e in fields]
+            raise RequestValidationError(located) from None
         raise HTTPException(
             400, 'Send {"text": "...", "filename": "refs.bib"} as JSON, or a multipart file.'
         ) from None

@@ -51,6 +51,20 @@ def test_save_mark_and_read_back_the_library(client: TestClient) -> None:
     assert client.get("/api/me/library").json()["total"] == 0
 
 
+def test_a_json_import_with_a_bad_field_says_which(client: TestClient) -> None:
+    """It said only 'Send {"text": …} as JSON', whatever was wrong."""
+    too_long = client.post("/api/me/imports", json={"text": PAPER, "filename": "a" * 201})
+    assert too_long.status_code == 400
+    assert too_long.json()["error"] == "body.filename: String should have at most 200 characters"
+    not_text = client.post("/api/me/imports", json={"text": 5})
+    assert not_text.json()["error"] == "body.text: Input should be a valid string"
+    not_json = client.post(
+        "/api/me/imports", content=b"{", headers={"content-type": "application/json"}
+    )
+    assert not_json.status_code == 400
+    assert not_json.json()["error"].startswith('Send {"text"')
+
+
 def test_states_take_a_fixed_number_of_statements(client: TestClient) -> None:
     """Asking for 100 papers' states costs what asking for 2 does (it was two statements a
     paper); hidden and unknown papers are left out."""
