@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from dailypapers.config import Settings
+from dailypapers.library import collections, saves
 from dailypapers.models import Collection, PaperMark, Save, User
 from dailypapers.web.app import create_app
 from tests.factories import make_user
@@ -116,6 +117,17 @@ def test_a_note_is_private_sanitized_and_saves_the_paper(
         assert "<strong>mine</strong>" not in other.get(f"/papers/{PAPER}").text
     with db_session(demo_settings) as session:
         assert session.scalars(select(Save)).one()
+
+
+def test_long_text_is_stopped_in_the_browser_before_it_is_lost(client: TestClient) -> None:
+    """A note or description over the limit came back as an error page and the text was gone:
+    the fields carry the limits, so a browser stops at them (no JavaScript needed)."""
+    note_box = client.get(f"/papers/{PAPER}").text
+    assert re.search(rf'<textarea name="body"[^>]* maxlength="{saves.MAX_NOTE_CHARS}"', note_box)
+    made = form(client, "/collections", {"name": "Shelf"}, follow_redirects=False)
+    edit = client.get(made.headers["location"]).text
+    limit = collections.MAX_DESCRIPTION_CHARS
+    assert re.search(rf'<textarea id="collection-description"[^>]* maxlength="{limit}"', edit)
 
 
 def test_collections_are_private_until_made_public(
