@@ -59,6 +59,15 @@ def refused(exc: LibraryError) -> HTTPException:
     return HTTPException(404 if isinstance(exc, NotFoundError) else 400, str(exc))
 
 
+def _back_to_card(request: Request, paper: Paper) -> str:
+    """Back to the page the form was on, at the paper's card (a long list would otherwise
+    reload at its top after every click), or at the library box of the paper's own page."""
+    own_page = f"/papers/{paper.arxiv_id}"
+    target = back(request, own_page)
+    anchor = "library" if target == own_page else f"paper-{paper.arxiv_id}"
+    return f"{target}#{anchor}"
+
+
 # Save, mark, note (forms on every card and on the paper page) ---------------------------------
 
 
@@ -86,7 +95,7 @@ def save_form(
             saves.save(session, user, paper.id, _now())
     except LibraryError as exc:
         raise refused(exc) from None
-    return RedirectResponse(back(request, f"/papers/{paper.arxiv_id}"), status_code=303)
+    return RedirectResponse(_back_to_card(request, paper), status_code=303)
 
 
 @router.post(
@@ -110,7 +119,7 @@ def mark_form(
         raise HTTPException(400, f"mark must be one of {', '.join(marks.MARKS)}.")
     limit_or_429(request, session, settings, user, "library")
     marks.set_mark(session, user, paper.id, mark, on=on != "0", now=_now())
-    return RedirectResponse(back(request, f"/papers/{paper.arxiv_id}"), status_code=303)
+    return RedirectResponse(_back_to_card(request, paper), status_code=303)
 
 
 @router.post(
@@ -171,7 +180,7 @@ def paper_collections_form(
             collections.add_to_collection(session, user, collection_id, [paper.id], now)
     except LibraryError as exc:
         raise refused(exc) from None
-    return RedirectResponse(back(request, f"/papers/{paper.arxiv_id}"), status_code=303)
+    return RedirectResponse(_back_to_card(request, paper), status_code=303)
 
 
 @router.get(

@@ -50,8 +50,9 @@ def test_save_from_a_card_then_find_it_in_the_library(client: TestClient) -> Non
         follow_redirects=False,
     )
     assert saved.status_code == 303
-    assert saved.headers["location"] == DAY
+    assert saved.headers["location"] == f"{DAY}#paper-{PAPER}"  # back at the card, not the top
     card = _card(client.get(DAY).text, PAPER)
+    assert f'id="paper-{PAPER}"' in card
     assert 'class="badge saved"' in card
     assert re.search(r'save-button" aria-pressed="true">Saved<', card)
     library = client.get("/library")
