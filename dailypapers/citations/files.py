@@ -75,7 +75,7 @@ def parse_file(data: bytes, filename: str | None = None) -> ParsedFile:
     """
     if len(data) > MAX_IMPORT_BYTES:
         raise CitationFileError(
-            f"the file is {len(data) / 1024 / 1024:.1f} MiB; files up to "
+            f"the file is over {MAX_IMPORT_BYTES // 1024 // 1024} MiB; files up to "
             f"{MAX_IMPORT_BYTES // 1024 // 1024} MiB can be imported (split it into smaller files)"
         )
     text, encoding = decode(data)

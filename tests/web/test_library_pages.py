@@ -131,6 +131,20 @@ def test_long_text_is_stopped_in_the_browser_before_it_is_lost(client: TestClien
     assert re.search(rf'<textarea id="collection-description"[^>]* maxlength="{limit}"', edit)
 
 
+def test_an_import_waiting_for_arxiv_says_how_many_papers_it_waits_for(
+    client: TestClient,
+) -> None:
+    """It said "Fetching papers from arXiv: 2 of 2 done" while one was still to come."""
+    posted = form(
+        client, "/library/import", {"text": f"{PAPER}\n2606.99999"}, follow_redirects=False
+    )
+    assert posted.status_code == 303
+    page = client.get(posted.headers["location"]).text
+    assert 'http-equiv="refresh"' in page
+    assert "Waiting for arXiv: 1 of 2 entries still to fetch" in page
+    assert "2 of 2 done" not in page
+
+
 def test_collections_are_private_until_made_public(
     demo_settings: Settings, client: TestClient
 ) -> None:
