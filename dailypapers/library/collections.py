@@ -69,9 +69,11 @@ def create_collection(
         created_at=now,
         updated_at=now,
     )
-    session.add(collection)
     try:
+        # Added inside the savepoint: begin_nested() flushes what is pending first, and an
+        # insert flushed there would fail the whole transaction instead of the savepoint.
         with session.begin_nested():
+            session.add(collection)
             session.flush()
     except IntegrityError:  # the same name made at the same moment in another tab
         raise LibraryError(f"You already have a collection named {clean!r}.") from None

@@ -130,9 +130,15 @@ def start_import(
         )
     collection_id = None
     if collection_name is not None and collection_name.strip():
-        collection = collection_named(session, user, collection_name) or create_collection(
-            session, user, collection_name, now=now
-        )
+        collection = collection_named(session, user, collection_name)
+        if collection is None:
+            try:
+                collection = create_collection(session, user, collection_name, now=now)
+            except LibraryError:
+                # Another tab made it while this insert waited: use it (else the error stands).
+                collection = collection_named(session, user, collection_name)
+                if collection is None:
+                    raise
         collection_id = collection.id
     if document is not None:
         restore_collections(session, user, document, now)

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dailypapers.config import Settings
-from dailypapers.db import make_engine, make_session_factory
+from dailypapers.db import make_engine, make_session_factory, write_transaction
 from dailypapers.jobs import JobContext
 from dailypapers.library import LibraryError, NotFoundError, imports, saves
-from dailypapers.library.collections import collection_named, collections_of
+from dailypapers.library.collections import collection_named, collections_of, create_collection
 from dailypapers.models import LibraryImport, Paper, Save, User
 from tests.library.helpers import (
     FETCHABLE,
@@ -378,3 +379,58 @@ def test_imports_are_private_to_their_owner(demo_settings: Settings) -> None:
             imports.import_status(session, other, started.id + 999)
         assert imports.recent_imports(session, other, 10) == []
         assert [i.id for i in imports.recent_imports(session, owner, 10)] == [started.id]
+
+
+def test_an_import_naming_a_collection_made_at_that_moment_uses_it(
+    demo_settings: Settings,
+) -> None:
+    """Two tabs importing into the same new collection: the second waits on the first's
+    insert and then used to fail whole ("You already have a collection named …")."""
+    engine = make_engine(demo_settings)
+    factory = make_session_factory(engine)
+    with factory() as session:
+        user = user_named(session, demo_settings, "racer")
+        session.commit()
+        user_id = user.id
+        (paper,) = plain_papers(session, 1)
+        arxiv_id = paper.arxiv_id
+    results: list[object] = []
+    started = threading.Event()
+
+    def second_tab() -> None:
+        with factory() as session:
+            racer = session.get(User, user_id)
+            assert racer is not None
+            started.set()
+            try:
+                with write_transaction(session):
+                    row = imports.start_import(
+                        session,
+                        demo_settings,
+                        racer,
+                        arxiv_id.encode(),
+                        None,
+                        collection_name="Race",
+                        now=NOW,
+                    )
+                    results.append(row.outcomes[0]["outcome"])
+            except LibraryError as exc:
+                results.append(exc)
+
+    with factory() as first:
+        racer = first.get(User, user_id)
+        assert racer is not None
+        with write_transaction(first):
+            create_collection(first, racer, "Race", now=NOW)
+            thread = threading.Thread(target=second_tab)
+            thread.start()
+            started.wait()
+            thread.join(timeout=1.0)  # the second tab now waits on this insert
+    thread.join()
+    with factory() as session:
+        racer = session.get(User, user_id)
+        assert racer is not None
+        shelves = [(shelf.name, count) for shelf, count in collections_of(session, racer)]
+    engine.dispose()
+    assert results == ["matched"]
+    assert shelves == [("Race", 1)]
