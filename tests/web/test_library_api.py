@@ -122,7 +122,14 @@ def test_import_json_and_multipart_then_export(client: TestClient) -> None:
         (2, "matched"),
         (3, "unparseable"),
     ]
-    assert client.get(f"/api/me/imports/{result['id']}").json()["id"] == result["id"]
+    assert client.get(f"/api/me/imports/{result['id']}").json()["outcomes"] == result["outcomes"]
+    # The list is a summary: with every outcome, a few 20,000-entry imports made it megabytes.
+    (listed,) = client.get("/api/me/imports").json()
+    assert (listed["id"], listed["counts"], listed["outcomes"]) == (
+        result["id"],
+        result["counts"],
+        [],
+    )
     bib = client.get("/api/me/export", params={"format": "bibtex"})
     assert bib.headers["content-type"].startswith("application/x-bibtex")
     assert f"eprint={{{PAPER}}}" in bib.text
