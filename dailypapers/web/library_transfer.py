@@ -308,7 +308,12 @@ def import_result_page(
         row = imports.import_status(session, user, import_id)
     except NotFoundError as exc:
         raise refused(exc) from None
-    context = {"row": row, "counts": imports.outcome_counts(row)}
+    # A large import's table (megabytes) is left out while the page reloads itself.
+    context = {
+        "row": row,
+        "counts": imports.outcome_counts(row),
+        "inline_limit": imports.INLINE_LIMIT,
+    }
     return templates.TemplateResponse(request, "library_import_result.html", context)
 
 

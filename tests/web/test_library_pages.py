@@ -145,6 +145,17 @@ def test_an_import_waiting_for_arxiv_says_how_many_papers_it_waits_for(
     assert "2 of 2 done" not in page
 
 
+def test_a_large_import_in_progress_reloads_without_its_table(client: TestClient) -> None:
+    """The page reloads every few seconds: with a row per entry it was megabytes each time."""
+    ids = "\n".join(f"2606.{n:05d}" for n in range(1, 602))
+    posted = form(client, "/library/import", {"text": ids}, follow_redirects=False)
+    page = client.get(posted.headers["location"]).text
+    assert 'http-equiv="refresh"' in page
+    assert "Matching entries: 0 of 601 done" in page
+    assert '<table class="outcomes">' not in page
+    assert len(page) < 20_000
+
+
 def test_collections_are_private_until_made_public(
     demo_settings: Settings, client: TestClient
 ) -> None:
