@@ -96,6 +96,7 @@ def test_save_find_in_library_mark_read_and_see_it_collapsed(
 
     # Save from the day page's card: back on the same page, the card says so.
     card = _card(page, SAVED)
+    title = card.locator("h3 a").inner_text()
     expect(card.locator("button.save-button")).to_have_text("Save")
     _press(page, card, "Save", DAY)
     expect(card.locator("button.save-button")).to_have_text("Saved")
@@ -143,8 +144,7 @@ def test_save_find_in_library_mark_read_and_see_it_collapsed(
     expect(_card(page, untouched)).to_be_visible()
     expect(page.locator("details.collapsed-card")).to_have_count(2)
     expect(page.locator("article.card:visible")).to_have_count(len(ids) - 2)
-    title = page.locator(f'[data-paper-id="{SAVED}"] h3 a')
-    assert title.inner_text() in summary.inner_text()
+    expect(summary).to_contain_text(title)
 
     # Opening the summary needs no script: the whole card shows again.
     summary.click()
