@@ -38,6 +38,16 @@ def _card(html: str, arxiv_id: str) -> str:
     return html[start : html.index("</article>", start)]
 
 
+def _folded(html: str, arxiv_id: str) -> str | None:
+    """The summary line of the paper's card when it is collapsed, else ``None``."""
+    found = re.search(
+        rf'<details class="collapsed-card" data-paper-id="{arxiv_id}"><summary>(.*?)</summary>',
+        html,
+        re.S,
+    )
+    return found[1].strip() if found else None
+
+
 def test_save_from_a_card_then_find_it_in_the_library(client: TestClient) -> None:
     day = client.get(DAY).text
     assert f'action="/papers/{PAPER}/save"' in _card(day, PAPER)
@@ -67,14 +77,10 @@ def test_marks_show_on_cards_and_dismissed_papers_collapse(
     # Not followed: the redirect goes to the paper page, which would mark it opened.
     form(client, f"/papers/{PAPER}/mark", {"mark": "dismissed", "on": "1"}, follow_redirects=False)
     day = client.get(DAY).text
-    assert re.search(
-        rf'<details class="collapsed-card" data-paper-id="{PAPER}"><summary>'
-        r'\s*<span class="badge dismissed">',
-        day,
-    )
+    assert (_folded(day, PAPER) or "").startswith('<span class="badge dismissed">')
     form(client, "/library/settings", {})  # both collapses off
     day = client.get(DAY).text
-    assert f'<details class="collapsed-card" data-paper-id="{PAPER}"' not in day
+    assert _folded(day, PAPER) is None
     assert 'class="badge dismissed"' in _card(day, PAPER)
     form(client, f"/papers/{PAPER}/mark", {"mark": "read", "on": "1"})
     assert 'class="badge seen">read' in _card(client.get(DAY).text, PAPER)
@@ -83,6 +89,25 @@ def test_marks_show_on_cards_and_dismissed_papers_collapse(
         assert mark.read_at is not None
         assert mark.dismissed_at is not None
     assert form(client, f"/papers/{PAPER}/mark", {"mark": "bogus"}).status_code == 400
+
+
+def test_collapse_seen_folds_opened_papers_and_saved_ones_once_read(client: TestClient) -> None:
+    """A saved paper only opened stays open (kept to be read); marked read, it folds."""
+    day = client.get(DAY).text
+    other = re.findall(r'<article class="card" data-paper-id="([0-9.]+)"', day)[1]
+    form(client, "/library/settings", {"collapse_seen": "1"})
+    form(client, f"/papers/{PAPER}/save", {"action": "save"})
+    for arxiv_id in (PAPER, other):
+        assert client.get(f"/papers/{arxiv_id}").status_code == 200  # opened: seen
+    day = client.get(DAY).text
+    assert (_folded(day, other) or "").startswith('<span class="badge seen">seen</span>')
+    assert _folded(day, PAPER) is None
+    form(client, f"/papers/{PAPER}/mark", {"mark": "read", "on": "1"}, follow_redirects=False)
+    assert (_folded(client.get(DAY).text, PAPER) or "").startswith(
+        '<span class="badge saved">saved</span> <span class="badge seen">read</span>'
+    )
+    form(client, "/library/settings", {"collapse_dismissed": "1"})  # seen papers unfolded
+    assert '<details class="collapsed-card"' not in client.get(DAY).text
 
 
 def test_opening_a_paper_marks_it_seen(client: TestClient, demo_settings: Settings) -> None:
