@@ -6,13 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from dailypapers.config import Settings
-from dailypapers.models import Collection, PaperMark, Save, User
+from dailypapers.models import Collection, Paper, PaperMark, Save, User
 from dailypapers.web.app import create_app
 from tests.factories import make_user
 from tests.support.database import db_session
@@ -108,6 +109,20 @@ def test_collapse_seen_folds_opened_papers_and_saved_ones_once_read(client: Test
     )
     form(client, "/library/settings", {"collapse_dismissed": "1"})  # seen papers unfolded
     assert '<details class="collapsed-card"' not in client.get(DAY).text
+
+
+def test_search_results_and_the_web_digest_show_the_readers_marks(
+    client: TestClient, demo_settings: Settings
+) -> None:
+    with db_session(demo_settings) as session:
+        title = session.scalars(select(Paper.title).where(Paper.arxiv_id == PAPER)).one()
+    form(client, f"/papers/{PAPER}/save", {"action": "save"})
+    pages = ("/digests/daily/2026-02-10", f"/search?q={quote(title)}")
+    for path in pages:
+        assert 'class="badge saved"' in _card(client.get(path).text, PAPER), path
+    client.cookies.clear()
+    for path in pages:
+        assert 'class="badge saved"' not in client.get(path).text, path
 
 
 def test_opening_a_paper_marks_it_seen(client: TestClient, demo_settings: Settings) -> None:
