@@ -4,6 +4,7 @@ public pages and feeds, another user's view, and the fixed statement count of li
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 from collections.abc import Iterator
 from urllib.parse import quote
@@ -13,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from dailypapers.config import Settings
+from dailypapers.library import saves
 from dailypapers.models import Collection, Paper, PaperMark, Save, User
 from dailypapers.web.app import create_app
 from tests.factories import make_user
@@ -218,6 +220,28 @@ def test_library_search_and_sort(client: TestClient) -> None:
     assert bad.status_code == 400
     assert 'role="alert"' in bad.text
     assert client.get("/library?sort=nonsense").status_code == 400
+
+
+def test_library_pages_keep_the_sort_and_search_in_their_links(
+    client: TestClient, demo_settings: Settings
+) -> None:
+    with db_session(demo_settings) as session:
+        user = session.scalars(select(User).where(User.username == "ada")).one()
+        papers = session.scalars(select(Paper.id).order_by(Paper.id).limit(53)).all()
+        saves.save_many(session, user, list(papers), dt.datetime.now(dt.UTC))
+        session.commit()
+    first = client.get("/library?sort=published").text
+    assert len(re.findall(r'<article class="card', first)) == 50
+    link = re.search(r'<a rel="next" href="([^"]+)"', first)
+    assert link, "no next page link"
+    assert link[1] == "/library?sort=published&amp;page=2"
+    second = client.get(html.unescape(link[1])).text
+    assert len(re.findall(r'<article class="card', second)) == 3
+    assert '<a rel="prev" href="/library?sort=published&amp;page=1"' in second
+    assert 'rel="next"' not in second
+    # The filter form's "All saved papers" option sends an empty collection.
+    assert client.get("/library?q=&sort=saved&collection=").status_code == 200
+    assert client.get("/library/export?collection=").status_code == 200
 
 
 def test_signed_out_readers_see_no_library_forms(demo_settings: Settings) -> None:
