@@ -4,7 +4,7 @@ subscriber with the same papers (the generic part is ``mail/render.py``)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from email.message import Message
 from typing import Any
 from urllib.parse import quote
@@ -12,6 +12,7 @@ from urllib.parse import quote
 from dailypapers import arxiv_ids
 from dailypapers.config import Settings
 from dailypapers.display import author_line, shorten
+from dailypapers.library.marks import PaperState
 from dailypapers.mail.render import MailParts, MailRenderer, one_line
 from dailypapers.models import Paper, Subscription
 
@@ -45,9 +46,10 @@ class DigestRenderer(MailRenderer):
             now=now,
         )
 
-    def paper_view(self, paper: Paper) -> dict[str, Any]:
+    def paper_view(self, paper: Paper, state: PaperState | None = None) -> dict[str, Any]:
         base = self.settings.base_url
         return {
+            "marks": mark_words(state),
             "title": paper.title,
             "url": f"{base}/papers/{quote(paper.arxiv_id, safe='/')}",
             "arxiv_url": arxiv_ids.abs_url(paper.arxiv_id),
@@ -89,6 +91,7 @@ class DigestRenderer(MailRenderer):
         papers: Sequence[Paper],
         note: str | None,
         sample: bool = False,
+        states: Mapping[int, PaperState] | None = None,
     ) -> MailParts:
         """The digest's parts. Only the links carry the subscriber (their token), so a render is
         shared by every subscription with the same papers, topic and note, and the token is put
@@ -100,6 +103,7 @@ class DigestRenderer(MailRenderer):
             tuple(paper.id for paper in papers),
             note,
             sample,
+            tuple(mark_words(states.get(paper.id)) for paper in papers) if states else (),
         )
         shared = self._digest_cache.get(cache_key)
         if shared is None:
@@ -113,7 +117,9 @@ class DigestRenderer(MailRenderer):
                     "cadence": cadence,
                     "period_label": period_label,
                     "topic": subscription.topic_query,
-                    "papers": [self.paper_view(paper) for paper in papers],
+                    "papers": [
+                        self.paper_view(paper, (states or {}).get(paper.id)) for paper in papers
+                    ],
                     "note": note,
                     "sample": sample,
                     "web_url": f"{base}/digests/{cadence}/{key}",
@@ -128,6 +134,18 @@ class DigestRenderer(MailRenderer):
             shared.text.replace(TOKEN_PLACEHOLDER, token),
             shared.html.replace(TOKEN_PLACEHOLDER, token),
         )
+
+
+def mark_words(state: PaperState | None) -> tuple[str, ...]:
+    """The reader's marks on a paper as a digest prints them, as the site's cards word them."""
+    if state is None:
+        return ()
+    words = ["saved"] if state.saved else []
+    if state.read:
+        words.append("read")
+    elif state.seen:
+        words.append("seen")
+    return tuple(words)
 
 
 def unsubscribe_url(settings: Settings, subscription: Subscription) -> str:

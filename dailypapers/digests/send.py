@@ -28,6 +28,7 @@ from dailypapers.config import Settings
 from dailypapers.db import session_scope
 from dailypapers.digests.compose import PeriodComposer, in_order, load_papers
 from dailypapers.digests.render import DigestRenderer
+from dailypapers.library.marks import states_by_subscription
 from dailypapers.mail.mailer import Mailer, PermanentMailError, TransientMailError, open_mailer
 from dailypapers.models import DigestReceived, DigestSend, Subscription
 
@@ -106,6 +107,7 @@ def _prepare_chunk(
         )
     outgoing = []
     papers = load_papers(session, {i for send in live for i in send.paper_ids or ()})
+    states = states_by_subscription(session, [send.subscription_id for send in live], list(papers))
     for send in live:
         subscription = send.subscription
         ordered = in_order(papers, send.paper_ids or ())
@@ -122,6 +124,7 @@ def _prepare_chunk(
             period_label=composer.label,
             papers=ordered,
             note=note,
+            states=states.get(subscription.id, {}),
         )
         message = renderer.digest_message(
             subscription,

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from dailypapers.library import LibraryError
 from dailypapers.models import CollectionPaper, Paper, Save, User
-from dailypapers.papers import papers_in_order
+from dailypapers.papers import HIDDEN_PAPER_IDS, papers_in_order
 from dailypapers.search.lexical import allowed_clause, match_terms, matching
 from dailypapers.search.query import QueryError, parse_query
 
@@ -58,66 +58,82 @@ class LibraryPage:
 
 
 def _owned(user: User, collection_id: int | None) -> ColumnElement[bool]:
-    """The user's saved papers (of one collection), visible on the site."""
-    mine = and_(Save.user_id == user.id, Paper.hidden_at.is_(None))
+    """The user's saved papers (of one collection), visible on the site: a condition on
+    ``saves`` alone, so the default sort walks its index and reads only the page's papers."""
+    mine = and_(Save.user_id == user.id, Save.paper_id.not_in(HIDDEN_PAPER_IDS))
     if collection_id is not None:
         in_collection = select(CollectionPaper.paper_id).where(
             CollectionPaper.collection_id == collection_id
         )
-        mine = and_(mine, Paper.id.in_(in_collection))
+        mine = and_(mine, Save.paper_id.in_(in_collection))
     return mine
 
 
 def _order(sort: Sort) -> list[Any]:
     if sort == "published":
-        return [Paper.published_at.desc().nulls_last(), Paper.id.desc()]
+        return [Paper.published_at.desc().nulls_last(), Save.paper_id.desc()]
     if sort == "upvotes":
         return [(Paper.external_upvotes + Paper.local_upvotes).desc(), Save.saved_at.desc()]
-    return [Save.saved_at.desc(), Paper.id.desc()]
+    return [Save.saved_at.desc(), Save.paper_id.desc()]
 
 
 def library_page(
     session: Session, user: User, query: LibraryQuery, *, page: int, page_size: int
 ) -> LibraryPage:
     """One page of the library. Raises LibraryError for a malformed search filter."""
-    owned = _owned(user, query.collection_id)
-    base: Select[Any] = select(Paper.id, Save.saved_at).join(  # type: ignore[assignment]
-        Save, Save.paper_id == Paper.id
+    base: Select[Any] = select(Save.paper_id, Save.saved_at).where(  # type: ignore[assignment]
+        _owned(user, query.collection_id)
     )
     sort = query.sort
+    narrowed = joined = False  # searched or filtered; papers joined
     if query.q.strip():
         try:
             parsed = parse_query(query.q)
         except QueryError as exc:
             raise LibraryError(str(exc)) from None
         # An arXiv id or paper URL names one paper, pinned first as on /search.
-        pinned = Paper.arxiv_id == parsed.arxiv_id if parsed.arxiv_id else None
+        named = select(Paper.id).where(Paper.arxiv_id == parsed.arxiv_id)
+        pinned = Save.paper_id.in_(named) if parsed.arxiv_id else None
         if match_terms(parsed):
             mine = select(Save.paper_id).where(Save.user_id == user.id)
             matched = matching(session, parsed, Paper.id.in_(mine))
-            found = Paper.id.in_(matched.order_by(None))
-            base = base.where(found if pinned is None else or_(pinned, found))
             if sort == "relevance":
-                saved: dict[int, dt.datetime] = dict(session.execute(base.where(owned)).all())
+                saved: dict[int, dt.datetime] = dict(session.execute(base).all())
                 ranked = [p for p in session.scalars(matched) if p in saved]
                 if pinned is not None:
-                    top = [p for p in session.scalars(select(Paper.id).where(pinned)) if p in saved]
+                    top = [p for p in session.scalars(named) if p in saved]
                     ranked = top + [p for p in ranked if p not in top]
                 return _page(session, ranked, saved, page, page_size, sort)
+            found = Save.paper_id.in_(matched.order_by(None))
+            base = base.where(found if pinned is None else or_(pinned, found))
         else:
-            base = base.where(allowed_clause(parsed))
+            base = base.join(Paper, Paper.id == Save.paper_id).where(allowed_clause(parsed))
             if pinned is not None:
                 base = base.where(pinned)
+            joined = True
+        narrowed = True
     if sort == "relevance":
         sort = "saved"  # no words to be relevant to
-    total = session.scalar(select(func.count()).select_from(base.where(owned).subquery())) or 0
-    rows_page = session.execute(
-        base.where(owned).order_by(*_order(sort)).limit(page_size).offset(page * page_size)
-    )
-    on_page: dict[int, dt.datetime] = dict(rows_page.all())
+    if sort != "saved" and not joined:
+        base = base.join(Paper, Paper.id == Save.paper_id)
+    ordered = base.order_by(*_order(sort)).limit(page_size).offset(page * page_size)
+    if narrowed:
+        # Count the matches in the page's own statement, so the search runs once.
+        rows = session.execute(ordered.add_columns(func.count().over())).all()
+        total = rows[0][2] if rows else _count(session, base)
+        on_page = {paper_id: saved_at for paper_id, saved_at, _ in rows}
+    else:
+        total = _count(session, base)
+        on_page = dict(session.execute(ordered).all())
     papers = papers_in_order(session, list(on_page))
     items = [LibraryItem(paper, on_page[paper.id]) for paper in papers]
     return LibraryPage(items, total, page, page_size, sort)
+
+
+def _count(session: Session, statement: Select[Any]) -> int:
+    return (
+        session.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
+    )
 
 
 def _page(
@@ -139,6 +155,6 @@ def library_paper_ids(session: Session, user: User, collection_id: int | None = 
         select(Paper.id)
         .join(Save, Save.paper_id == Paper.id)
         .where(_owned(user, collection_id))
-        .order_by(Save.saved_at.desc(), Paper.id.desc())
+        .order_by(Save.saved_at.desc(), Save.paper_id.desc())
     )
     return list(session.scalars(statement))

@@ -18,7 +18,7 @@ class Save(Base):
     """A paper in a user's library (DESIGN.md §3, personal tables)."""
 
     __tablename__ = "saves"
-    __table_args__ = (Index("ix_saves_user_saved", "user_id", "saved_at"),)
+    __table_args__ = (Index("ix_saves_user_saved", "user_id", "saved_at", "paper_id"),)
 
     user_id: Mapped[int] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True

@@ -37,11 +37,12 @@ from dailypapers.periods import (
 )
 from dailypapers.rate_limits import RateLimitedError
 from dailypapers.signing import Signer, TokenError
+from dailypapers.web.cards import viewer_context
 from dailypapers.web.deps import SessionDep, SettingsDep, TemplatesDep, writes
 from dailypapers.web.feeds import ATOM_TYPE, xml_text
 from dailypapers.web.limits import client_ip, limit_or_429
 from dailypapers.web.openapi import ATOM, form, page
-from dailypapers.web.security import CsrfChecked
+from dailypapers.web.security import CsrfChecked, session_user
 
 router = APIRouter(tags=["digests"])
 FEED_PERIODS = 20
@@ -447,6 +448,7 @@ def digest_page(
     entries = _entries(session, composer, settings.digest_default_papers)
     note = None if entries else composer.empty_note("", had_papers=False)
     context = {
+        **viewer_context(session, session_user(request, session), [e.paper_id for e in entries]),
         "composer": composer,
         "cadence": composer.cadence,
         "entries": entries,

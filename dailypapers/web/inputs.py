@@ -12,9 +12,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import Form, HTTPException, Request
+from fastapi import Form, HTTPException, Query, Request
+from pydantic import Field
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -29,6 +30,13 @@ NUL = "\x00"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 RowIdField = Annotated[int | None, Form(ge=1, le=MAX_ROW_ID)]
+
+
+# A form sent by GET (a <select> whose first option is "all") sends `name=`: an empty value
+# means "none", not a 422 (FastAPI already reads an empty *form* field as missing). Routes
+# read it as ``value or None``.
+RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
+RowIdQuery = Annotated[RowId | Literal[""] | None, Query()]
 
 
 def _has_nul(value: object) -> bool:

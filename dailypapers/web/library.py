@@ -30,7 +30,7 @@ from dailypapers.web.deps import (
     writes,
 )
 from dailypapers.web.feeds import ATOM_TYPE, FeedItem, build_atom, build_json_feed
-from dailypapers.web.inputs import MAX_ROW_ID, row_id_or_404
+from dailypapers.web.inputs import MAX_ROW_ID, RowIdQuery, row_id_or_404
 from dailypapers.web.limits import limit_or_429
 from dailypapers.web.openapi import ATOM, REDIRECT, form, page
 from dailypapers.web.redirects import back
@@ -241,9 +241,8 @@ def _library_context(
         for paper_id, held in collections.memberships(session, user, ids).items()
     }
     current = next((c for c, _ in shelves if c.id == query.collection_id), None)
-    page_query = urlencode(
-        {"q": query.q, "sort": query.sort, "collection": query.collection_id or ""}
-    )
+    kept = {"q": query.q, "sort": query.sort, "collection": query.collection_id}
+    page_query = urlencode({k: v for k, v in kept.items() if v})  # `collection=` is a 422
     return {
         **viewer_context(session, user, ids),
         "user": user,
@@ -270,16 +269,17 @@ def library(
     viewer: OptionalUser,
     q: Annotated[str, Query(max_length=500)] = "",
     sort: Annotated[Sort, Query()] = "saved",
-    collection: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
+    collection: RowIdQuery = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> HTMLResponse:
     user = signed_in(viewer)
-    if collection is not None:
+    collection_id = collection or None
+    if collection_id is not None:
         try:
-            collections.own_collection(session, user, collection)
+            collections.own_collection(session, user, collection_id)
         except NotFoundError as exc:
             raise refused(exc) from None
-    query = LibraryQuery(sort=sort, collection_id=collection, q=q)
+    query = LibraryQuery(sort=sort, collection_id=collection_id, q=q)
     error = None
     try:
         result = library_page(session, user, query, page=page - 1, page_size=PAGE_SIZE)

@@ -22,7 +22,7 @@ from dailypapers.library import LibraryError, NotFoundError, collections, export
 from dailypapers.models import LibraryImport, User
 from dailypapers.schemas import ImportIn, ImportOut, ImportOutcomeOut
 from dailypapers.web.deps import ReadSessionDep, SessionDep, SettingsDep, TemplatesDep
-from dailypapers.web.inputs import MAX_ROW_ID, row_id_or_404
+from dailypapers.web.inputs import RowIdQuery, row_id_or_404
 from dailypapers.web.library import refused
 from dailypapers.web.limits import limit_or_429
 from dailypapers.web.openapi import REDIRECT, Responses, api, page
@@ -220,9 +220,9 @@ def export(
     session: ReadSessionDep,
     user: CurrentUser,
     format: ExportFormat = "bibtex",
-    collection: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
+    collection: RowIdQuery = None,
 ) -> Response:
-    return _export_response(session, user, format, collection)
+    return _export_response(session, user, format, collection or None)
 
 
 def _export_response(session: Session, user: User, fmt: str, collection: int | None) -> Response:
@@ -327,6 +327,6 @@ def export_page(
     session: ReadSessionDep,
     viewer: OptionalUser,
     format: ExportFormat = "bibtex",
-    collection: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
+    collection: RowIdQuery = None,
 ) -> Response:
-    return _export_response(session, signed_in(viewer), format, collection)
+    return _export_response(session, signed_in(viewer), format, collection or None)

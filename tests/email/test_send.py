@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Iterator
 
@@ -16,9 +17,18 @@ from dailypapers.digests.compose import PeriodComposer
 from dailypapers.digests.schedule import schedule_due_digests, schedule_period
 from dailypapers.digests.send import send_chunk
 from dailypapers.jobs import DIGEST_SCHEDULE_JOB as SCHEDULE_JOB
-from dailypapers.models import DailyEntry, DigestReceived, DigestSend, Job, Paper, Subscription
+from dailypapers.library import marks, saves
+from dailypapers.models import (
+    DailyEntry,
+    DigestReceived,
+    DigestSend,
+    Job,
+    Paper,
+    Subscription,
+    User,
+)
 from dailypapers.worker import Worker
-from tests.factories import add_subscription
+from tests.factories import add_subscription, make_user
 from tests.support.database import make_settings
 from tests.support.queries import QueryCounter
 from tests.support.smtp import SmtpRecorder
@@ -27,6 +37,7 @@ pytestmark = pytest.mark.both_backends
 
 
 PERIOD = "daily:2026-02-10"
+UPVOTE_LINE = re.compile(r"▲ \d+ upvotes?((?: · \w+)*)")
 
 
 def _is_search(statement: str) -> bool:
@@ -137,6 +148,46 @@ def test_a_digest_message_has_both_parts_and_one_click_unsubscribe(
     assert 'width="600"' in html
     assert "max-width:600px" in html
     assert 'href="/' not in html  # every link absolute
+
+
+def test_a_digest_marks_what_its_reader_saved_opened_read_or_was_mailed(
+    mail_settings: Settings, factory: sessionmaker[Session], smtp: SmtpRecorder
+) -> None:
+    """The subscription of an account shows its reader's marks, in both parts; another
+    subscriber's mail of the same papers shows none."""
+    reader = make_user(mail_settings, "reader")
+    top = _period_papers(mail_settings, factory)[:5]
+    now = dt.datetime.now(dt.UTC)
+    with factory.begin() as session:
+        user = session.get(User, reader)
+        assert user is not None
+        mine = add_subscription(session, "reader-digest@example.org", paper_count=5)
+        mine.user_id = reader
+        earlier = add_subscription(session, "reader-other@example.org", confirmed=False)
+        earlier.user_id = reader
+        session.flush()
+        session.add(DigestReceived(subscription_id=earlier.id, paper_id=top[3].id))
+        saves.save(session, user, top[0].id, now)
+        marks.mark_opened(session, user, top[1].id, now)
+        marks.set_mark(session, user, top[2].id, "read", on=True, now=now)
+        saves.save(session, user, top[2].id, now)
+    _subscribe(factory, "stranger@example.org")
+    _send(mail_settings, factory)
+    by_address = {str(m["To"]): m for m in smtp.messages}
+    assert set(by_address) == {"reader-digest@example.org", "stranger@example.org"}
+    expected = [["saved"], ["seen"], ["saved", "read"], ["seen"], []]
+    for address, wanted in (
+        ("reader-digest@example.org", expected),
+        ("stranger@example.org", [[]] * 5),
+    ):
+        message = by_address[address]
+        text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+        lines = [line.strip() for line in text.splitlines() if line.strip().startswith("▲")]
+        shown = [UPVOTE_LINE.fullmatch(line)[1].split(" · ")[1:] for line in lines]  # type: ignore[index]
+        assert shown == wanted, lines
+        for word in ("saved", "read", "seen"):
+            assert html.count(f"<strong>{word}</strong>") == sum(word in w for w in wanted), word
 
 
 def test_a_mailto_unsubscribe_only_when_an_inbound_address_is_set(

@@ -4,8 +4,10 @@ public pages and feeds, another user's view, and the fixed statement count of li
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,7 +15,7 @@ from sqlalchemy import select
 
 from dailypapers.config import Settings
 from dailypapers.library import collections, saves
-from dailypapers.models import Collection, PaperMark, Save, User
+from dailypapers.models import Collection, Paper, PaperMark, Save, User
 from dailypapers.web.app import create_app
 from tests.factories import make_user
 from tests.support.database import db_session
@@ -37,6 +39,17 @@ def client(demo_settings: Settings) -> Iterator[TestClient]:
 def _card(html: str, arxiv_id: str) -> str:
     start = html.index(f'data-paper-id="{arxiv_id}"')
     return html[start : html.index("</article>", start)]
+
+
+def _folded(html: str, arxiv_id: str) -> str | None:
+    """The summary line of the paper's card when it is collapsed, else ``None``."""
+    found = re.search(
+        rf'<details class="collapsed-card" data-paper-id="{arxiv_id}"[^>]*>'
+        r"<summary>(.*?)</summary>",
+        html,
+        re.S,
+    )
+    return found[1].strip() if found else None
 
 
 def test_save_from_a_card_then_find_it_in_the_library(client: TestClient) -> None:
@@ -69,14 +82,10 @@ def test_marks_show_on_cards_and_dismissed_papers_collapse(
     # Not followed: the redirect goes to the paper page, which would mark it opened.
     form(client, f"/papers/{PAPER}/mark", {"mark": "dismissed", "on": "1"}, follow_redirects=False)
     day = client.get(DAY).text
-    assert re.search(
-        rf'<details class="collapsed-card" data-paper-id="{PAPER}"><summary>'
-        r'\s*<span class="badge dismissed">',
-        day,
-    )
+    assert (_folded(day, PAPER) or "").startswith('<span class="badge dismissed">')
     form(client, "/library/settings", {})  # both collapses off
     day = client.get(DAY).text
-    assert f'<details class="collapsed-card" data-paper-id="{PAPER}"' not in day
+    assert _folded(day, PAPER) is None
     assert 'class="badge dismissed"' in _card(day, PAPER)
     form(client, f"/papers/{PAPER}/mark", {"mark": "read", "on": "1"})
     assert 'class="badge seen">read' in _card(client.get(DAY).text, PAPER)
@@ -85,6 +94,39 @@ def test_marks_show_on_cards_and_dismissed_papers_collapse(
         assert mark.read_at is not None
         assert mark.dismissed_at is not None
     assert form(client, f"/papers/{PAPER}/mark", {"mark": "bogus"}).status_code == 400
+
+
+def test_collapse_seen_folds_opened_papers_and_saved_ones_once_read(client: TestClient) -> None:
+    """A saved paper only opened stays open (kept to be read); marked read, it folds."""
+    day = client.get(DAY).text
+    other = re.findall(r'<article class="card" data-paper-id="([0-9.]+)"', day)[1]
+    form(client, "/library/settings", {"collapse_seen": "1"})
+    form(client, f"/papers/{PAPER}/save", {"action": "save"})
+    for arxiv_id in (PAPER, other):
+        assert client.get(f"/papers/{arxiv_id}").status_code == 200  # opened: seen
+    day = client.get(DAY).text
+    assert (_folded(day, other) or "").startswith('<span class="badge seen">seen</span>')
+    assert _folded(day, PAPER) is None
+    form(client, f"/papers/{PAPER}/mark", {"mark": "read", "on": "1"}, follow_redirects=False)
+    assert (_folded(client.get(DAY).text, PAPER) or "").startswith(
+        '<span class="badge saved">saved</span> <span class="badge seen">read</span>'
+    )
+    form(client, "/library/settings", {"collapse_dismissed": "1"})  # seen papers unfolded
+    assert '<details class="collapsed-card"' not in client.get(DAY).text
+
+
+def test_search_results_and_the_web_digest_show_the_readers_marks(
+    client: TestClient, demo_settings: Settings
+) -> None:
+    with db_session(demo_settings) as session:
+        title = session.scalars(select(Paper.title).where(Paper.arxiv_id == PAPER)).one()
+    form(client, f"/papers/{PAPER}/save", {"action": "save"})
+    pages = ("/digests/daily/2026-02-10", f"/search?q={quote(title)}")
+    for path in pages:
+        assert 'class="badge saved"' in _card(client.get(path).text, PAPER), path
+    client.cookies.clear()
+    for path in pages:
+        assert 'class="badge saved"' not in client.get(path).text, path
 
 
 def test_opening_a_paper_marks_it_seen(client: TestClient, demo_settings: Settings) -> None:
@@ -216,6 +258,28 @@ def test_library_search_and_sort(client: TestClient) -> None:
     assert bad.status_code == 400
     assert 'role="alert"' in bad.text
     assert client.get("/library?sort=nonsense").status_code == 400
+
+
+def test_library_pages_keep_the_sort_and_search_in_their_links(
+    client: TestClient, demo_settings: Settings
+) -> None:
+    with db_session(demo_settings) as session:
+        user = session.scalars(select(User).where(User.username == "ada")).one()
+        papers = session.scalars(select(Paper.id).order_by(Paper.id).limit(53)).all()
+        saves.save_many(session, user, list(papers), dt.datetime.now(dt.UTC))
+        session.commit()
+    first = client.get("/library?sort=published").text
+    assert len(re.findall(r'<article class="card', first)) == 50
+    link = re.search(r'<a rel="next" href="([^"]+)"', first)
+    assert link, "no next page link"
+    assert link[1] == "/library?sort=published&amp;page=2"
+    second = client.get(html.unescape(link[1])).text
+    assert len(re.findall(r'<article class="card', second)) == 3
+    assert '<a rel="prev" href="/library?sort=published&amp;page=1"' in second
+    assert 'rel="next"' not in second
+    # The filter form's "All saved papers" option sends an empty collection.
+    assert client.get("/library?q=&sort=saved&collection=").status_code == 200
+    assert client.get("/library/export?collection=").status_code == 200
 
 
 def test_signed_out_readers_see_no_library_forms(demo_settings: Settings) -> None:

@@ -1,0 +1,1 @@
+"""Authors as the site knows them: names printed on papers, grouped by a conservative key."""
