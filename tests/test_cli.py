@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from dailypapers.cli import main
+from dailypapers.config import Settings
 from tests.support import DATA_DIR
 from tests.support.live_server import wait_until_healthy
 
@@ -177,3 +178,15 @@ def test_calendar_explains_each_day(runner: CliRunner) -> None:
     assert lines[3].startswith("2026-02-16  papers")
     later = runner.invoke(main, ["calendar", "--from", "2026-02-25", "--until", "2026-02-27"])
     assert "not_ingested" not in later.output
+
+
+def test_links_point_where_the_server_listens_unless_base_url_is_set() -> None:
+    from dailypapers.cli.serve import with_listening_base_url
+
+    assert (
+        with_listening_base_url(Settings(), "127.0.0.1", 8917).base_url == "http://127.0.0.1:8917"
+    )
+    assert with_listening_base_url(Settings(), "0.0.0.0", 9000).base_url == "http://127.0.0.1:9000"
+    assert with_listening_base_url(Settings(), "::1", 9000).base_url == "http://[::1]:9000"
+    chosen = Settings(base_url="https://papers.example.org")
+    assert with_listening_base_url(chosen, "0.0.0.0", 9000).base_url == "https://papers.example.org"

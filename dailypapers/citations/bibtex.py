@@ -8,6 +8,7 @@ repeat keys; the key means nothing to the library).
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -41,6 +42,10 @@ from .fields import (
     split_display_name,
     year_from,
 )
+
+# The splitter logs a warning for every malformed entry of an upload; each is already an
+# outcome the user sees, and a 20,000-entry file would flood the server log.
+logging.getLogger("bibtexparser.splitter").setLevel(logging.ERROR)
 
 # Counted before parsing so a file of a million tiny entries is refused at once.
 _ENTRY_START = re.compile(

@@ -26,6 +26,18 @@ _EXTENSIONS: dict[str, CitationFormat] = {
     ".csljson": "csl_json",
     ".ris": "ris",
 }
+# Files people upload by mistake, by their first bytes: refused whole, never read as text.
+_BINARY_MAGIC = {
+    b"\x1f\x8b": "a gzip archive",
+    b"PK\x03\x04": "a zip archive (or a Word/Excel file)",
+    b"BZh": "a bzip2 archive",
+    b"\xfd7zXZ\x00": "an xz archive",
+    b"7z\xbc\xaf\x27\x1c": "a 7-Zip archive",
+    b"%PDF-": "a PDF",
+    b"\x89PNG": "an image",
+    b"\xff\xd8\xff": "an image",
+    b"SQLite format 3\x00": "a database file",
+}
 _BIBTEX_ENTRY = re.compile(r"^[ \t]*@[ \t]*\w+[ \t]*[{(]", re.M)
 _RIS_START = re.compile(r"^TY  -", re.M)
 
@@ -48,6 +60,19 @@ def decode(data: bytes) -> tuple[str, str]:
             continue
         return text.replace("\x00", ""), "utf-8" if encoding == "utf-8-sig" else encoding
     return data.decode("latin-1").replace("\x00", ""), "latin-1"
+
+
+def _refuse_binary(data: bytes) -> None:
+    what = next((name for magic, name in _BINARY_MAGIC.items() if data.startswith(magic)), None)
+    head = data[:4096]
+    utf16 = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    if what is None and not utf16 and head.count(0) > len(head) // 10:
+        what = "a binary file"
+    if what is not None:
+        raise CitationFileError(
+            f"the file is {what}, not a reference list: upload the .bib, .ris, CSL JSON or "
+            "text file itself (unpacked)"
+        )
 
 
 def detect_format(text: str, filename: str | None = None) -> CitationFormat:
@@ -78,6 +103,7 @@ def parse_file(data: bytes, filename: str | None = None) -> ParsedFile:
             f"the file is over {MAX_IMPORT_BYTES // 1024 // 1024} MiB; files up to "
             f"{MAX_IMPORT_BYTES // 1024 // 1024} MiB can be imported (split it into smaller files)"
         )
+    _refuse_binary(data)
     text, encoding = decode(data)
     format_ = detect_format(text, filename)
     parsed = PARSERS[format_](text)

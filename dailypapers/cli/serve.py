@@ -39,9 +39,20 @@ def serve_command(ctx: click.Context, host: str, port: int, migrate: bool) -> No
     _serve(settings_of(ctx), host, port, run_migrations=migrate)
 
 
+def with_listening_base_url(settings: Settings, host: str, port: int) -> Settings:
+    """Without a BASE_URL set, links in mail and feeds point where the server listens (the
+    default names port 8000, so a demo on another port mailed dead links)."""
+    if "base_url" in settings.model_fields_set:
+        return settings
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 (a name, not a bind)
+    shown = f"[{shown}]" if ":" in shown else shown
+    return settings.model_copy(update={"base_url": f"http://{shown}:{port}"})
+
+
 def _serve(settings: Settings, host: str, port: int, *, run_migrations: bool) -> None:
     from dailypapers.web.app import create_app, run_server
 
+    settings = with_listening_base_url(settings, host, port)
     cap_malloc_arenas(settings.malloc_arena_max)  # before uvicorn and its thread pool start
 
     if run_migrations:
@@ -96,6 +107,7 @@ def demo_command(ctx: click.Context, host: str, port: int, serve: bool) -> None:
         settings = settings.model_copy(update={"today": last_day})
         console.print(f"demo: 'today' is {last_day} (the last day of the bundled data)")
     if serve:
+        settings = with_listening_base_url(settings, host, port)
         with _background_worker(settings):
             _serve(settings, host, port, run_migrations=False)
     else:

@@ -112,7 +112,8 @@ def library(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> LibraryOut:
     """``q`` takes the query language of ``/api/papers/search`` (words, phrases, ``-word``,
-    filters), restricted to your papers; ``sort=relevance`` needs ``q``."""
+    filters), restricted to your papers; ``sort=relevance`` ranks by ``q`` (without words it
+    is ``saved``)."""
     collection_id = collection or None
     try:
         if collection_id is not None:

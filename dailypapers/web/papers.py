@@ -29,6 +29,7 @@ from dailypapers.web.cards import record_opened, record_visit, viewer_context
 from dailypapers.web.deps import ReadSessionDep, SessionDep, SettingsDep, TemplatesDep
 from dailypapers.web.markdown import paper_markdown
 from dailypapers.web.openapi import MARKDOWN, page
+from dailypapers.web.redirects import back
 from dailypapers.web.search import related_for_page
 from dailypapers.web.security import session_user
 
@@ -41,10 +42,29 @@ def render_error(request: Request, status_code: int, message: str) -> HTMLRespon
     response: HTMLResponse = templates.TemplateResponse(
         request,
         "error.html",
-        {"status_code": status_code, "message": message},
+        {
+            "status_code": status_code,
+            "message": message,
+            "heading": ERROR_HEADINGS.get(status_code, "Something went wrong"),
+            # A refused form: the browser's Back keeps what was typed; a link here would not.
+            "form_refused": request.method == "POST" and back(request, "") != "",
+        },
         status_code=status_code,
     )
     return response
+
+
+ERROR_HEADINGS = {
+    400: "That could not be done",
+    401: "Sign in first",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Not allowed here",
+    409: "That clashes with something already there",
+    413: "Too large",
+    422: "That could not be done",
+    429: "Too many requests: wait a little",
+}
 
 
 def _window(kind: WindowKind, key: str) -> FeedWindow:

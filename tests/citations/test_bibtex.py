@@ -149,3 +149,10 @@ def test_twenty_thousand_entries_parse(capsys: pytest.CaptureFixture[str]) -> No
 def test_one_entry_over_the_limit_is_refused_before_parsing() -> None:
     with pytest.raises(CitationFileError, match="more than 20,000 entries"):
         parse_bibtex(_many(MAX_IMPORT_ENTRIES + 1))
+
+
+def test_a_broken_entry_is_an_outcome_not_a_log_line(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("INFO"):
+        parsed = parse_bibtex("@misc{a, title={Secret {unbalanced}\n@misc{b, title={Fine}}\n")
+    assert parsed.errors
+    assert not [r for r in caplog.records if r.name.startswith("bibtexparser")]

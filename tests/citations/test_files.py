@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import gzip
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,22 @@ def test_any_bytes_give_entries_or_a_file_error(data: bytes, name: str | None) -
         assert entry.title or entry.arxiv_id
         for value in (entry.title, entry.note, entry.url, entry.doi, *entry.authors):
             assert value is None or "\x00" not in value
+
+
+@pytest.mark.parametrize(
+    ("data", "named"),
+    [
+        (gzip.compress(b"@misc{a, title={T}}"), "a gzip archive"),
+        (b"PK\x03\x04" + bytes(200), "a zip archive"),
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3", "a PDF"),
+        (b"\x00\x01\x02\x03" * 300, "a binary file"),
+    ],
+)
+def test_archives_and_binary_files_are_refused_with_what_they_are(data: bytes, named: str) -> None:
+    with pytest.raises(CitationFileError, match=named):
+        parse_file(data, "refs.bib")
+
+
+def test_text_with_a_stray_nul_is_still_read() -> None:
+    parsed = parse_file(b"@misc{a, title={One \x00 title}, eprint={2602.08222}}")
+    assert [e.arxiv_id for e in parsed.entries] == ["2602.08222"]

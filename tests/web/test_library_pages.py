@@ -311,3 +311,15 @@ def test_list_pages_keep_their_statement_count_whatever_the_library_size(
     with QueryCounter(engine) as library_40:
         client.get("/library")
     assert library_40.count == library_20.count
+
+
+def test_a_refused_form_says_what_happened_and_how_to_get_back(client: TestClient) -> None:
+    refused = form(
+        client, "/collections", {"name": " "}, headers={"referer": "http://testserver/library"}
+    )
+    assert refused.status_code == 400
+    assert "<h1>That could not be done</h1>" in refused.text
+    assert "Back button" in refused.text
+    missing = client.get("/collections/999999")
+    assert "<h1>Not found</h1>" in missing.text
+    assert "Back button" not in missing.text
