@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import Form, HTTPException, Query, Request
+from fastapi import Depends, Form, HTTPException, Query, Request
 from pydantic import Field
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -32,11 +32,20 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 RowIdField = Annotated[int | None, Form(ge=1, le=MAX_ROW_ID)]
 
 
-# A form sent by GET (a <select> whose first option is "all") sends `name=`: an empty value
-# means "none", not a 422 (FastAPI already reads an empty *form* field as missing). Routes
-# read it as ``value or None``.
 RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
-RowIdQuery = Annotated[RowId | Literal[""] | None, Query()]
+
+
+def _collection_filter(
+    collection: Annotated[RowId | Literal[""] | None, Query()] = None,
+) -> int | None:
+    """A form sent by GET (a <select> whose first option is "all") sends `collection=`: an
+    empty value means no collection, not a 422 (FastAPI already reads an empty *form* field as
+    missing)."""
+    return collection or None
+
+
+# The ``collection`` query parameter of the library's lists and exports: an id or none.
+CollectionFilter = Annotated[int | None, Depends(_collection_filter)]
 
 
 def _has_nul(value: object) -> bool:

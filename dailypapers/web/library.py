@@ -30,7 +30,7 @@ from dailypapers.web.deps import (
     writes,
 )
 from dailypapers.web.feeds import ATOM_TYPE, FeedItem, build_atom, build_json_feed
-from dailypapers.web.inputs import MAX_ROW_ID, RowIdQuery, row_id_or_404
+from dailypapers.web.inputs import MAX_ROW_ID, CollectionFilter, row_id_or_404
 from dailypapers.web.limits import limit_or_429
 from dailypapers.web.openapi import ATOM, REDIRECT, form, page
 from dailypapers.web.redirects import back
@@ -267,19 +267,18 @@ def library(
     session: ReadSessionDep,
     templates: TemplatesDep,
     viewer: OptionalUser,
+    collection: CollectionFilter,
     q: Annotated[str, Query(max_length=500)] = "",
     sort: Annotated[Sort, Query()] = "saved",
-    collection: RowIdQuery = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> HTMLResponse:
     user = signed_in(viewer)
-    collection_id = collection or None
-    if collection_id is not None:
+    if collection is not None:
         try:
-            collections.own_collection(session, user, collection_id)
+            collections.own_collection(session, user, collection)
         except NotFoundError as exc:
             raise refused(exc) from None
-    query = LibraryQuery(sort=sort, collection_id=collection_id, q=q)
+    query = LibraryQuery(sort=sort, collection_id=collection, q=q)
     error = None
     try:
         result = library_page(session, user, query, page=page - 1, page_size=PAGE_SIZE)

@@ -46,7 +46,7 @@ from dailypapers.web.deps import (
     arxiv_id_or_400,
     paper_or_404,
 )
-from dailypapers.web.inputs import RowIdQuery, row_id_or_404
+from dailypapers.web.inputs import CollectionFilter, row_id_or_404
 from dailypapers.web.library import refused
 from dailypapers.web.limits import limit_or_429
 from dailypapers.web.openapi import api
@@ -105,23 +105,22 @@ def _write(
 def library(
     session: ReadSessionDep,
     user: CurrentUser,
+    collection: CollectionFilter,
     q: Annotated[str, Query(max_length=500)] = "",
     sort: Sort = "saved",
-    collection: RowIdQuery = None,
     p: Annotated[int, Query(ge=0, le=10_000, description="0-based page")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> LibraryOut:
     """``q`` takes the query language of ``/api/papers/search`` (words, phrases, ``-word``,
     filters), restricted to your papers; ``sort=relevance`` ranks by ``q`` (without words it
     is ``saved``)."""
-    collection_id = collection or None
     try:
-        if collection_id is not None:
-            collections.own_collection(session, user, collection_id)
+        if collection is not None:
+            collections.own_collection(session, user, collection)
         page = library_page(
             session,
             user,
-            LibraryQuery(sort=sort, collection_id=collection_id, q=q),
+            LibraryQuery(sort=sort, collection_id=collection, q=q),
             page=p,
             page_size=limit,
         )

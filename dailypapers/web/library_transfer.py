@@ -22,7 +22,7 @@ from dailypapers.library import LibraryError, NotFoundError, collections, export
 from dailypapers.models import LibraryImport, User
 from dailypapers.schemas import ImportIn, ImportOut, ImportOutcomeOut
 from dailypapers.web.deps import ReadSessionDep, SessionDep, SettingsDep, TemplatesDep
-from dailypapers.web.inputs import RowIdQuery, row_id_or_404
+from dailypapers.web.inputs import CollectionFilter, row_id_or_404
 from dailypapers.web.library import refused
 from dailypapers.web.limits import limit_or_429
 from dailypapers.web.openapi import REDIRECT, Responses, api, page
@@ -219,10 +219,10 @@ def get_import(import_id: int, session: SessionDep, user: CurrentUser) -> Import
 def export(
     session: ReadSessionDep,
     user: CurrentUser,
+    collection: CollectionFilter,
     format: ExportFormat = "bibtex",
-    collection: RowIdQuery = None,
 ) -> Response:
-    return _export_response(session, user, format, collection or None)
+    return _export_response(session, user, format, collection)
 
 
 def _export_response(session: Session, user: User, fmt: str, collection: int | None) -> Response:
@@ -326,7 +326,7 @@ def import_result_page(
 def export_page(
     session: ReadSessionDep,
     viewer: OptionalUser,
+    collection: CollectionFilter,
     format: ExportFormat = "bibtex",
-    collection: RowIdQuery = None,
 ) -> Response:
-    return _export_response(session, signed_in(viewer), format, collection or None)
+    return _export_response(session, signed_in(viewer), format, collection)
