@@ -77,7 +77,10 @@ class Settings(BaseSettings):
     )
     base_url: str = Field(
         "http://127.0.0.1:8000",
-        description="Public root URL of the site, used for absolute links in Atom feeds and mail.",
+        description=(
+            "Public root URL of the site, used for absolute links in Atom feeds and mail. "
+            "Unset: `serve` and `demo` use the address they listen on."
+        ),
     )
     site_name: str = Field("Daily Papers", description="Name shown in page titles and feeds.")
     timezone: str = Field(
