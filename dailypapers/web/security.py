@@ -46,10 +46,15 @@ def csrf_token(request: Request) -> str:
 
 
 def csrf_field(request: Request) -> Markup:
-    """``{{ csrf_field(request) }}`` in every form."""
-    return Markup('<input type="hidden" name="{}" value="{}">').format(
-        CSRF_FIELD, csrf_token(request)
-    )
+    """``{{ csrf_field(request) }}`` in every form: made once per request, since a list page
+    has a few forms on every card."""
+    field = getattr(request.state, "csrf_field", None)
+    if not isinstance(field, Markup):
+        field = Markup('<input type="hidden" name="{}" value="{}">').format(
+            CSRF_FIELD, csrf_token(request)
+        )
+        request.state.csrf_field = field
+    return field
 
 
 async def require_csrf(request: Request) -> None:
