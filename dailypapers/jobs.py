@@ -41,6 +41,7 @@ DIGEST_SCHEDULE_JOB = "schedule_digest"  # digests: claim a period's send rows
 DIGEST_SEND_JOB = "send_digest"  # digests: deliver a chunk of a period's send rows
 LIBRARY_IMPORT_JOB = "library_import"  # library: match a large import's entries, by chunks
 LIBRARY_FETCH_JOB = "library_fetch"  # library: fetch an import's papers missing from the store
+ALERTS_MATCH_JOB = "match_alerts"  # alerts: match new papers against follows, deliver once
 
 # Work a person is waiting for (mail, an import's progress on the page): claimed before any
 # other due job (``jobs.priority`` 0), so a backlog of embeddings does not hold them up.

@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from dailypapers import account_mail, jobs
+from dailypapers.alerts import jobs as alert_jobs
 from dailypapers.config import Settings
 from dailypapers.db import session_scope
 from dailypapers.digests import jobs as digest_jobs
@@ -51,13 +52,15 @@ def default_handlers(settings: Settings) -> dict[str, Handler]:
         **subscriptions.HANDLERS,
         **digest_jobs.HANDLERS,
         **library_imports.HANDLERS,
+        **alert_jobs.HANDLERS,
         **indexer.job_handlers(settings),
     }
 
 
 def schedule_due_work(session: Session, settings: Settings, now: dt.datetime) -> None:
-    """Queue the periodic work that is due: the daily harvest and the digests."""
+    """Queue the periodic work that is due: the daily harvest, alerts and the digests."""
     ingest_jobs.schedule(session, settings, now)
+    alert_jobs.schedule(session, settings, now)
     digest_jobs.schedule(session, settings, now)
 
 

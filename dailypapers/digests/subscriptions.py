@@ -65,7 +65,7 @@ def clean_topic(raw: str) -> str:
     if len(topic) > MAX_QUERY_CHARS:
         raise ValueError(f"Keep the topic under {MAX_QUERY_CHARS} characters.")
     if topic and not searchable(topic):
-        raise ValueError("The topic needs at least one word to search for.")
+        raise ValueError("The topic needs a word to search for or a filter (author:, cat:, …).")
     return topic
 
 

@@ -10,6 +10,13 @@ from dailypapers.models.accounts import ApiToken, Org, OrgMember, User, UserSess
 from dailypapers.models.base import Base, UTCDateTime, utcnow
 from dailypapers.models.community import Comment, ModerationAction, Vote
 from dailypapers.models.digests import DigestReceived, DigestSend, DigestTopicMatch, Subscription
+from dailypapers.models.follows import (
+    AlertCursor,
+    AlertDelivery,
+    AlertFeedToken,
+    AlertMatch,
+    Follow,
+)
 from dailypapers.models.library import (
     Collection,
     CollectionPaper,
@@ -29,6 +36,10 @@ from dailypapers.models.papers import (
 )
 
 __all__ = [
+    "AlertCursor",
+    "AlertDelivery",
+    "AlertFeedToken",
+    "AlertMatch",
     "ApiToken",
     "Author",
     "Base",
@@ -40,6 +51,7 @@ __all__ = [
     "DigestSend",
     "DigestTopicMatch",
     "Embedding",
+    "Follow",
     "IngestCheckpoint",
     "Job",
     "LibraryImport",

@@ -25,6 +25,7 @@ from dailypapers.signing import Signer, secret_key
 from dailypapers.web import (
     access_log,
     accounts,
+    alert_feeds,
     api,
     api_docs,
     community,
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(search.api_router)  # before api: its /papers/{id:path} takes any path
     app.include_router(api.router)
     app.include_router(feeds.router)
+    app.include_router(alert_feeds.router)
     app.include_router(accounts.router)
     app.include_router(community.router)
     app.include_router(orgs.router)

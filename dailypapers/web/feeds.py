@@ -42,10 +42,15 @@ def _entry_html(abstract: str, arxiv_id: str, upvotes: int) -> str:
 
 
 class FeedItem(NamedTuple):
-    """A paper in a feed, and when it joined the list the feed follows."""
+    """A paper in a feed, when it joined the list the feed follows, and (alerts) why."""
 
     paper: Paper
     added_at: dt.datetime
+    reasons: tuple[str, ...] = ()
+
+
+def _why_html(reasons: Sequence[str]) -> str:
+    return f"<p>Why: {escape('; '.join(reasons))}</p>" if reasons else ""
 
 
 def entry_items(entries: Sequence[DailyEntry]) -> list[FeedItem]:
@@ -67,7 +72,7 @@ def build_atom(
     if newest is not None:
         generator.updated(newest)
     # feedgen prepends entries; add them in reverse so the document keeps our order.
-    for paper, added_at in reversed(items):
+    for paper, added_at, reasons in reversed(items):
         item = generator.add_entry()
         item.id(f"{base}/papers/{paper.arxiv_id}")
         item.title(xml_text(paper.title))
@@ -77,9 +82,8 @@ def build_atom(
         for name in paper.author_names:
             item.author({"name": xml_text(name)})
         item.summary(xml_text(paper.abstract or paper.title))
-        item.content(
-            xml_text(_entry_html(paper.abstract, paper.arxiv_id, paper.upvotes)), type="html"
-        )
+        body = _why_html(reasons) + _entry_html(paper.abstract, paper.arxiv_id, paper.upvotes)
+        item.content(xml_text(body), type="html")
         item.published(added_at)
         item.updated(paper.modified_at if paper.modified_at > added_at else added_at)
         for category in paper.categories or []:
@@ -105,12 +109,13 @@ def build_json_feed(
                 "external_url": arxiv_ids.abs_url(paper.arxiv_id),
                 "title": paper.title,
                 "content_text": paper.abstract or paper.title,
+                **({"summary": "; ".join(reasons)} if reasons else {}),
                 "date_published": added_at.isoformat(),
                 "date_modified": max(paper.modified_at, added_at).isoformat(),
                 "authors": [{"name": name} for name in paper.author_names],
                 "tags": list(paper.categories or []),
             }
-            for paper, added_at in items
+            for paper, added_at, reasons in items
         ],
     }
 

@@ -122,19 +122,29 @@ def matching(session: Session, query: str | ParsedQuery, where: ColumnElement[bo
     """Ids of papers matching every term of ``query`` (a stored digest topic, parsed leniently,
     or a parsed query: its filters apply too) among those satisfying ``where``, best match first.
 
-    An empty or word-less query matches nothing (the caller decides what "no topic" means)."""
+    A query with filters but no words (``author:"X"``, ``cat:cs.CL``) matches the filtered
+    papers, newest first, as ``/search`` lists them. An empty query, or one with only
+    exclusions, matches nothing (the caller decides what "no topic" means)."""
     if isinstance(query, ParsedQuery):
         parsed, terms = query, match_terms(query)
     else:
         parsed, terms = _stored_query(query)
     if not terms:
-        return select(Paper.id).where(text("0 = 1"))
+        if not parsed.filters.active:
+            return select(Paper.id).where(text("0 = 1"))
+        return (
+            select(Paper.id)
+            .where(where, allowed_clause(parsed))
+            .order_by(func.coalesce(Paper.listing_date, dt.date.min).desc(), Paper.id.desc())
+        )
     return lexical_index(session).matching(parsed, terms, where)
 
 
 def searchable(query: str) -> bool:
-    """Whether a stored query (a digest topic) holds a word to search for."""
-    return bool(_stored_query(query)[1])
+    """Whether a stored query (a digest topic, a followed search) selects papers: a word to
+    search for, or a filter."""
+    parsed, terms = _stored_query(query)
+    return bool(terms) or parsed.filters.active
 
 
 def _stored_query(query: str) -> tuple[ParsedQuery, list[Term]]:
