@@ -31,6 +31,7 @@ from dailypapers.jobs import Handler, JobContext
 from dailypapers.library import imports as library_imports
 from dailypapers.models import Job
 from dailypapers.search import indexer
+from dailypapers.webhooks import delivery as webhook_delivery
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ def default_handlers(settings: Settings) -> dict[str, Handler]:
         **subscriptions.HANDLERS,
         **digest_jobs.HANDLERS,
         **library_imports.HANDLERS,
+        **webhook_delivery.HANDLERS,
         **indexer.job_handlers(settings),
     }
 

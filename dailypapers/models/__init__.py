@@ -27,6 +27,7 @@ from dailypapers.models.papers import (
     PaperAuthor,
     PaperVersion,
 )
+from dailypapers.models.webhooks import Webhook, WebhookDelivery
 
 __all__ = [
     "ApiToken",
@@ -58,5 +59,7 @@ __all__ = [
     "User",
     "UserSession",
     "Vote",
+    "Webhook",
+    "WebhookDelivery",
     "utcnow",
 ]
