@@ -349,6 +349,35 @@ class Settings(BaseSettings):
         description="Confirmation or sample mails one email address may be sent (`N/period`).",
     )
 
+    webhook_allow_private: bool = Field(
+        False,
+        description=(
+            "Let webhooks reach private, loopback and link-local addresses (RFC 1918, "
+            "127.0.0.0/8, ::1, 169.254.0.0/16, fc00::/7, …). Off by default: a webhook URL is "
+            "user input, and on it a user could make the server call the machines behind it. "
+            "Only for tests and intranets where every user is trusted (docs/webhooks.md)."
+        ),
+    )
+    webhook_max_per_user: int = Field(5, ge=1, le=100, description="Webhooks one account may have.")
+    webhook_disable_after_failures: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description=(
+            "Alert deliveries in a row that failed every attempt (JOB_MAX_ATTEMPTS, with "
+            "backoff) after which a webhook is disabled and its owner told."
+        ),
+    )
+    webhook_timeout_seconds: float = Field(
+        5.0, gt=0, le=60, description="Timeout of one webhook request (connect, send, read)."
+    )
+    limit_webhook_per_ip: str = Field(
+        "60/hour", description="Webhooks added and test deliveries sent per client address."
+    )
+    limit_webhook_per_account: str = Field(
+        "30/hour", description="Webhooks added and test deliveries sent per account."
+    )
+
     vector_index: Literal["auto", "exact", "ann"] = Field(
         "auto",
         description=(
@@ -404,6 +433,8 @@ class Settings(BaseSettings):
         "limit_library_per_account",
         "limit_import_per_ip",
         "limit_import_per_account",
+        "limit_webhook_per_ip",
+        "limit_webhook_per_account",
         "limit_mail_per_address",
     )
     @classmethod

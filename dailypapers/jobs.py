@@ -42,11 +42,20 @@ DIGEST_SEND_JOB = "send_digest"  # digests: deliver a chunk of a period's send r
 LIBRARY_IMPORT_JOB = "library_import"  # library: match a large import's entries, by chunks
 LIBRARY_FETCH_JOB = "library_fetch"  # library: fetch an import's papers missing from the store
 ALERTS_MATCH_JOB = "match_alerts"  # alerts: match new papers against follows, deliver once
+WEBHOOK_JOB = "deliver_webhook"  # webhooks: POST one alert to one hook (retried with backoff)
+WEBHOOK_TEST_JOB = "test_webhook"  # webhooks: the "send test" button (one attempt)
 
 # Work a person is waiting for (mail, an import's progress on the page): claimed before any
 # other due job (``jobs.priority`` 0), so a backlog of embeddings does not hold them up.
 INTERACTIVE_KINDS = frozenset(
-    {ACCOUNT_MAIL_JOB, CONFIRM_MAIL_JOB, SAMPLE_MAIL_JOB, LIBRARY_IMPORT_JOB, LIBRARY_FETCH_JOB}
+    {
+        ACCOUNT_MAIL_JOB,
+        CONFIRM_MAIL_JOB,
+        SAMPLE_MAIL_JOB,
+        LIBRARY_IMPORT_JOB,
+        LIBRARY_FETCH_JOB,
+        WEBHOOK_TEST_JOB,
+    }
 )
 INTERACTIVE, BACKGROUND = 0, 1
 

@@ -32,6 +32,7 @@ from dailypapers.jobs import Handler, JobContext
 from dailypapers.library import imports as library_imports
 from dailypapers.models import Job
 from dailypapers.search import indexer
+from dailypapers.webhooks import delivery as webhook_delivery
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ def default_handlers(settings: Settings) -> dict[str, Handler]:
         **digest_jobs.HANDLERS,
         **library_imports.HANDLERS,
         **alert_jobs.HANDLERS,
+        **webhook_delivery.HANDLERS,
         **indexer.job_handlers(settings),
     }
 

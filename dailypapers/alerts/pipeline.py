@@ -8,8 +8,8 @@ with every reason, and deliver it once per channel (docs/follows.md). Service: n
   however many runs find it.
 - ``alert_deliveries`` (unique user × paper × channel) is each channel's claim: the feed's is
   taken when the match is recorded (the feed lists the match), the webhook's before
-  ``channels.deliver_webhooks`` is called, the email's when a digest freezes its papers
-  (``email_alerts``), in the same transaction as that delivery's own record.
+  ``webhooks.service.queue_alert`` queues a job per hook, the email's when a digest freezes
+  its papers (``email_alerts``), in the same transaction as that delivery's own record.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from sqlalchemy import Table, select, tuple_
 from sqlalchemy.orm import Session
 
 from dailypapers.alerts import AlertItem, Channel
-from dailypapers.alerts.channels import deliver_webhooks
 from dailypapers.alerts.cursor import CURSOR
 from dailypapers.bulk import insert_rows
 from dailypapers.follows.matching import UserMatch, match_papers
 from dailypapers.models import AlertCursor, AlertDelivery, AlertMatch, Paper
+from dailypapers.webhooks.service import queue_alert
 
 # Papers matched per run; a bulk load is worked through by follow-up runs.
 BATCH = 2000
@@ -67,7 +67,7 @@ def run_matching(session: Session, now: dt.datetime, *, batch: int = BATCH) -> M
         taken = claim(session, user_id, hooked, "webhook", now)
         if taken:
             items = [AlertItem(paper_id, tuple(papers[paper_id].reasons)) for paper_id in taken]
-            deliver_webhooks(session, user_id, items)
+            queue_alert(session, user_id, items)
             stats.webhook_items += len(items)
     cursor.last_paper_id = ids[-1]
     return stats

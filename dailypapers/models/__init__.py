@@ -34,6 +34,7 @@ from dailypapers.models.papers import (
     PaperAuthor,
     PaperVersion,
 )
+from dailypapers.models.webhooks import Webhook, WebhookDelivery
 
 __all__ = [
     "AlertCursor",
@@ -70,5 +71,7 @@ __all__ = [
     "User",
     "UserSession",
     "Vote",
+    "Webhook",
+    "WebhookDelivery",
     "utcnow",
 ]
