@@ -27,6 +27,7 @@ from dailypapers.web import (
     accounts,
     api,
     api_docs,
+    authors,
     community,
     digests,
     feeds,
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(feeds.router)
     app.include_router(accounts.router)
     app.include_router(community.router)
+    app.include_router(authors.router)
     app.include_router(orgs.router)
     app.include_router(digests.router)
     app.include_router(library.router)
