@@ -19,6 +19,7 @@ from sqlalchemy.engine import CursorResult, Result, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import UserDefinedType
 
+from dailypapers.authors.names import author_key
 from dailypapers.config import Settings
 
 
@@ -55,6 +56,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
     # log10 in SQL (the trending score), whether or not this SQLite has its math functions.
     dbapi_connection.create_function("log10", 1, math.log10, deterministic=True)
+    # The author key in SQL, so the bulk arXiv upsert fills authors.name_key inside SQLite.
+    dbapi_connection.create_function("author_key", 1, author_key, deterministic=True)
 
 
 def make_engine(settings: Settings, url: str | None = None) -> Engine:

@@ -9,12 +9,13 @@ of objects with ``name``, ``submittedBy`` / ``organization`` objects or absent.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 from sqlalchemy.orm import Session
 
+from dailypapers.authors.claims import claimed_users
 from dailypapers.community import comment_counts
 from dailypapers.hf_names import public_name
 from dailypapers.models import DailyEntry, Org, Paper, User
@@ -37,11 +38,6 @@ class _Out(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
 
-class AuthorOut(_Out):
-    name: str
-    hidden: bool = False
-
-
 class UserOut(_Out):
     id: str = Field(serialization_alias="_id")
     user: str
@@ -49,6 +45,13 @@ class UserOut(_Out):
     fullname: str
     avatarUrl: str = DEFAULT_AVATAR
     type: str = "user"
+
+
+class AuthorOut(_Out):
+    name: str
+    hidden: bool = False
+    # The account whose authorship claim a moderator approved (HF's ``authors[].user``).
+    user: UserOut | None = None
 
 
 class OrgOut(_Out):
@@ -138,11 +141,18 @@ def org_out(org: Org | None) -> OrgOut | None:
     )
 
 
-def paper_out(paper: Paper, entry: DailyEntry | None) -> PaperOut:
+# The accounts of claimed authors, by printed name (authors/claims.claimed_users).
+Claimed = Mapping[str, User]
+NO_CLAIMS: Claimed = {}
+
+
+def paper_out(paper: Paper, entry: DailyEntry | None, claimed: Claimed = NO_CLAIMS) -> PaperOut:
     """The paper object; ``entry`` is passed in because list queries load it from its side."""
     return PaperOut(
         id=paper.arxiv_id,
-        authors=[AuthorOut(name=name) for name in paper.author_names],
+        authors=[
+            AuthorOut(name=name, user=user_out(claimed.get(name))) for name in paper.author_names
+        ],
         # Hugging Face always sends the arXiv time; until ingestion knows it, the feed time.
         publishedAt=paper.published_at or (entry.submitted_at if entry else None),
         submittedOnDailyAt=entry.submitted_at if entry else None,
@@ -160,8 +170,10 @@ def paper_out(paper: Paper, entry: DailyEntry | None) -> PaperOut:
     )
 
 
-def daily_paper_out(entry: DailyEntry, num_comments: int = 0) -> DailyPaperOut:
-    paper = paper_out(entry.paper, entry)
+def daily_paper_out(
+    entry: DailyEntry, num_comments: int = 0, claimed: Claimed = NO_CLAIMS
+) -> DailyPaperOut:
+    paper = paper_out(entry.paper, entry, claimed)
     return DailyPaperOut(
         paper=paper,
         numComments=num_comments,
@@ -178,13 +190,15 @@ def daily_paper_out(entry: DailyEntry, num_comments: int = 0) -> DailyPaperOut:
     )
 
 
-def paper_item_out(paper: Paper, num_comments: int = 0) -> DailyPaperOut:
+def paper_item_out(
+    paper: Paper, num_comments: int = 0, claimed: Claimed = NO_CLAIMS
+) -> DailyPaperOut:
     """A paper as a daily item. A paper never put on the list (an arXiv-only paper) has no
     feed time; its top-level ``publishedAt`` is then the arXiv time (else when it was stored),
     as a client needs some time there."""
     if paper.daily_entry is not None:
-        return daily_paper_out(paper.daily_entry, num_comments)
-    out = paper_out(paper, None)
+        return daily_paper_out(paper.daily_entry, num_comments, claimed)
+    out = paper_out(paper, None, claimed)
     return DailyPaperOut(
         paper=out,
         publishedAt=paper.published_at or paper.created_at,
@@ -203,7 +217,28 @@ def items_in_order(session: Session, paper_ids: Sequence[int]) -> list[DailyPape
     """The visible papers with these ids as API items, in this order (search results)."""
     papers = papers_in_order(session, paper_ids)
     counts = comment_counts(session, [paper.id for paper in papers])
-    return [paper_item_out(paper, counts.get(paper.id, 0)) for paper in papers]
+    claimed = claimed_users(session, (name for paper in papers for name in paper.author_names))
+    return [paper_item_out(paper, counts.get(paper.id, 0), claimed) for paper in papers]
+
+
+class AuthorPaperOut(_Out):
+    id: str
+    title: str
+    publishedAt: HfTime | None = None
+    upvotes: int
+
+
+class AuthorDetailOut(_Out):
+    """``GET /api/authors/{slug}``: an author page as JSON (one page of papers, newest first)."""
+
+    name: str
+    slug: str
+    variants: list[str]
+    numPapers: int
+    upvotes: int
+    papers: list[AuthorPaperOut]
+    page: int
+    user: UserOut | None = None
 
 
 # The library under /api/me (issue 17): names in the API's camelCase. ---------------------------

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from dailypapers import jobs
+from dailypapers.authors.names import author_key
 from dailypapers.hf_names import stored_name
 from dailypapers.ingest.normalize import DailyPaperRecord, OrgRef, SubmitterRef
 from dailypapers.jobs import EMBED_JOB
@@ -142,7 +143,7 @@ class DailyPaperUpserter:
         for author in self.session.scalars(select(Author).where(Author.name.in_(missing))):
             self._authors[author.name] = author
         for name in sorted(missing - self._authors.keys()):
-            author = Author(name=name)
+            author = Author(name=name, name_key=author_key(name))
             self.session.add(author)
             self._authors[name] = author
 

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Table, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from dailypapers import jobs
+from dailypapers.authors.names import author_key
 from dailypapers.bulk import bind_value, insert_rows, select_in
 from dailypapers.db import is_sqlite
 from dailypapers.ingest.normalize import ArxivRecord
@@ -229,7 +230,11 @@ class ArxivUpserter:
     def _ensure_authors(self, names: set[str]) -> None:
         missing = sorted(names - self._author_ids.keys())
         self._remember_author_ids(missing)
-        to_insert = [{"name": name} for name in missing if name not in self._author_ids]
+        to_insert = [
+            {"name": name, "name_key": author_key(name)}
+            for name in missing
+            if name not in self._author_ids
+        ]
         if to_insert:
             returned = insert_rows(
                 self.session.connection(), authors_table, to_insert, returning=("name", "id")
@@ -308,10 +313,11 @@ def _builds_in_sqlite(connection: Connection) -> bool:
 # (docs/benchmarks.md). The same rows as the portable path: new names inserted in
 # code point order (SQLite's BINARY collation is UTF-8 byte order, which is code point order,
 # as Python's ``sorted``), links in the order of ``paper_ids`` then position. ``?`` is a JSON
-# array of paper ids, so one parameter carries the batch and its order.
+# array of paper ids, so one parameter carries the batch and its order. ``author_key`` is
+# authors/names.author_key, registered on every SQLite connection (db.py).
 _SQLITE_INSERT_AUTHORS = """
-INSERT INTO authors (name)
-SELECT DISTINCT j.value
+INSERT INTO authors (name, name_key)
+SELECT DISTINCT j.value, author_key(j.value)
 FROM json_each(?) AS b JOIN papers AS p ON p.id = b.value, json_each(p.author_names) AS j
 WHERE NOT EXISTS (SELECT 1 FROM authors AS a WHERE a.name = j.value)
 ORDER BY j.value

@@ -7,6 +7,7 @@ name resolve whichever module a caller imports.
 from __future__ import annotations
 
 from dailypapers.models.accounts import ApiToken, Org, OrgMember, User, UserSession
+from dailypapers.models.authors import AuthorClaim
 from dailypapers.models.base import Base, UTCDateTime, utcnow
 from dailypapers.models.community import Comment, ModerationAction, Vote
 from dailypapers.models.digests import DigestReceived, DigestSend, DigestTopicMatch, Subscription
@@ -43,6 +44,7 @@ __all__ = [
     "AlertMatch",
     "ApiToken",
     "Author",
+    "AuthorClaim",
     "Base",
     "Collection",
     "CollectionPaper",

@@ -32,6 +32,9 @@ class Author(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(300), unique=True)
+    # authors/names.author_key(name): the spellings of one author share it; an author page
+    # is this index, then paper_authors. Set by every insert (ORM, Core, SQLite's SQL).
+    name_key: Mapped[str] = mapped_column(String(300), server_default="", index=True)
 
 
 class PaperAuthor(Base):

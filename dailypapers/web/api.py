@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 
+from dailypapers.authors.claims import claimed_users
 from dailypapers.community import comment_counts
 from dailypapers.papers import FeedQuery, feed_page, latest_feed_date
 from dailypapers.periods import (
@@ -74,7 +75,10 @@ def daily_papers(
     )
     result = feed_page(session, query, page=p, page_size=limit)
     counts = comment_counts(session, [entry.paper_id for entry in result.entries])
-    return [daily_paper_out(entry, counts.get(entry.paper_id, 0)) for entry in result.entries]
+    claimed = claimed_users(session, (n for e in result.entries for n in e.paper.author_names))
+    return [
+        daily_paper_out(entry, counts.get(entry.paper_id, 0), claimed) for entry in result.entries
+    ]
 
 
 @router.get(
@@ -86,4 +90,4 @@ def daily_papers(
 )
 def paper_detail(paper_id: str, session: ReadSessionDep) -> PaperOut:
     paper = paper_or_404(session, paper_id)
-    return paper_out(paper, paper.daily_entry)
+    return paper_out(paper, paper.daily_entry, claimed_users(session, paper.author_names))

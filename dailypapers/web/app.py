@@ -28,6 +28,7 @@ from dailypapers.web import (
     alert_feeds,
     api,
     api_docs,
+    authors,
     community,
     digests,
     feeds,
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(alert_feeds.router)
     app.include_router(accounts.router)
     app.include_router(community.router)
+    app.include_router(authors.router)
     app.include_router(orgs.router)
     app.include_router(digests.router)
     app.include_router(library.router)

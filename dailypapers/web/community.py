@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dailypapers import community, submissions
+from dailypapers.authors import claims as author_claims
 from dailypapers.community import CommunityError, MissingTargetError
 from dailypapers.config import Settings
 from dailypapers.db import write_transaction
@@ -357,4 +358,5 @@ def moderation_log(
     actions = session.scalars(
         select(ModerationAction).order_by(ModerationAction.created_at.desc()).limit(200)
     ).all()
-    return templates.TemplateResponse(request, "moderation.html", {"actions": actions})
+    context = {"actions": actions, "claims": author_claims.pending_claims(session)}
+    return templates.TemplateResponse(request, "moderation.html", context)

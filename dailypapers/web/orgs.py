@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, joinedload
 from dailypapers import orgs
 from dailypapers.accounts import AccountFormError
 from dailypapers.models import DailyEntry, Org, OrgMember, Paper, User
+from dailypapers.web.authors import claimed_authors
 from dailypapers.web.deps import SessionDep, SettingsDep, TemplatesDep, writes
 from dailypapers.web.limits import limit_or_429
 from dailypapers.web.openapi import form, page
@@ -169,8 +170,10 @@ def user_page(
     if profile is None:
         raise HTTPException(404, f"No account is named {username!r}.")
     viewer = session_user(request, session)
+    own = viewer is not None and viewer.id == profile.id
     context = {
         "profile": profile,
+        "author_claims": claimed_authors(session, profile, own=own),
         "entries": _recent_entries(session, DailyEntry.submitter_id == profile.id),
         "is_moderator": viewer is not None and viewer.role in ("moderator", "admin"),
     }

@@ -27,6 +27,7 @@ from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
 from dailypapers import community
+from dailypapers.authors.claims import claimed_users
 from dailypapers.config import Settings
 from dailypapers.models import Paper
 from dailypapers.papers import papers_in_order
@@ -255,4 +256,5 @@ def related(
     paper = paper_or_404(session, paper_id)
     papers = related_to(session, settings, paper, limit)
     counts = community.comment_counts(session, [p.id for p in papers])
-    return [paper_item_out(p, counts.get(p.id, 0)) for p in papers]
+    claimed = claimed_users(session, (name for p in papers for name in p.author_names))
+    return [paper_item_out(p, counts.get(p.id, 0), claimed) for p in papers]

@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 
 from dailypapers import arxiv_ids
+from dailypapers.authors.pages import cached_slug
 from dailypapers.config import Settings
-from dailypapers.display import author_line, long_date, shorten
+from dailypapers.display import CARD_AUTHORS, long_date, shorten
 from dailypapers.web.security import csrf_field
+
+
+def author_links(names: list[str], limit: int | None = CARD_AUTHORS) -> Markup:
+    """Names as plain links to their author pages (``display.author_line``'s cut: the first
+    ``limit``, then "and N more"; None shows all). Plain links, no forms: cards stay cheap."""
+    shown = names if limit is None or len(names) <= limit else names[:limit]
+    parts = []
+    for name in shown:
+        slug = cached_slug(name)
+        parts.append(
+            Markup('<a href="/authors/{}">{}</a>').format(slug, name) if slug else escape(name)
+        )
+    line = Markup(", ").join(parts)
+    if len(shown) < len(names):
+        line += f" and {len(names) - len(shown)} more"
+    return line
 
 
 def configure_templates(templates: Jinja2Templates, settings: Settings) -> None:
@@ -15,7 +33,7 @@ def configure_templates(templates: Jinja2Templates, settings: Settings) -> None:
     env.globals["site_name"] = settings.site_name
     env.globals["base_url"] = settings.base_url
     env.filters["shorten"] = shorten
-    env.filters["author_line"] = author_line
+    env.filters["author_links"] = author_links
     env.filters["long_date"] = long_date
     env.filters["abs_url"] = arxiv_ids.abs_url
     env.filters["pdf_url"] = arxiv_ids.pdf_url

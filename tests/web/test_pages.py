@@ -156,7 +156,9 @@ def test_paper_page(demo_settings: Settings, demo_client: TestClient) -> None:
     engine.dispose()
     html = demo_client.get("/papers/2601.23265").text
     assert "PaperBanana: Automating Academic Illustration for AI Scientists" in html
-    assert "Dawei Zhu, Rui Meng, Yale Song" in html
+    assert (
+        '<a href="/authors/dawei-zhu">Dawei Zhu</a>, <a href="/authors/rui-meng">Rui Meng</a>'
+    ) in html
     assert "<strong>188</strong> upvotes" in html
     assert 'href="/papers/date/2026-02-02"' in html
     assert "https://arxiv.org/abs/2601.23265v2" in html
