@@ -93,7 +93,7 @@ def _author_page(
         "user": user,
         "claim_error": claim_error,
         "message": message,
-        "feed_url": f"/feeds/author/{summary.slug}.atom",
+        "feed_url": f"/feeds/authors/{summary.slug}.atom",
     }
     return templates.TemplateResponse(request, "author.html", context, status_code=status_code)
 

@@ -130,7 +130,7 @@ def test_author_page_merges_spellings_and_links_coauthors(client: TestClient) ->
     assert '<a href="/authors/ada-lovelace">Ada Lovelace</a> <span class="meta">2</span>' in page
     assert 'href="/authors/john-smith"' in page
     assert 'href="/authors/j-smith"' in page
-    assert 'href="/feeds/author/jose-luis-perez.atom"' in page
+    assert 'href="/feeds/authors/jose-luis-perez.atom"' in page
     assert "{# follow" not in page  # the spot is a template comment
     # Newest first: 2603.00003 (Mar 3) before 2603.00002 before 2603.00001.
     assert page.index("2603.00003") < page.index("2603.00002") < page.index("2603.00001")

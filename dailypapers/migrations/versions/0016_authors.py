@@ -7,7 +7,7 @@ upgrades without holding every name in memory. ``author_claims`` records who ask
 which author and what a moderator decided.
 
 Revision ID: 0016
-Revises: 0013
+Revises: 0015
 Create Date: 2026-12-07 16:50:00
 """
 
@@ -20,7 +20,7 @@ from dailypapers.authors.names import author_key
 from dailypapers.models import UTCDateTime
 
 revision = "0016"
-down_revision = "0013"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
