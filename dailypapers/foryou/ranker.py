@@ -12,6 +12,7 @@ with the nearest-neighbour similarity to the user's papers.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, HashingVectorizer
 from sklearn.svm import LinearSVC
+from sklearn.utils import murmurhash3_32
 
 # arxiv-sanity-lite's token pattern: words starting with a letter, at least two characters.
 TOKEN_PATTERN = r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b"  # noqa: S105 - a regex, not a secret
@@ -146,17 +148,20 @@ def tokens(text: str) -> list[str]:
     return [t for t in _TOKEN.findall(text.lower()) if t not in ENGLISH_STOP_WORDS]
 
 
+@functools.lru_cache(maxsize=200_000)
+def _word_column(word: str) -> int:
+    """The hasher's column of a single word (sklearn's HashingVectorizer: signed 32-bit
+    MurmurHash3 with seed 0, absolute value modulo the width; a test checks they agree)."""
+    return int(abs(murmurhash3_32(word, positive=False))) % HASH_FEATURES
+
+
 def kept_words(model: UserModel, text: str, profile_words: set[str], limit: int = 2) -> list[str]:
     """Words of this paper that the user's papers also use and that the model weighs most
     in their favour: the lexical reason, true to what moved the score."""
-    shared = [w for w in dict.fromkeys(tokens(text)) if w in profile_words and len(w) >= 3]
-    if not shared:
-        return []
-    hashed = _HASHER.transform(shared).tocsr()  # one row per word, its one unigram column
     weights = {
-        word: float(model.coef[hashed.indices[hashed.indptr[row]]])
-        for row, word in enumerate(shared)
-        if hashed.indptr[row + 1] > hashed.indptr[row]
+        word: float(model.coef[_word_column(word)])
+        for word in dict.fromkeys(tokens(text))
+        if word in profile_words and len(word) >= 3
     }
     best = sorted((w for w in weights if weights[w] > 0), key=lambda w: -weights[w])
     return best[:limit]

@@ -158,3 +158,9 @@ def test_the_api_answers_only_its_owner(app_settings: Settings, db: Session) -> 
             answer = client.get("/api/me/for-you", params=params)
             assert answer.status_code == 400, (params, answer.status_code)
             assert "error" in answer.json()
+
+
+def test_the_word_column_is_the_hashers() -> None:
+    """The lexical reason reads the model's weight at the column the hasher put the word in."""
+    for word in ("video", "diffusion", "robots", "transformer", "zebra"):
+        assert ranker._word_column(word) == ranker.word_features([word]).indices[0]
