@@ -149,6 +149,7 @@ def main() -> None:
     parser.add_argument("--cutoff", default="2026-03-01")
     parser.add_argument("--append", action="store_true", help="append to docs/benchmarks.md")
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--baseline-c", default="0.1", help="comma-separated C values")
     args = parser.parse_args()
     started = time.perf_counter()
     corpus = load_corpus(args.vectors_only)
@@ -195,7 +196,7 @@ def main() -> None:
         run("trending only", user, lambda: corpus.trending[candidates] + 1e-6 * candidates)
         svm_scores = {}
         if not args.skip_baseline:
-            for c in (0.01, 0.1):
+            for c in [float(v) for v in args.baseline_c.split(",")]:
                 y = np.zeros(n)
                 y[profile] = 1
 
@@ -269,8 +270,11 @@ def main() -> None:
             return by_them * 1000 + fused
 
         run("follows the author (+ ours)", user, follows)
-        if (number + 1) % 20 == 0:
+        if (number + 1) % 10 == 0:
             print(f"  {number + 1}/{len(users)} users, {time.perf_counter() - started:.0f} s")
+            for name, values in results.items():
+                recall, ndcg = np.mean([v[0] for v in values]), np.mean([v[1] for v in values])
+                print(f"    {name}: recall@10 {recall:.3f} nDCG@10 {ndcg:.3f}", flush=True)
 
     subset = "papers with vectors only" if args.vectors_only else "the full store"
     lines = [

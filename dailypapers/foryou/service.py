@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
+import xxhash
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, contains_eager, joinedload
 from threadpoolctl import threadpool_limits
@@ -30,6 +31,7 @@ from dailypapers.search.embed import DIM, MODEL_NAME, paper_text
 MAX_CANDIDATES = 5000  # a month of the busiest Daily Papers list is ~3,000
 CLOSE_ENOUGH = 0.45  # cosine under which "close to X" would not be true to the eye
 MODEL_CACHE_SIZE = 256
+PERIOD_CACHE_SIZE = 32
 BACKGROUND_TTL = dt.timedelta(hours=1)
 
 
@@ -58,6 +60,7 @@ class _Trained:
 
 _lock = threading.Lock()
 _models: OrderedDict[tuple[str, int, str], _Trained] = OrderedDict()
+_periods: OrderedDict[str, sp.csr_matrix] = OrderedDict()
 _background: dict[str, tuple[dt.datetime, sp.csr_matrix]] = {}
 
 
@@ -67,6 +70,7 @@ def reset_caches(*, models_only: bool = False) -> None:
     with _lock:
         _models.clear()
         if not models_only:
+            _periods.clear()
             _background.clear()
 
 
@@ -158,6 +162,31 @@ def _trained(session: Session, user_id: int, profile: Profile) -> _Trained:
     return trained
 
 
+def _candidate_features(
+    session: Session, entries: list[DailyEntry], texts: list[str]
+) -> tuple[sp.csr_matrix, np.ndarray]:
+    """The period's features, the same for every reader: cached by the papers' ids and
+    content hashes (a new version of a paper is a new key), with whether each had a vector."""
+    ids = [e.paper_id for e in entries]
+    digest = xxhash.xxh3_64(str(session.get_bind().engine.url).encode())
+    for entry in entries:
+        digest.update(f"{entry.paper_id}:{entry.paper.content_hash},".encode())
+    vectors = _vectors(session, ids)
+    digest.update(np.packbits(vectors.any(axis=1)).tobytes())
+    key = digest.hexdigest()
+    with _lock:
+        cached = _periods.get(key)
+        if cached is not None:
+            _periods.move_to_end(key)
+            return cached, vectors
+    features = ranker.combined_features(ranker.word_features(texts), vectors)
+    with _lock:
+        _periods[key] = features
+        while len(_periods) > PERIOD_CACHE_SIZE:
+            _periods.popitem(last=False)
+    return features, vectors
+
+
 def _candidates(session: Session, window: FeedWindow, until: dt.date) -> list[DailyEntry]:
     return list(
         session.scalars(
@@ -224,10 +253,8 @@ def _ranked(
     limit: int,
 ) -> ForYouPage:
     trained = _trained(session, user_id, profile)
-    ids = [e.paper_id for e in entries]
     texts = [paper_text(e.paper.title, e.paper.abstract) for e in entries]
-    vectors = _vectors(session, ids)
-    features = ranker.combined_features(ranker.word_features(texts), vectors)
+    features, vectors = _candidate_features(session, entries, texts)
     scores = ranker.fused_scores(trained.model, features, vectors)
     order = np.argsort(-scores, kind="stable")[offset : offset + limit]
     follows = follow_reasons(session, user_id, [entries[int(i)].paper for i in order])

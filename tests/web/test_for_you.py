@@ -137,6 +137,7 @@ def test_the_api_answers_only_its_owner(app_settings: Settings, db: Session) -> 
     other = make_user(app_settings, "apiother")
     with TestClient(create_app(app_settings)) as client:
         assert client.get("/api/me/for-you", params={"month": "2026-02"}).status_code == 401
+        assert "/api/me/for-you" in client.get("/openapi.json").json()["paths"]
         client.headers["Authorization"] = f"Bearer {api_token(app_settings, user.id)}"
         mine = client.get("/api/me/for-you", params={"month": "2026-02", "limit": 5}).json()
         assert mine["fallback"] is False
