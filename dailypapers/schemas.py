@@ -345,3 +345,17 @@ class ImportOut(BaseModel):
     outcomes: list[ImportOutcomeOut]
     createdAt: HfTime
     finishedAt: HfTime | None = None
+
+
+class ForYouItemOut(BaseModel):
+    item: DailyPaperOut
+    score: float = Field(description="The ranker's score (higher first); comparable within a list")
+    reasons: list[str] = Field(description="Why this paper is here, worded for people")
+
+
+class ForYouOut(BaseModel):
+    items: list[ForYouItemOut]
+    total: int
+    period: str = Field(description="The window ranked: YYYY-MM-DD, YYYY-Www or YYYY-MM")
+    fallback: bool = Field(description="True: nothing to learn from yet, ranked by trending")
+    message: str = ""

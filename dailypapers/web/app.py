@@ -32,6 +32,7 @@ from dailypapers.web import (
     community,
     digests,
     feeds,
+    foryou,
     library,
     library_api,
     library_transfer,
@@ -106,6 +107,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(digests.router)
     app.include_router(library.router)
     app.include_router(library_api.router)
+    app.include_router(foryou.router)
+    app.include_router(foryou.api_router)
     app.include_router(library_transfer.router)
     app.include_router(library_transfer.api_router)
     app.include_router(search.router)
