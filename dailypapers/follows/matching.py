@@ -40,11 +40,19 @@ def reason(kind: str, label: str) -> str:
     return f"matches your search “{label}”"
 
 
-def match_papers(session: Session, paper_ids: Collection[int]) -> dict[int, dict[int, UserMatch]]:
-    """``user id → paper id → match`` for these papers (hidden papers never match)."""
+def match_papers(
+    session: Session, paper_ids: Collection[int], *, user_id: int | None = None
+) -> dict[int, dict[int, UserMatch]]:
+    """``user id → paper id → match`` for these papers (hidden papers never match); with
+    ``user_id``, that user's follows only (the For you page asks for one reader)."""
     found: dict[int, dict[int, UserMatch]] = defaultdict(lambda: defaultdict(UserMatch))
     if not paper_ids:
         return {}
+    mine: list[Follow] | None = None
+    if user_id is not None:  # one reader's follows (at most a few hundred), or nothing to do
+        mine = list(session.scalars(select(Follow).where(Follow.user_id == user_id)))
+        if not mine:
+            return {}
     rows = session.execute(
         select(Paper.id, Paper.author_names, Paper.categories).where(
             Paper.id.in_(paper_ids), Paper.hidden_at.is_(None)
@@ -69,11 +77,15 @@ def match_papers(session: Session, paper_ids: Collection[int]) -> dict[int, dict
     for kind, target in wanted:
         by_kind[kind].add(target)
     follows: list[Follow] = []
-    for kind, targets in by_kind.items():
-        follows += session.scalars(
-            select(Follow).where(Follow.kind == kind, Follow.target.in_(targets))
-        ).all()
-    searches = session.scalars(select(Follow).where(Follow.kind == "search")).all()
+    if mine is not None:
+        follows = [f for f in mine if f.kind != "search" and f.target in by_kind[f.kind]]
+        searches = [f for f in mine if f.kind == "search"]
+    else:
+        for kind, targets in by_kind.items():
+            follows += session.scalars(
+                select(Follow).where(Follow.kind == kind, Follow.target.in_(targets))
+            ).all()
+        searches = list(session.scalars(select(Follow).where(Follow.kind == "search")))
     if searches and live:
         among = Paper.id.in_(live)
         for query in {row.target for row in searches}:

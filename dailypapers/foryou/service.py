@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, contains_eager, joinedload
 from threadpoolctl import threadpool_limits
 
+from dailypapers.follows.matching import match_papers
 from dailypapers.foryou import ranker
 from dailypapers.foryou.profile import Profile, load_profile
 from dailypapers.models import DailyEntry, Embedding, Paper
@@ -75,9 +76,10 @@ def reset_caches(*, models_only: bool = False) -> None:
 
 
 def follow_reasons(session: Session, user_id: int, papers: list[Paper]) -> dict[int, list[str]]:
-    """Reasons from the user's follows, per paper id ("by an author you follow")."""
-    # FOLLOW: the lead wires this to dailypapers.follows.list_follows at merge time.
-    return {}
+    """Reasons from the user's follows, per paper id ("by Ada Lovelace, whom you follow"): the
+    same matching and wording as the alerts (docs/follows.md)."""
+    found = match_papers(session, [paper.id for paper in papers], user_id=user_id)
+    return {paper_id: match.reasons for paper_id, match in found.get(user_id, {}).items()}
 
 
 def _vectors(session: Session, paper_ids: list[int]) -> np.ndarray:
@@ -221,15 +223,8 @@ def rank_for_user(
     reasons are worded for that page only."""
     entries = _candidates(session, window, until)
     profile = load_profile(session, user_id) if user_id is not None else None
-    if profile is None or profile.empty:
-        why = (
-            "Sign in and save or upvote papers to get a list of your own."
-            if user_id is None
-            else "Nothing to learn from yet: save or upvote a few papers and this list is "
-            "ranked for you. Until then it shows the period's trending papers."
-        )
-        items = [RankedEntry(e, float(e.paper.trending_score or 0.0), []) for e in entries]
-        return ForYouPage(items[offset : offset + limit], len(items), fallback=True, reason=why)
+    if user_id is None or profile is None or profile.empty:
+        return _trending_for(session, user_id, entries, offset, limit)
     # Dismissed papers never; papers already saved or upvoted are known to the reader.
     entries = [
         e
@@ -241,7 +236,34 @@ def rank_for_user(
     # One BLAS thread: these products are small, and waking a sleeping BLAS pool cost ~40 ms
     # a request on a busy 2-core machine (measured; 1 ms single-threaded).
     with threadpool_limits(1, user_api="blas"):
-        return _ranked(session, user_id, profile, entries, offset, limit)  # type: ignore[arg-type]
+        return _ranked(session, user_id, profile, entries, offset, limit)
+
+
+def _trending_for(
+    session: Session,
+    user_id: int | None,
+    entries: list[DailyEntry],
+    offset: int,
+    limit: int,
+) -> ForYouPage:
+    """Nothing to learn from: the period's trending papers, those matching the reader's
+    follows first, and a note that says so."""
+    if user_id is None:
+        why = "Sign in and save or upvote papers to get a list of your own."
+        follows: dict[int, list[str]] = {}
+    else:
+        why = (
+            "Nothing to learn from yet: save or upvote a few papers and this list is "
+            "ranked for you. Until then it shows the period's trending papers"
+        )
+        follows = follow_reasons(session, user_id, [e.paper for e in entries])
+        why += ", those matching what you follow first." if follows else "."
+    items = [
+        RankedEntry(e, float(e.paper.trending_score or 0.0), list(follows.get(e.paper_id, [])))
+        for e in entries
+    ]
+    items.sort(key=lambda item: item.entry.paper_id not in follows)  # stable: trending order
+    return ForYouPage(items[offset : offset + limit], len(items), fallback=True, reason=why)
 
 
 def _ranked(
@@ -256,8 +278,10 @@ def _ranked(
     texts = [paper_text(e.paper.title, e.paper.abstract) for e in entries]
     features, vectors = _candidate_features(session, entries, texts)
     scores = ranker.fused_scores(trained.model, features, vectors)
-    order = np.argsort(-scores, kind="stable")[offset : offset + limit]
-    follows = follow_reasons(session, user_id, [entries[int(i)].paper for i in order])
+    # Papers matching a follow come first (the reader asked for them), each group by score.
+    follows = follow_reasons(session, user_id, [e.paper for e in entries])
+    followed = np.array([e.paper_id in follows for e in entries], dtype=bool)
+    order = np.lexsort((-scores, ~followed))[offset : offset + limit]
     items = []
     for i in order:
         entry = entries[int(i)]

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from dailypapers.config import Settings
 from dailypapers.db import make_engine, make_session_factory, write_transaction
+from dailypapers.follows import follow
 from dailypapers.foryou import ranker
 from dailypapers.foryou.service import rank_for_user, reset_caches
 from dailypapers.library import marks, saves
@@ -110,6 +111,46 @@ def test_a_new_user_gets_trending_and_is_told(db: Session, app_settings: Setting
     trending = [item.entry.paper.trending_score for item in ranked.items]
     assert trending == sorted(trending, reverse=True)
     assert len(trending) == 5
+
+
+def _least_trending_author(session: Session) -> tuple[Paper, str]:
+    """The month's least trending paper and its first author (by one paper this month only)."""
+    papers = session.scalars(
+        select(Paper)
+        .join(DailyEntry, DailyEntry.paper_id == Paper.id)
+        .order_by(Paper.trending_score, Paper.id)
+    ).all()
+    counts: dict[str, int] = {}
+    for paper in papers:
+        for name in paper.author_names:
+            counts[name] = counts.get(name, 0) + 1
+    for paper in papers:
+        if paper.author_names and counts[paper.author_names[0]] == 1:
+            return paper, paper.author_names[0]
+    raise AssertionError("no single-paper author in the demo month")
+
+
+@pytest.mark.parametrize("with_saves", [False, True])
+def test_a_followed_authors_paper_comes_first_with_its_reason(
+    db: Session, app_settings: Settings, with_saves: bool
+) -> None:
+    if with_saves:
+        user, _ = _profile(db, app_settings, "follower")
+    else:
+        found = db.get(User, make_user(app_settings, "follower"))
+        assert found is not None
+        user = found
+    paper, name = _least_trending_author(db)
+    with write_transaction(db):
+        follow(db, user.id, "author", name, NOW)
+    ranked = rank_for_user(db, user.id, MONTH, NOW.date(), limit=5)
+    assert ranked.fallback is not with_saves
+    first = ranked.items[0]
+    assert first.entry.paper_id == paper.id
+    assert f"by {name}, whom you follow" in first.reasons
+    assert all(not any("whom you follow" in r for r in i.reasons) for i in ranked.items[1:])
+    if not with_saves:
+        assert "matching what you follow first" in ranked.reason
 
 
 def test_the_page_ranks_for_the_signed_in_reader_and_prompts_others(
