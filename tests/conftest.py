@@ -151,9 +151,9 @@ def model_dir() -> Path:
 @pytest.fixture(scope="session")
 def demo_vectors_database(demo_database: Path, model_dir: Path) -> Path:
     """The demo month with every paper embedded. Encoding 783 papers takes ~30 s, so the file
-    is kept in var/test-cache, keyed by the model, the data, the embedding code and the schema
-    revision (a new migration makes a new file), and built once under a file lock (pytest-xdist
-    workers share it)."""
+    is kept in var/test-cache, keyed by the model, the data, the embedding code and the
+    migrations (a new or changed one makes a new file), and built once under a file lock
+    (pytest-xdist workers share it)."""
     from dailypapers.search import embed
     from dailypapers.search.indexer import rebuild_index
 
@@ -162,6 +162,8 @@ def demo_vectors_database(demo_database: Path, model_dir: Path) -> Path:
     key.update(DEMO_DAILY_PAPERS.read_bytes())
     key.update(Path(embed.__file__).read_bytes())
     key.update(head_revision().encode())
+    for migration in sorted(Path(migrate.__file__).parent.glob("migrations/versions/*.py")):
+        key.update(migration.read_bytes())  # two checkouts may share var/ and a revision number
     cached = TEST_CACHE / f"demo-vectors-{key.hexdigest()[:16]}.sqlite3"
     TEST_CACHE.mkdir(parents=True, exist_ok=True)
     with FileLock(str(cached) + ".lock"):

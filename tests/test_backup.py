@@ -22,7 +22,12 @@ from dailypapers.cli import main
 from dailypapers.config import Settings
 from dailypapers.db import make_engine, make_session_factory, session_scope
 from dailypapers.models import (
+    AlertCursor,
+    AlertDelivery,
+    AlertFeedToken,
+    AlertMatch,
     ApiToken,
+    AuthorClaim,
     Base,
     Collection,
     CollectionPaper,
@@ -31,6 +36,7 @@ from dailypapers.models import (
     DigestSend,
     DigestTopicMatch,
     Embedding,
+    Follow,
     IngestCheckpoint,
     Job,
     LibraryImport,
@@ -46,6 +52,8 @@ from dailypapers.models import (
     Subscription,
     UserSession,
     Vote,
+    Webhook,
+    WebhookDelivery,
 )
 from dailypapers.search.lexical import PG_TEXT_CONFIG
 from dailypapers.search.pgvector_index import fill_embedding_column
@@ -152,6 +160,28 @@ def _fill_every_table(settings: Settings) -> None:
                 outcomes=[{"index": 1, "outcome": "matched"}],
             )
         )
+        session.add(
+            Follow(
+                user_id=member, kind="category", target="cs.CL", label="cs.CL", channels=["feed"]
+            )
+        )
+        session.add(
+            AlertMatch(
+                user_id=member, paper_id=papers[0].id, reasons=["in cs.CL"], channels=["feed"]
+            )
+        )
+        session.add(AlertDelivery(user_id=member, paper_id=papers[0].id, channel="feed"))
+        session.add(AlertFeedToken(user_id=member, token="t" * 43))
+        session.add(AlertCursor(name="papers", last_paper_id=papers[1].id))
+        hook = Webhook(
+            user_id=member, url="https://hooks.example.org/in", secret="whsec_" + "s" * 40
+        )
+        session.add(hook)
+        session.flush()
+        session.add(
+            WebhookDelivery(webhook_id=hook.id, delivery_id="d" * 36, event="test", status_code=200)
+        )
+        session.add(AuthorClaim(user_id=member, name_key="ada lovelace", message="me"))
         vector = np.linspace(-1, 1, 384, dtype=np.float32)
         for paper in papers:
             session.add(

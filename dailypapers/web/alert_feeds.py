@@ -17,7 +17,7 @@ from dailypapers.models import Paper
 from dailypapers.search.lexical import MAX_QUERY_CHARS, searchable
 from dailypapers.search.query import QueryError, normalize_category
 from dailypapers.web.deps import ReadSessionDep, SettingsDep
-from dailypapers.web.feeds import ATOM_TYPE, FeedItem, build_atom, build_json_feed
+from dailypapers.web.feeds import ATOM_TYPE, FeedItem, build_atom, build_json_feed, xml_text
 from dailypapers.web.library import JSON_FEED_TYPE
 from dailypapers.web.openapi import Responses, page
 
@@ -43,6 +43,7 @@ def _respond(
     items: Sequence[FeedItem],
 ) -> Response:
     path = f"{feed_path}.{form}"
+    title = xml_text(title)  # a query may hold characters XML forbids
     if form == "atom":
         body = build_atom(settings, feed_path=path, page_path=page_path, title=title, items=items)
         return Response(body, media_type=ATOM_TYPE)

@@ -122,6 +122,50 @@ def mark_form(
     return RedirectResponse(_back_to_card(request, paper), status_code=303)
 
 
+# A card's one form: the pressed button's ``do`` names the action (fewer forms to render).
+CARD_ACTIONS: dict[str, tuple[str, bool]] = {
+    "save": ("saved", True),
+    "unsave": ("saved", False),
+    "read": ("read", True),
+    "unread": ("read", False),
+    "dismiss": ("dismissed", True),
+    "undismiss": ("dismissed", False),
+}
+
+
+@router.post(
+    "/papers/{paper_id:path}/library",
+    dependencies=[CsrfChecked],
+    **form(400, 401, 403, 404, 429),
+    summary="Save, unsave, mark read or unread, dismiss or undismiss a paper (a card's form)",
+)
+@writes
+def card_form(
+    request: Request,
+    paper_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: ActiveUser,
+    do: Annotated[str, Form(max_length=12)],
+) -> Response:
+    paper = paper_or_404(session, paper_id)
+    if do not in CARD_ACTIONS:
+        raise HTTPException(400, f"do must be one of {', '.join(CARD_ACTIONS)}.")
+    limit_or_429(request, session, settings, user, "library")
+    what, on = CARD_ACTIONS[do]
+    try:
+        if what == "saved":
+            if on:
+                saves.save(session, user, paper.id, _now())
+            else:
+                saves.unsave(session, user, paper.id)
+        else:
+            marks.set_mark(session, user, paper.id, what, on=on, now=_now())
+    except LibraryError as exc:
+        raise refused(exc) from None
+    return RedirectResponse(_back_to_card(request, paper), status_code=303)
+
+
 @router.post(
     "/papers/{paper_id:path}/note",
     dependencies=[CsrfChecked],

@@ -184,7 +184,7 @@ def test_bad_cadence_count_and_topic_are_each_explained(client: TestClient) -> N
     assert response.status_code == 400
     assert "Choose daily or weekly." in response.text
     assert "Choose between 1 and 50 papers." in response.text
-    assert "The topic needs at least one word" in response.text
+    assert "The topic needs a word to search for or a filter" in response.text
 
 
 def test_header_injection_in_a_topic_is_inert(

@@ -398,7 +398,7 @@ def test_links_and_jobs_built_in_sqlite_match_the_portable_path(
         "100 new, 0 updated, 0 unchanged, 0 failed",
         "50 new, 30 updated, 0 unchanged, 0 failed",
     ]
-    assert any(name == "Zoë Ångström" for _, name in rows["authors"])
+    assert any(row[1] == "Zoë Ångström" for row in rows["authors"])
     assert len(rows["jobs"]) == 180
 
 

@@ -54,11 +54,14 @@ def _folded(html: str, arxiv_id: str) -> str | None:
 
 def test_save_from_a_card_then_find_it_in_the_library(client: TestClient) -> None:
     day = client.get(DAY).text
-    assert f'action="/papers/{PAPER}/save"' in _card(day, PAPER)
+    card = _card(day, PAPER)
+    assert card.count("<form") == 2  # the upvote and the card's one library form
+    assert f'action="/papers/{PAPER}/library"' in card
+    assert 'name="do" value="save"' in card
     saved = form(
         client,
-        f"/papers/{PAPER}/save",
-        {"action": "save"},
+        f"/papers/{PAPER}/library",
+        {"do": "save"},
         headers={"referer": f"http://testserver{DAY}"},
         follow_redirects=False,
     )
@@ -72,8 +75,30 @@ def test_save_from_a_card_then_find_it_in_the_library(client: TestClient) -> Non
     assert library.status_code == 200
     assert f'data-paper-id="{PAPER}"' in library.text
     assert library.headers["cache-control"] == "no-store"
-    form(client, f"/papers/{PAPER}/save", {"action": "unsave"})
+    form(client, f"/papers/{PAPER}/library", {"do": "unsave"})
     assert f'data-paper-id="{PAPER}"' not in client.get("/library").text
+
+
+def test_a_cards_form_does_each_action_and_refuses_others(client: TestClient) -> None:
+    for do, shown in (
+        ("read", 'class="badge seen">read'),
+        ("dismiss", 'class="badge dismissed"'),
+        ("save", 'class="badge saved"'),
+    ):
+        assert form(client, f"/papers/{PAPER}/library", {"do": do}).status_code == 200
+        assert shown in client.get(DAY).text
+    form(client, "/library/settings", {})  # both collapses off: the card shows its buttons
+    card = _card(client.get(DAY).text, PAPER)
+    for undo in ("unsave", "unread", "undismiss"):
+        assert f'name="do" value="{undo}"' in card
+        form(client, f"/papers/{PAPER}/library", {"do": undo})
+    card = _card(client.get(DAY).text, PAPER)
+    heading = card.split("</h3>")[0]
+    for badge in ('"badge saved"', ">read<", '"badge dismissed"'):
+        assert badge not in heading
+    for bad in ("", "delete", "save\x00", "x" * 13, "<b>"):
+        assert form(client, f"/papers/{PAPER}/library", {"do": bad}).status_code in (400, 422)
+    assert form(client, "/papers/2602.99999/library", {"do": "save"}).status_code == 404
 
 
 def test_marks_show_on_cards_and_dismissed_papers_collapse(
