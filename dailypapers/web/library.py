@@ -123,9 +123,9 @@ def mark_form(
 
 
 # A card's one form: the pressed button's ``do`` names the action (fewer forms to render).
-CARD_ACTIONS: dict[str, tuple[str, bool]] = {
-    "save": ("saved", True),
-    "unsave": ("saved", False),
+CARD_ACTIONS: dict[str, tuple[marks.Mark | None, bool]] = {
+    "save": (None, True),  # None: the save itself, not a mark
+    "unsave": (None, False),
     "read": ("read", True),
     "unread": ("read", False),
     "dismiss": ("dismissed", True),
@@ -154,7 +154,7 @@ def card_form(
     limit_or_429(request, session, settings, user, "library")
     what, on = CARD_ACTIONS[do]
     try:
-        if what == "saved":
+        if what is None:
             if on:
                 saves.save(session, user, paper.id, _now())
             else:
