@@ -334,3 +334,21 @@ def test_send_test_reaches_a_real_receiver_when_the_worker_runs(app_settings: Se
         )
     with db_session(settings) as session:
         assert session.scalar(select(func.count()).select_from(WebhookDelivery)) == 1
+
+
+def test_adding_and_testing_count_against_the_webhook_limit(app_settings: Settings) -> None:
+    settings = app_settings.model_copy(update={"limit_webhook_per_account": "2/hour"})
+    make_user(settings, "ada")
+    with TestClient(create_app(settings)) as client:
+        sign_in(client, "ada")
+        assert _add(client).status_code == 303
+        (hook,) = _hooks(settings)
+        assert form(client, f"{PAGE}/{hook.id}/test", follow_redirects=False).status_code == 303
+        over = _add(client, "https://93.184.216.35/other")
+        assert over.status_code == 429
+        assert over.headers["Retry-After"]
+        token = {"X-CSRF-Token": csrf_token(client, "/signin")}
+        assert client.post(f"/api/me/webhooks/{hook.id}/test", headers=token).status_code == 429
+        # Deleting is an ordinary write: still allowed.
+        assert client.delete(f"/api/me/webhooks/{hook.id}", headers=token).status_code == 204
+    assert _hooks(settings) == []
