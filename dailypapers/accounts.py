@@ -36,6 +36,7 @@ from dailypapers.models import (
     User,
     UserSession,
     Vote,
+    Webhook,
 )
 from dailypapers.signing import Signer, TokenError
 
@@ -358,6 +359,19 @@ def export_data(session: Session, user: User) -> dict[str, Any]:
             for t in tokens
         ],
         "library": library_export_data(session, user),
+        # The URL and its state; never the signing secret (an export file travels).
+        "webhooks": [
+            {
+                "url": hook.url,
+                "active": hook.active,
+                "disabled_at": _iso(hook.disabled_at),
+                "disabled_reason": hook.disabled_reason,
+                "created_at": _iso(hook.created_at),
+            }
+            for hook in session.scalars(
+                select(Webhook).where(Webhook.user_id == user.id).order_by(Webhook.id)
+            )
+        ],
     }
 
 

@@ -359,3 +359,34 @@ class ForYouOut(BaseModel):
     period: str = Field(description="The window ranked: YYYY-MM-DD, YYYY-Www or YYYY-MM")
     fallback: bool = Field(description="True: nothing to learn from yet, ranked by trending")
     message: str = ""
+
+
+class WebhookIn(BaseModel):
+    url: str = Field(max_length=4_000, description="http(s) URL with a public address")
+
+
+class WebhookOut(_Out):
+    id: int
+    url: str
+    active: bool
+    consecutiveFailures: int
+    disabledAt: HfTime | None = None
+    disabledReason: str | None = None
+    createdAt: HfTime
+
+
+class WebhookCreatedOut(WebhookOut):
+    secret: str = Field(description="The signing secret (whsec_…): returned only here")
+
+
+class WebhookDeliveryOut(_Out):
+    id: int
+    delivery: str = Field(description="X-Dailypapers-Delivery, the same on every retry")
+    event: str
+    statusCode: int | None = None
+    error: str | None = None
+    attempt: int
+    papers: int
+    bytes: int
+    durationMs: int
+    createdAt: HfTime

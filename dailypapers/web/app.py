@@ -39,6 +39,8 @@ from dailypapers.web import (
     orgs,
     papers,
     search,
+    webhooks,
+    webhooks_api,
 )
 from dailypapers.web.deps import ReadYourWritesMiddleware
 from dailypapers.web.headers import SecurityHeadersMiddleware, add_security_headers
@@ -111,6 +113,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(foryou.api_router)
     app.include_router(library_transfer.router)
     app.include_router(library_transfer.api_router)
+    app.include_router(webhooks.router)
+    app.include_router(webhooks_api.router)
     app.include_router(search.router)
     app.include_router(papers.router)  # last: /papers/{id} takes any path below /papers/
 
