@@ -10,7 +10,9 @@ Only fixtures and hooks live here: helpers come from tests/support/, rows from t
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -124,6 +126,39 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
     with session_factory() as session:
         yield session
+
+
+def _local_name(host: object) -> bool:
+    name = host.decode() if isinstance(host, bytes) else host
+    if name is None:
+        return True
+    if not isinstance(name, str):
+        return False
+    name = name.rstrip(".").lower()
+    try:
+        ipaddress.ip_address(name.split("%")[0])
+    except ValueError:
+        try:
+            socket.inet_aton(name)  # the legacy forms ("2130706433") need no DNS either
+        except OSError:
+            return name == "localhost" or name.endswith(".localhost")
+    return True
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_dns_beyond_localhost() -> Iterator[None]:
+    """Tests send nothing beyond loopback: a host name other than localhost never reaches a
+    DNS server (webhook checks resolve what users type, and the API fuzzer types anything)."""
+    real = socket.getaddrinfo
+
+    def local_only(host, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if not _local_name(host):
+            raise socket.gaierror(socket.EAI_NONAME, f"tests resolve no public names: {host!r}")
+        return real(host, *args, **kwargs)
+
+    socket.getaddrinfo = local_only  # type: ignore[assignment]
+    yield
+    socket.getaddrinfo = real
 
 
 @pytest.fixture(scope="session")
