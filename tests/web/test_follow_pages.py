@@ -153,3 +153,18 @@ def test_huge_or_odd_ids_are_4xx(client: TestClient, follow_id: str) -> None:
     for action in ("delete", "channels"):
         answer = form(client, f"/follows/{follow_id}/{action}", {})
         assert 400 <= answer.status_code < 500, (action, follow_id, answer.status_code)
+
+
+def test_the_search_page_follows_its_query(client: TestClient, demo_settings: Settings) -> None:
+    page = client.get("/search?q=diffusion").text
+    assert 'action="/follows"' in page
+    assert 'name="target" value="diffusion"' in page
+    form(client, "/follows", {"kind": "search", "target": "diffusion"})
+    page = client.get("/search?q=diffusion").text
+    assert "Following ✓" in page
+    assert re.search(r'action="/follows/\d+/delete"', page)
+    assert page.count('class="inline follow-form"') == 1  # one button, none on the cards
+    with TestClient(create_app(demo_settings)) as anonymous:
+        page = anonymous.get("/search?q=diffusion").text
+        assert "Sign in to follow" in page
+        assert 'action="/follows"' not in page
