@@ -75,7 +75,7 @@ def my_alerts(token: str, form: Format, session: ReadSessionDep, settings: Setti
         settings,
         form,
         feed_path=f"/feeds/me/{token}",
-        page_path="/settings/following",
+        page_path="/account/follows",
         title="From your follows",
         items=items,
     )

@@ -32,6 +32,7 @@ from dailypapers.web import (
     community,
     digests,
     feeds,
+    follows,
     foryou,
     library,
     library_api,
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(orgs.router)
     app.include_router(digests.router)
     app.include_router(library.router)
+    app.include_router(follows.router)
     app.include_router(library_api.router)
     app.include_router(foryou.router)
     app.include_router(foryou.api_router)

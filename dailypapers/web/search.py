@@ -29,6 +29,8 @@ from sqlalchemy.orm import Session
 from dailypapers import community
 from dailypapers.authors.claims import claimed_users
 from dailypapers.config import Settings
+from dailypapers.follows import followed_targets
+from dailypapers.mail.render import one_line
 from dailypapers.models import Paper
 from dailypapers.papers import papers_in_order
 from dailypapers.schemas import DailyPaperOut, items_in_order, paper_item_out
@@ -203,6 +205,10 @@ def search_page(
         results=results,
         cards=cards,
         page_count=math.ceil(results.total / PAGE_SIZE),
+        # One query for the follow button of the search itself (none on the cards).
+        followed_search=followed_targets(session, user.id if user else None).get(
+            ("search", one_line(query))
+        ),
         **viewer_context(session, user, [paper.id for paper in papers]),
     )
     return templates.TemplateResponse(request, "search.html", context)
