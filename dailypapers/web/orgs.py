@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from dailypapers import orgs
 from dailypapers.accounts import AccountFormError
+from dailypapers.follows import followed_targets
 from dailypapers.models import DailyEntry, Org, OrgMember, Paper, User
 from dailypapers.web.authors import claimed_authors
 from dailypapers.web.deps import SessionDep, SettingsDep, TemplatesDep, writes
@@ -69,6 +70,7 @@ def _org_page(
         "role": orgs.org_role(session, org, user),
         "entries": _recent_entries(session, DailyEntry.organization_id == org.id),
         "errors": errors or {},
+        "followed_org": followed_targets(session, user.id if user else None).get(("org", org.name)),
     }
     return templates.TemplateResponse(request, "org.html", context, status_code=status_code)
 

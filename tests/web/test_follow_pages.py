@@ -168,3 +168,15 @@ def test_the_search_page_follows_its_query(client: TestClient, demo_settings: Se
         page = anonymous.get("/search?q=diffusion").text
         assert "Sign in to follow" in page
         assert 'action="/follows"' not in page
+
+
+def test_an_org_page_follows_the_org(demo_settings: Settings) -> None:
+    make_user(demo_settings, "owner")
+    with TestClient(create_app(demo_settings)) as owner:
+        sign_in(owner, "owner")
+        form(owner, "/orgs", {"name": "deeplab", "fullname": "Deep Lab"})
+        page = owner.get("/orgs/deeplab").text
+        assert 'name="kind" value="org"' in page
+        assert form(owner, "/follows", {"kind": "org", "target": "DeepLab"}).status_code == 200
+        assert "Following ✓" in owner.get("/orgs/deeplab").text
+    assert _follows(demo_settings) == [("org", "deeplab", ["email", "feed"])]
