@@ -24,8 +24,8 @@ from pathlib import Path
 import httpx
 from sqlalchemy import func, select
 
-from bench.bench_library import DAY_PAGE, _measure, _store
-from bench.common import publish, serve_in_thread
+from bench.bench_library import BASELINE, DAY_PAGE, _store
+from bench.common import TimedPage, measure_pages, publish, ratio_table, serve_in_thread
 from dailypapers.authors.pages import author_summary
 from dailypapers.config import Settings
 from dailypapers.db import make_engine, make_session_factory, session_scope
@@ -33,7 +33,6 @@ from dailypapers.models import Author, Paper, PaperAuthor
 from dailypapers.web.app import create_app
 
 MIDDLING = 15
-BASELINE = "day page, anonymous (baseline)"
 TARGET_RATIO = 2.0  # the author page's p50 over the anonymous day page's, same run
 
 
@@ -80,18 +79,17 @@ def _find(settings: Settings) -> dict[str, str | int]:
     return found
 
 
-def _pages(
-    client: httpx.Client, found: dict[str, str | int]
-) -> dict[str, tuple[httpx.Client, str]]:
+def _pages(client: httpx.Client, found: dict[str, str | int]) -> dict[str, TimedPage]:
     top, mid = found["top slug"], found["mid slug"]
+    wide = f"/papers/{found['wide paper']}"
     return {
-        "static file (floor)": (client, "/static/style.css"),
-        BASELINE: (client, DAY_PAGE),
-        "author page, most prolific": (client, f"/authors/{top}"),
-        "author page, most prolific, page 2": (client, f"/authors/{top}?page=2"),
-        f"author page, {found['mid papers']} papers": (client, f"/authors/{mid}"),
-        "API author, most prolific": (client, f"/api/authors/{top}"),
-        f"paper page, {found['wide authors']} authors": (client, f"/papers/{found['wide paper']}"),
+        "static file (floor)": TimedPage(client, "/static/style.css"),
+        BASELINE: TimedPage(client, DAY_PAGE),
+        "author page, most prolific": TimedPage(client, f"/authors/{top}"),
+        "author page, most prolific, page 2": TimedPage(client, f"/authors/{top}?page=2"),
+        f"author page, {found['mid papers']} papers": TimedPage(client, f"/authors/{mid}"),
+        "API author, most prolific": TimedPage(client, f"/api/authors/{top}"),
+        f"paper page, {found['wide authors']} authors": TimedPage(client, wide),
     }
 
 
@@ -128,7 +126,7 @@ def main() -> None:
             httpx.Client(base_url=base, timeout=30) as client,
         ):
             _check(client, found, settings.feed_page_size)
-            figures = _measure(_pages(client, found), args.rounds, args.requests)
+            figures = measure_pages(_pages(client, found), args.rounds, args.requests)
     baseline = figures[BASELINE][0]["p50"]
     lines = [
         f"Backend: {args.backend}. Store: the 75k corpus + the February 2026 month. Most "
@@ -139,15 +137,8 @@ def main() -> None:
         f"(uvicorn in the benchmark's process), one keep-alive client, {args.rounds} "
         f"interleaved rounds × {args.requests} requests per page.",
         "",
-        "| page | p50 | p95 | round p50s | p50 / anonymous day page |",
-        "|---|---:|---:|---|---:|",
+        *ratio_table(figures, BASELINE),
     ]
-    for name, (summary, per_round) in figures.items():
-        spread = f"{min(per_round):.1f}–{max(per_round):.1f} ms"
-        lines.append(
-            f"| {name} | {summary['p50']:.1f} ms | {summary['p95']:.1f} ms | {spread} | "
-            f"{summary['p50'] / baseline:.2f}× |"
-        )
     ratio = figures["author page, most prolific"][0]["p50"] / baseline
     verdict = "met" if ratio <= TARGET_RATIO else "MISSED"
     lines += [

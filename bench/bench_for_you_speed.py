@@ -15,16 +15,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import random
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 from sqlalchemy import func, select
 
-from bench.bench_library import PASSWORD, _sign_in, _store
-from bench.common import publish, serve_in_thread, summary_ms
+from bench.bench_library import BASELINE, PASSWORD, _sign_in, _store
+from bench.common import TimedPage, measure_pages, publish, ratio_table, serve_in_thread
 from bench.search_store import import_vectors
 from dailypapers import accounts
 from dailypapers.config import Settings
@@ -65,27 +63,9 @@ def _make_reader(settings: Settings) -> dict[str, int]:
     return {"saved": len(library), "day papers": len(day), "vectors": vectors}
 
 
-def _measure(
-    pages: dict[str, tuple[httpx.Client, str, bool]], rounds: int, requests: int
-) -> dict[str, tuple[dict[str, float], list[float]]]:
-    samples: dict[str, list[float]] = {name: [] for name in pages}
-    round_p50s: dict[str, list[float]] = {name: [] for name in pages}
-    for client, path, _ in pages.values():
-        for _ in range(5):
-            client.get(path).raise_for_status()
-    for _ in range(rounds):
-        for name, (client, path, cold) in pages.items():
-            taken = []
-            for _ in range(requests if not cold else max(3, requests // 8)):
-                if cold:
-                    reset_caches(models_only=True)
-                started = time.perf_counter()
-                answer = client.get(path)
-                taken.append(time.perf_counter() - started)
-                answer.raise_for_status()
-            samples[name] += taken
-            round_p50s[name].append(statistics.median(taken) * 1000)
-    return {name: (summary_ms(samples[name]), round_p50s[name]) for name in pages}
+def _drop_models() -> None:
+    """A cold request: the reader's trained model is gone, as after a profile change."""
+    reset_caches(models_only=True)
 
 
 def main() -> None:
@@ -109,16 +89,18 @@ def main() -> None:
             _sign_in(reader)
             page = reader.get(f"/for-you/date/{DAY}").text
             assert "ranked for you" in page, "the reader's For you page is not ranked"
+            cold = max(3, args.requests // 8)
             pages = {
-                "day page, anonymous (baseline)": (anonymous, f"/papers/date/{DAY}", False),
-                "/for-you (day), warm": (reader, f"/for-you/date/{DAY}", False),
-                "/for-you/week, warm": (reader, "/for-you/week/2026-W07", False),
-                "/for-you/month, warm": (reader, "/for-you/month/2026-02", False),
-                "/api/me/for-you (day), warm": (reader, f"/api/me/for-you?date={DAY}", False),
-                "/for-you (day), cold (model trained)": (reader, f"/for-you/date/{DAY}", True),
+                BASELINE: TimedPage(anonymous, f"/papers/date/{DAY}"),
+                "/for-you (day), warm": TimedPage(reader, f"/for-you/date/{DAY}"),
+                "/for-you/week, warm": TimedPage(reader, "/for-you/week/2026-W07"),
+                "/for-you/month, warm": TimedPage(reader, "/for-you/month/2026-02"),
+                "/api/me/for-you (day), warm": TimedPage(reader, f"/api/me/for-you?date={DAY}"),
+                "/for-you (day), cold (model trained)": TimedPage(
+                    reader, f"/for-you/date/{DAY}", _drop_models, cold
+                ),
             }
-            figures = _measure(pages, args.rounds, args.requests)
-    baseline = figures["day page, anonymous (baseline)"][0]["p50"]
+            figures = measure_pages(pages, args.rounds, args.requests, warmup=5)
     lines = [
         f"Backend: {args.backend}. Store: the 75k corpus + the February 2026 month, "
         f"{held['vectors']:,} papers with vectors. The reader: {held['saved']} saved papers "
@@ -126,15 +108,8 @@ def main() -> None:
         f"127.0.0.1, {args.rounds} interleaved rounds × {args.requests} requests "
         f"(cold: {max(3, args.requests // 8)}).",
         "",
-        "| page | p50 | p95 | round p50s | p50 / anonymous day page |",
-        "|---|---:|---:|---|---:|",
+        *ratio_table(figures, BASELINE),
     ]
-    for name, (summary, per_round) in figures.items():
-        spread = f"{min(per_round):.1f}–{max(per_round):.1f} ms"
-        lines.append(
-            f"| {name} | {summary['p50']:.1f} ms | {summary['p95']:.1f} ms | {spread} | "
-            f"{summary['p50'] / baseline:.2f}× |"
-        )
     warm = figures["/for-you (day), warm"][0]["p50"]
     lines += [
         "",

@@ -24,7 +24,6 @@ import datetime as dt
 import random
 import re
 import shutil
-import statistics
 import tempfile
 import time
 from collections.abc import Iterator
@@ -35,7 +34,7 @@ import httpx
 from sqlalchemy import select
 
 from bench.bench_votes import LIMITS
-from bench.common import publish, serve_in_thread, summary_ms
+from bench.common import TimedPage, measure_pages, publish, ratio_table, serve_in_thread
 from bench.search_store import SHARED_CORPUS, STORE_DIR, build_store
 from dailypapers import accounts, migrate
 from dailypapers.config import Settings
@@ -51,6 +50,7 @@ DAY = dt.date(2026, 2, 10)
 DAY_PAGE = f"/papers/date/{DAY.isoformat()}"
 SAVED = 5_000
 PASSWORD = "bench-library-password"
+BASELINE = "day page, anonymous (baseline)"
 TARGETS_MS = {"library": 30.0, "day page, seen marks": 20.0}
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -160,17 +160,15 @@ def _sign_in(client: httpx.Client) -> None:
     assert answer.status_code == 303, answer.text
 
 
-def _pages(
-    anonymous: httpx.Client, reader: httpx.Client, shelf: int
-) -> dict[str, tuple[httpx.Client, str]]:
+def _pages(anonymous: httpx.Client, reader: httpx.Client, shelf: int) -> dict[str, TimedPage]:
     return {
-        "static file (floor)": (anonymous, "/static/style.css"),
-        "day page, anonymous (baseline)": (anonymous, DAY_PAGE),
-        "day page, seen marks": (reader, DAY_PAGE),
-        "library": (reader, "/library"),
-        "library, by upvotes": (reader, "/library?sort=upvotes"),
-        "library, search within": (reader, "/library?q=language+models"),
-        "collection page": (reader, f"/collections/{shelf}"),
+        "static file (floor)": TimedPage(anonymous, "/static/style.css"),
+        BASELINE: TimedPage(anonymous, DAY_PAGE),
+        "day page, seen marks": TimedPage(reader, DAY_PAGE),
+        "library": TimedPage(reader, "/library"),
+        "library, by upvotes": TimedPage(reader, "/library?sort=upvotes"),
+        "library, search within": TimedPage(reader, "/library?q=language+models"),
+        "collection page": TimedPage(reader, f"/collections/{shelf}"),
     }
 
 
@@ -181,27 +179,6 @@ def _check(reader: httpx.Client, anonymous: httpx.Client, held: dict[str, int]) 
     for mark in ('class="badge saved"', 'class="badge seen"', 'class="collapsed-card"'):
         assert mark in day, f"no {mark} on the reader's day page"
     assert 'class="badge saved"' not in anonymous.get(DAY_PAGE).text, "marks shown to anyone"
-
-
-def _measure(
-    pages: dict[str, tuple[httpx.Client, str]], rounds: int, requests: int
-) -> dict[str, tuple[dict[str, float], list[float]]]:
-    samples: dict[str, list[float]] = {name: [] for name in pages}
-    round_p50s: dict[str, list[float]] = {name: [] for name in pages}
-    for client, path in pages.values():
-        for _ in range(20):
-            client.get(path).raise_for_status()
-    for _ in range(rounds):
-        for name, (client, path) in pages.items():
-            taken = []
-            for _ in range(requests):
-                started = time.perf_counter()
-                answer = client.get(path)
-                taken.append(time.perf_counter() - started)
-                answer.raise_for_status()
-            samples[name] += taken
-            round_p50s[name].append(statistics.median(taken) * 1000)
-    return {name: (summary_ms(samples[name]), round_p50s[name]) for name in pages}
 
 
 def main() -> None:
@@ -223,8 +200,8 @@ def main() -> None:
         ):
             _sign_in(reader)
             _check(reader, anonymous, held)
-            figures = _measure(_pages(anonymous, reader, held["shelf"]), args.rounds, args.requests)
-    baseline = figures["day page, anonymous (baseline)"][0]["p50"]
+            pages = _pages(anonymous, reader, held["shelf"])
+            figures = measure_pages(pages, args.rounds, args.requests)
     lines = [
         f"Backend: {args.backend}. Store: the 75k corpus + the February 2026 month. The reader: "
         f"{held['saved']:,} saved papers, 10 collections of 300, 300 notes, read / dismissed / "
@@ -232,15 +209,8 @@ def main() -> None:
         f"settings on. HTTP on 127.0.0.1 (uvicorn in the benchmark's process), one keep-alive "
         f"client each, {args.rounds} interleaved rounds × {args.requests} requests per page.",
         "",
-        "| page | p50 | p95 | round p50s | p50 / anonymous day page |",
-        "|---|---:|---:|---|---:|",
+        *ratio_table(figures, BASELINE),
     ]
-    for name, (summary, per_round) in figures.items():
-        spread = f"{min(per_round):.1f}–{max(per_round):.1f} ms"
-        lines.append(
-            f"| {name} | {summary['p50']:.1f} ms | {summary['p95']:.1f} ms | {spread} | "
-            f"{summary['p50'] / baseline:.2f}× |"
-        )
     verdicts = [
         f"{name} p50 ≤ {target:.0f} ms: {'met' if figures[name][0]['p50'] <= target else 'MISSED'}"
         for name, target in TARGETS_MS.items()

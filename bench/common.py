@@ -11,11 +11,13 @@ import statistics
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 from sqlalchemy.orm import Session
 
@@ -59,6 +61,63 @@ def summary_ms(samples: Sequence[float]) -> dict[str, float]:
         "p99": percentile(samples, 0.99) * 1000,
         "mean": statistics.fmean(samples) * 1000,
     }
+
+
+@dataclass(frozen=True)
+class TimedPage:
+    """A page a benchmark times: who asks, for what, and optionally what to undo before each
+    request (a cold request) and how many requests a round makes of it."""
+
+    client: httpx.Client
+    path: str
+    before_each: Callable[[], None] | None = None
+    requests: int | None = None  # None: the run's number per round
+
+
+# Page name → (summary of every request, p50 of each round in ms).
+PageTimes = dict[str, tuple[dict[str, float], list[float]]]
+
+
+def measure_pages(
+    pages: Mapping[str, TimedPage], rounds: int, requests: int, *, warmup: int = 20
+) -> PageTimes:
+    """Time every page in interleaved rounds (so a noisy spell hits them all), after
+    ``warmup`` untimed requests each."""
+    samples: dict[str, list[float]] = {name: [] for name in pages}
+    round_p50s: dict[str, list[float]] = {name: [] for name in pages}
+    for page in pages.values():
+        for _ in range(warmup):
+            page.client.get(page.path).raise_for_status()
+    for _ in range(rounds):
+        for name, page in pages.items():
+            taken = []
+            for _ in range(page.requests or requests):
+                if page.before_each is not None:
+                    page.before_each()
+                started = time.perf_counter()
+                answer = page.client.get(page.path)
+                taken.append(time.perf_counter() - started)
+                answer.raise_for_status()
+            samples[name] += taken
+            round_p50s[name].append(statistics.median(taken) * 1000)
+    return {name: (summary_ms(samples[name]), round_p50s[name]) for name in pages}
+
+
+def ratio_table(figures: PageTimes, baseline: str, label: str = "anonymous day page") -> list[str]:
+    """The markdown table of ``figures``, each p50 also as a ratio to the ``baseline`` page's
+    (called ``label`` in the header)."""
+    base = figures[baseline][0]["p50"]
+    lines = [
+        f"| page | p50 | p95 | round p50s | p50 / {label} |",
+        "|---|---:|---:|---|---:|",
+    ]
+    for name, (summary, per_round) in figures.items():
+        spread = f"{min(per_round):.1f}–{max(per_round):.1f} ms"
+        lines.append(
+            f"| {name} | {summary['p50']:.1f} ms | {summary['p95']:.1f} ms | {spread} | "
+            f"{summary['p50'] / base:.2f}× |"
+        )
+    return lines
 
 
 def machine_line() -> str:
