@@ -32,9 +32,11 @@ class FeedQuery:
     submitter: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class FeedPage:
-    entries: Sequence[DailyEntry]
+class Paged:
+    """What the ``pager`` macro reads of a page of results: ``page`` counts from 0. Mixed into
+    the page dataclasses, which hold the three fields."""
+
+    __slots__ = ()
     total: int
     page: int
     page_size: int
@@ -46,6 +48,14 @@ class FeedPage:
     @property
     def page_count(self) -> int:
         return max(1, -(-self.total // self.page_size))
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPage(Paged):
+    entries: Sequence[DailyEntry]
+    total: int
+    page: int
+    page_size: int
 
 
 # Papers hidden by moderators: a small set, so NOT IN needs no join in the count query.

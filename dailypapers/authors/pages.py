@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from dailypapers.authors.names import author_slug, key_of_slug
 from dailypapers.models import Author, Paper, PaperAuthor
-from dailypapers.papers import papers_in_order
+from dailypapers.papers import Paged, papers_in_order
 
 # A key longer than the column cannot be stored: such a slug names nobody (no query needed).
 MAX_KEY_CHARS = 300
@@ -55,21 +55,13 @@ class AuthorSummary:
 
 
 @dataclass(frozen=True, slots=True)
-class AuthorPapers:
+class AuthorPapers(Paged):
     """One page of the author's papers; ``page`` counts from 0 (the ``pager`` macro's shape)."""
 
     papers: Sequence[Paper]
     total: int
     page: int
     page_size: int
-
-    @property
-    def has_next(self) -> bool:
-        return (self.page + 1) * self.page_size < self.total
-
-    @property
-    def page_count(self) -> int:
-        return max(1, -(-self.total // self.page_size))
 
 
 @functools.lru_cache(maxsize=65_536)

@@ -9,7 +9,6 @@ enough to read whole, so no approximate stage is needed).
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
@@ -19,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from dailypapers.library import LibraryError
 from dailypapers.models import CollectionPaper, Paper, Save, User
-from dailypapers.papers import HIDDEN_PAPER_IDS, papers_in_order
+from dailypapers.papers import HIDDEN_PAPER_IDS, Paged, papers_in_order
 from dailypapers.search.lexical import allowed_clause, match_terms, matching
 from dailypapers.search.query import QueryError, parse_query
 
@@ -41,20 +40,12 @@ class LibraryItem:
 
 
 @dataclass(frozen=True, slots=True)
-class LibraryPage:
+class LibraryPage(Paged):
     items: list[LibraryItem]
     total: int
     page: int  # 0-based
     page_size: int
     sort: Sort
-
-    @property
-    def has_next(self) -> bool:
-        return (self.page + 1) * self.page_size < self.total
-
-    @property
-    def page_count(self) -> int:
-        return max(1, math.ceil(self.total / self.page_size))
 
 
 def _owned(user: User, collection_id: int | None) -> ColumnElement[bool]:

@@ -16,6 +16,7 @@ from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
 from dailypapers import arxiv_ids
+from dailypapers.config import Settings
 from dailypapers.library import LibraryError, NotFoundError, collections, marks, saves
 from dailypapers.library.listing import SORTS, LibraryPage, LibraryQuery, Sort, library_page
 from dailypapers.models import Collection, Paper, User
@@ -71,6 +72,31 @@ def _back_to_card(request: Request, paper: Paper) -> str:
 # Save, mark, note (forms on every card and on the paper page) ---------------------------------
 
 
+def _keep_or_mark(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    user: User,
+    paper: Paper,
+    mark: marks.Mark | None,
+    *,
+    on: bool,
+) -> Response:
+    """Save or unsave (``mark`` None), or set or take back a mark, then back to the card: what
+    the card's form and the older save / mark forms share."""
+    limit_or_429(request, session, settings, user, "library")
+    try:
+        if mark is not None:
+            marks.set_mark(session, user, paper.id, mark, on=on, now=_now())
+        elif on:
+            saves.save(session, user, paper.id, _now())
+        else:
+            saves.unsave(session, user, paper.id)
+    except LibraryError as exc:
+        raise refused(exc) from None
+    return RedirectResponse(_back_to_card(request, paper), status_code=303)
+
+
 @router.post(
     "/papers/{paper_id:path}/save",
     dependencies=[CsrfChecked],
@@ -87,15 +113,7 @@ def save_form(
     action: Annotated[str, Form(max_length=10)] = "save",
 ) -> Response:
     paper = paper_or_404(session, paper_id)
-    limit_or_429(request, session, settings, user, "library")
-    try:
-        if action == "unsave":
-            saves.unsave(session, user, paper.id)
-        else:
-            saves.save(session, user, paper.id, _now())
-    except LibraryError as exc:
-        raise refused(exc) from None
-    return RedirectResponse(_back_to_card(request, paper), status_code=303)
+    return _keep_or_mark(request, session, settings, user, paper, None, on=action != "unsave")
 
 
 @router.post(
@@ -117,9 +135,7 @@ def mark_form(
     paper = paper_or_404(session, paper_id)
     if mark not in marks.MARKS:
         raise HTTPException(400, f"mark must be one of {', '.join(marks.MARKS)}.")
-    limit_or_429(request, session, settings, user, "library")
-    marks.set_mark(session, user, paper.id, mark, on=on != "0", now=_now())
-    return RedirectResponse(_back_to_card(request, paper), status_code=303)
+    return _keep_or_mark(request, session, settings, user, paper, mark, on=on != "0")
 
 
 # A card's one form: the pressed button's ``do`` names the action (fewer forms to render).
@@ -151,19 +167,8 @@ def card_form(
     paper = paper_or_404(session, paper_id)
     if do not in CARD_ACTIONS:
         raise HTTPException(400, f"do must be one of {', '.join(CARD_ACTIONS)}.")
-    limit_or_429(request, session, settings, user, "library")
     what, on = CARD_ACTIONS[do]
-    try:
-        if what is None:
-            if on:
-                saves.save(session, user, paper.id, _now())
-            else:
-                saves.unsave(session, user, paper.id)
-        else:
-            marks.set_mark(session, user, paper.id, what, on=on, now=_now())
-    except LibraryError as exc:
-        raise refused(exc) from None
-    return RedirectResponse(_back_to_card(request, paper), status_code=303)
+    return _keep_or_mark(request, session, settings, user, paper, what, on=on)
 
 
 @router.post(

@@ -112,10 +112,10 @@ def delete_webhook(
     request: Request, webhook_id: int, session: SessionDep, settings: SettingsDep, user: ActiveUser
 ) -> Response:
     with write_transaction(session):
-        hook = _own(session, user, webhook_id)
+        _own(session, user, webhook_id)
         touch_token(request, session)
         limit_or_429(request, session, settings, user, "write")
-        session.delete(hook)
+        service.delete_webhook(session, user, webhook_id)
     return Response(status_code=204)
 
 
