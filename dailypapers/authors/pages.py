@@ -4,7 +4,6 @@ upvotes, the most frequent co-authors. A service: it takes a session and never w
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from dailypapers.authors.names import author_slug, key_of_slug
+from dailypapers.authors.names import key_of_slug
 from dailypapers.models import Author, Paper, PaperAuthor
 from dailypapers.papers import Paged, papers_in_order
 
@@ -62,13 +61,6 @@ class AuthorPapers(Paged):
     total: int
     page: int
     page_size: int
-
-
-@functools.lru_cache(maxsize=65_536)
-def cached_slug(name: str) -> str:
-    """``author_slug`` remembered: cards link every author they show, and the same names come
-    back on page after page (a key costs ~8 µs to compute, a lookup well under 1)."""
-    return author_slug(name)
 
 
 def key_of_path(slug: str) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dailypapers.authors.names import author_key
+from dailypapers.authors.names import cached_author_key
 from dailypapers.models import DailyEntry, Follow, Org, Paper
 from dailypapers.search import lexical
 
@@ -58,21 +58,26 @@ def match_papers(
             Paper.id.in_(paper_ids), Paper.hidden_at.is_(None)
         )
     ).all()
+    # One reader's match keys only the kinds they follow (a month holds thousands of names).
+    kinds = {f.kind for f in mine} if mine is not None else {"author", "category", "org"}
     wanted: dict[tuple[str, str], set[int]] = defaultdict(set)
     for paper_id, names, categories in rows:
-        for name in names or ():
-            wanted["author", author_key(name)].add(paper_id)
-        for category in categories or ():
-            wanted["category", category].add(paper_id)
-            wanted["category", category.split(".", 1)[0]].add(paper_id)  # an archive: cs
+        if "author" in kinds:
+            for name in names or ():
+                wanted["author", cached_author_key(name)].add(paper_id)
+        if "category" in kinds:
+            for category in categories or ():
+                wanted["category", category].add(paper_id)
+                wanted["category", category.split(".", 1)[0]].add(paper_id)  # an archive: cs
     live = [paper_id for paper_id, _, _ in rows]
-    orgs = session.execute(
-        select(DailyEntry.paper_id, Org.name)
-        .join(Org, Org.id == DailyEntry.organization_id)
-        .where(DailyEntry.paper_id.in_(live))
-    ).all()
-    for paper_id, name in orgs:
-        wanted["org", name].add(paper_id)
+    if "org" in kinds:
+        orgs = session.execute(
+            select(DailyEntry.paper_id, Org.name)
+            .join(Org, Org.id == DailyEntry.organization_id)
+            .where(DailyEntry.paper_id.in_(live))
+        ).all()
+        for paper_id, name in orgs:
+            wanted["org", name].add(paper_id)
     by_kind: dict[str, set[str]] = defaultdict(set)
     for kind, target in wanted:
         by_kind[kind].add(target)

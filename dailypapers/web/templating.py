@@ -6,7 +6,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
 from dailypapers import arxiv_ids
-from dailypapers.authors.pages import cached_slug
+from dailypapers.authors.names import author_slug
 from dailypapers.config import Settings
 from dailypapers.display import CARD_AUTHORS, long_date, shorten
 from dailypapers.web.security import csrf_field
@@ -18,7 +18,7 @@ def author_links(names: list[str], limit: int | None = CARD_AUTHORS) -> Markup:
     shown = names if limit is None or len(names) <= limit else names[:limit]
     parts = []
     for name in shown:
-        slug = cached_slug(name)
+        slug = author_slug(name)
         parts.append(
             Markup('<a href="/authors/{}">{}</a>').format(slug, name) if slug else escape(name)
         )
