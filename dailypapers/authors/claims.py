@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from dailypapers.authors.pages import cached_slug
+from dailypapers.authors.pages import cached_key
 from dailypapers.community import CommunityError, MissingTargetError
 from dailypapers.models import AuthorClaim, ModerationAction, User
 
@@ -118,7 +118,7 @@ def claimed_users(session: Session, names: Iterable[str]) -> dict[str, User]:
         return {}
     by_key: dict[str, list[str]] = {}
     for name in wanted:
-        by_key.setdefault(cached_slug(name).replace("-", " "), []).append(name)
+        by_key.setdefault(cached_key(name), []).append(name)
     found: dict[str, User] = {}
     keys: Sequence[str] = [key for key in by_key if key]
     for start in range(0, len(keys), 500):
