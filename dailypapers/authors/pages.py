@@ -4,6 +4,7 @@ upvotes, the most frequent co-authors. A service: it takes a session and never w
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from dailypapers.authors.names import key_of_slug
+from dailypapers.authors.names import cached_author_key, key_of_slug
 from dailypapers.models import Author, Paper, PaperAuthor
 from dailypapers.papers import Paged, papers_in_order
 
@@ -108,8 +109,11 @@ def author_summary(session: Session, key: str) -> AuthorSummary | None:
     return AuthorSummary(key, variants, int(count), int(upvotes))
 
 
-def author_papers(session: Session, key: str, *, page: int, page_size: int) -> AuthorPapers:
-    """The author's visible papers, newest first (arXiv publication, else when stored)."""
+def author_papers(
+    session: Session, key: str, *, page: int, page_size: int, total: int | None = None
+) -> AuthorPapers:
+    """The author's visible papers, newest first (arXiv publication, else when stored);
+    ``total`` is their number when the caller knows it (``AuthorSummary.paper_count``)."""
     ids = _paper_ids(key).subquery()
     newest = func.coalesce(Paper.published_at, Paper.created_at)
     page_ids = list(
@@ -121,21 +125,31 @@ def author_papers(session: Session, key: str, *, page: int, page_size: int) -> A
             .limit(page_size)
         )
     )
-    total = session.scalar(select(func.count()).select_from(ids)) or 0
+    if total is None:
+        total = session.scalar(select(func.count()).select_from(ids)) or 0
     return AuthorPapers(papers_in_order(session, page_ids), int(total), page, page_size)
 
 
 def coauthors(session: Session, key: str, limit: int = TOP_COAUTHORS) -> list[Coauthor]:
-    """The authors on most of this author's visible papers (one grouped query)."""
+    """The authors on most of this author's visible papers, most shared papers first, then by
+    key; each shown by its first spelling in code point order.
+
+    Counted in Python from the papers' stored ``author_names`` (the list ``paper_authors`` is
+    made from): one narrow query, where grouping every co-author row by key in SQL cost
+    ~4x more on a 290-paper author (docs/benchmarks.md). A paper counts once per key, however
+    many spellings of it it lists."""
     ids = _paper_ids(key).subquery()
-    shared = func.count(func.distinct(PaperAuthor.paper_id))
-    rows = session.execute(
-        select(Author.name_key, func.min(Author.name), shared)
-        .join(PaperAuthor, PaperAuthor.author_id == Author.id)
-        .join(ids, ids.c.paper_id == PaperAuthor.paper_id)
-        .where(Author.name_key != key, Author.name_key != "")
-        .group_by(Author.name_key)
-        .order_by(shared.desc(), Author.name_key)
-        .limit(limit)
-    ).all()
-    return [Coauthor(name, other.replace(" ", "-"), int(n)) for other, name, n in rows]
+    lists = session.scalars(select(Paper.author_names).join(ids, ids.c.paper_id == Paper.id))
+    shared: dict[str, int] = {}
+    spelled: dict[str, str] = {}
+    for names in lists:
+        for other in {cached_author_key(name) for name in names}:
+            shared[other] = shared.get(other, 0) + 1
+        for name in names:
+            other = cached_author_key(name)
+            if name < spelled.get(other, "\U0010ffff\U0010ffff"):
+                spelled[other] = name
+    shared.pop(key, None)
+    shared.pop("", None)
+    top = heapq.nsmallest(limit, shared.items(), key=lambda item: (-item[1], item[0]))
+    return [Coauthor(spelled[other], other.replace(" ", "-"), n) for other, n in top]

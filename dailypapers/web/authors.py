@@ -75,7 +75,13 @@ def _author_page(
     message: str = "",
     status_code: int = 200,
 ) -> HTMLResponse:
-    result = pages.author_papers(session, summary.key, page=page_number - 1, page_size=page_size)
+    result = pages.author_papers(
+        session,
+        summary.key,
+        page=page_number - 1,
+        page_size=page_size,
+        total=summary.paper_count,
+    )
     user = session_user(request, session)
     cards = [
         AuthorCard(paper, escape(paper.title), escape(shorten(paper.abstract or "")))
@@ -197,7 +203,13 @@ def author_detail(
     summary = _author_or_404(session, slug)
     if slug != summary.slug:
         return _moved(summary, "/api/authors", request.url.query)
-    result = pages.author_papers(session, summary.key, page=p, page_size=settings.feed_page_size)
+    result = pages.author_papers(
+        session,
+        summary.key,
+        page=p,
+        page_size=settings.feed_page_size,
+        total=summary.paper_count,
+    )
     holder = claims.approved_claim(session, summary.key)
     return AuthorDetailOut(
         name=summary.name,

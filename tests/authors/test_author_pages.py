@@ -197,3 +197,12 @@ def test_cards_and_paper_page_link_authors(client: TestClient) -> None:
     assert '<a href="/authors/jose-luis-perez">PÉREZ, José-Luis</a>' in day
     paper = client.get("/papers/2603.00002").text
     assert '<a href="/authors/j-smith">J. Smith</a>' in paper
+
+
+def test_coauthor_spellings_on_one_paper_count_once(store: Settings) -> None:
+    """Co-authors are counted from the stored names: two spellings of one co-author on one
+    paper count once, the link shows the first spelling in code point order."""
+    _arxiv(store, _record("2603.00004", (PEREZ[1], "ADA LOVELACE", "Ada Lovelace"), 4))
+    with TestClient(create_app(store)) as client:
+        page = client.get("/authors/jose-luis-perez").text
+    assert '<a href="/authors/ada-lovelace">ADA LOVELACE</a> <span class="meta">3</span>' in page
