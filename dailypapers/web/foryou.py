@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 
+from dailypapers.authors.claims import claimed_users
 from dailypapers.community import comment_counts
 from dailypapers.foryou.service import rank_for_user
 from dailypapers.papers import FeedPage, latest_feed_date
@@ -123,10 +124,12 @@ def for_you_api(
         session, user.id, window, settings.current_date(), offset=p * limit, limit=limit
     )
     counts = comment_counts(session, [item.entry.paper_id for item in ranked.items])
+    names = (name for item in ranked.items for name in item.entry.paper.author_names)
+    claimed = claimed_users(session, names)
     return ForYouOut(
         items=[
             ForYouItemOut(
-                item=daily_paper_out(item.entry, counts.get(item.entry.paper_id, 0)),
+                item=daily_paper_out(item.entry, counts.get(item.entry.paper_id, 0), claimed),
                 score=round(item.score, 6),
                 reasons=item.reasons,
             )

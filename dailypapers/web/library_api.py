@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dailypapers import community
+from dailypapers.authors.claims import claimed_users
 from dailypapers.db import write_transaction
 from dailypapers.library import (
     LibraryError,
@@ -135,10 +136,12 @@ def library(
         ).all()
     )
     counts = community.comment_counts(session, ids)
+    # Claimed authors' accounts in ``authors[].user``, as /api/papers/{id} fills them.
+    claimed = claimed_users(session, (n for item in page.items for n in item.paper.author_names))
     return LibraryOut(
         items=[
             LibraryItemOut(
-                item=paper_item_out(item.paper, counts.get(item.paper.id, 0)),
+                item=paper_item_out(item.paper, counts.get(item.paper.id, 0), claimed),
                 savedAt=item.saved_at,
                 collections=sorted(held.get(item.paper.id, ())),
                 note=notes.get(item.paper.id),

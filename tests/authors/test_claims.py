@@ -14,7 +14,7 @@ from dailypapers.models import AuthorClaim, ModerationAction
 from dailypapers.web.app import create_app
 from tests.factories import add_daily_paper, make_user
 from tests.support.database import db_session
-from tests.support.web_client import form, sign_in
+from tests.support.web_client import csrf_token, form, sign_in
 
 pytestmark = pytest.mark.both_backends
 
@@ -107,9 +107,19 @@ def test_claim_approved_shows_on_pages_and_in_the_api(site: Settings) -> None:
     daily = ada.get("/api/daily_papers?date=2026-02-27").json()
     assert daily[0]["paper"]["authors"][0]["user"]["user"] == "ada"
     assert ada.get("/api/authors/ada-lovelace").json()["user"]["user"] == "ada"
+    # The personal lists fill it the same way (they left it out).
+    saved = ada.put("/api/me/saves/2602.00001", headers={"X-CSRF-Token": csrf_token(ada)})
+    assert saved.status_code == 200
+    (item,) = ada.get("/api/me/library").json()["items"]
+    library_authors = item["item"]["paper"]["authors"]
+    assert library_authors[0]["user"]["user"] == "ada"
+    assert library_authors[1].get("user") is None
+    # Ada's saved paper is not in her own For you (she has it): Eve's list has it.
+    eve = _client(site, "eve")
+    ranked = eve.get("/api/me/for-you", params={"date": "2026-02-27"}).json()
+    assert ranked["items"][0]["item"]["paper"]["authors"][0]["user"]["user"] == "ada"
 
     # A second claim on a held author is refused, with the reason on the page.
-    eve = _client(site, "eve")
     refused = form(eve, f"{AUTHOR}/claim", {"message": "me too"}, follow_redirects=False)
     assert refused.status_code == 400
     assert "already claimed by @ada" in refused.text
