@@ -14,11 +14,14 @@ bench/bench_digest.py measures it against the global digest in the same run.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
+import xxhash
 from sqlalchemy.orm import Session
 from threadpoolctl import threadpool_limits
 
@@ -44,6 +47,11 @@ DIGEST_POSITIVES = 200
 DIGEST_DISMISSED = 200
 # Profile papers scored in one sparse product: bounds the (candidates × papers) array.
 GROUP_PAPERS = 8000
+# Hashed profile papers kept per process (about 1 KB each): a store's saved papers, mostly.
+ROW_CACHE_SIZE = 50_000
+
+_lock = threading.Lock()
+_row_cache: OrderedDict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]] = OrderedDict()
 
 FALLBACK = (
     "Nothing to learn from yet: save or upvote a few papers and this digest is ranked for "
@@ -156,10 +164,12 @@ class PeriodRanker:
         paper_vectors = _vectors(session, papers)
         paper_texts = [found[paper_id][1] for paper_id in papers]
         profile_features = ranker.combined_features(
-            ranker.word_features(paper_texts), paper_vectors
+            _word_rows(session, papers, paper_texts), paper_vectors
         )
         dots = np.asarray((features @ profile_features.T).toarray(), dtype=np.float32)
         cosines = vectors @ paper_vectors.T
+        # Word columns × profile papers, for the "words you keep" weights (row slices only).
+        by_column = sp.csr_matrix(profile_features.T)
         words: dict[int, list[str]] = {}
         out: dict[int, DigestRanking] = {}
         for user, profile, allowed in group:
@@ -191,11 +201,17 @@ class PeriodRanker:
                 if j not in words:
                     words[j] = ranker.tokens(paper_texts[j])
                 profile_words.update(words[j])
-            mine_rows = profile_features[mine]
+            weights: dict[int, float] = {}
 
-            def weigh(columns: list[int], rows_of: sp.csr_matrix = mine_rows) -> np.ndarray:
-                part = np.asarray(rows_of[:, columns].mean(axis=0)).ravel()
-                return np.asarray(part - mean[columns])
+            def weigh(
+                columns: list[int], known: dict[int, float] = weights, of: np.ndarray = mine
+            ) -> np.ndarray:
+                missing = [c for c in dict.fromkeys(columns) if c not in known]
+                if missing:
+                    part = by_column[missing].toarray()[:, of].mean(axis=1)
+                    for c, value in zip(missing, part - mean[missing], strict=True):
+                        known[c] = float(value)
+                return np.asarray([known[c] for c in columns], dtype=np.float32)
 
             reasons: dict[int, list[str]] = {}
             for k in order:
@@ -212,6 +228,34 @@ class PeriodRanker:
                 reasons[ids[i]] = why
             out[user] = DigestRanking(picked, reasons)
         return out
+
+
+def _word_rows(session: Session, papers: list[int], texts: list[str]) -> sp.csr_matrix:
+    """The hashed words of profile papers, each hashed once per process (papers saved by many
+    users and in many chunks cost one hashing), keyed by the text so an edit re-hashes."""
+    url = str(session.get_bind().engine.url)
+    keys = [
+        (url, pid, xxhash.xxh3_64_intdigest(text.encode())) for pid, text in zip(papers, texts, strict=True)
+    ]
+    with _lock:
+        rows = [_row_cache.get(key) for key in keys]
+    todo = [i for i, row in enumerate(rows) if row is None]
+    if todo:
+        fresh = ranker.word_features([texts[i] for i in todo])
+        with _lock:
+            for n, i in enumerate(todo):
+                start, end = fresh.indptr[n], fresh.indptr[n + 1]
+                row = (fresh.indices[start:end].copy(), fresh.data[start:end].copy())
+                rows[i] = row
+                _row_cache[keys[i]] = row
+            while len(_row_cache) > ROW_CACHE_SIZE:
+                _row_cache.popitem(last=False)
+    kept = [row for row in rows if row is not None]
+    indptr = np.zeros(len(kept) + 1, dtype=np.int64)
+    indptr[1:] = np.cumsum([len(indices) for indices, _ in kept])
+    indices = np.concatenate([i for i, _ in kept]) if kept else np.zeros(0, dtype=np.int32)
+    data = np.concatenate([d for _, d in kept]) if kept else np.zeros(0, dtype=np.float32)
+    return sp.csr_matrix((data, indices, indptr), shape=(len(kept), ranker.HASH_FEATURES))
 
 
 def _groups(
