@@ -82,7 +82,7 @@ def _populate(settings: object, users: int, saves: int) -> dict[str, int]:
         ids = list(session.scalars(select(User.id).where(User.username.like("bench%"))))
         save_rows, mark_rows = [], []
         for user_id in ids:
-            pool = rng.choice(clusters) + rng.choice(clusters)
+            pool = list(dict.fromkeys(rng.choice(clusters) + rng.choice(clusters)))
             for paper_id in rng.sample(pool, min(saves, len(pool))):
                 save_rows.append({"user_id": user_id, "paper_id": paper_id, "saved_at": CREATED})
             for day in days.values():

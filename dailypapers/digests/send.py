@@ -4,9 +4,9 @@
 2. A ``send_digest`` job takes a chunk of rows: it composes and freezes the papers of each
    pending row (with its sections: a "for me" list's reasons, the "From your follows" alerts,
    whose email claims are taken here) and records them as received (committed), then sends
-   each message and commits ``sent`` right after the SMTP server accepts it. A crash between the two can only resend
-   that one message, with the same Message-ID and content; every other row is either sent or
-   still pending.
+   each message and commits ``sent`` right after the SMTP server accepts it. A crash between
+   the two can only resend that one message, with the same Message-ID and content; every
+   other row is either sent or still pending.
 3. A 4xx reply or a lost connection leaves the row pending and the job is retried with backoff;
    a 5xx reply fails that row only, and a subscription refused too often is deactivated.
 """

@@ -235,7 +235,8 @@ def _word_rows(session: Session, papers: list[int], texts: list[str]) -> sp.csr_
     users and in many chunks cost one hashing), keyed by the text so an edit re-hashes."""
     url = str(session.get_bind().engine.url)
     keys = [
-        (url, pid, xxhash.xxh3_64_intdigest(text.encode())) for pid, text in zip(papers, texts, strict=True)
+        (url, pid, xxhash.xxh3_64_intdigest(text.encode()))
+        for pid, text in zip(papers, texts, strict=True)
     ]
     with _lock:
         rows = [_row_cache.get(key) for key in keys]
