@@ -76,6 +76,13 @@ class PeriodRanker:
         self.session = session
         self.window = window
         self._entries: list[DailyEntry] | None = None
+        self._words: dict[int, list[str]] = {}  # candidate index -> its tokens
+
+    def _tokens(self, index: int, texts: list[str]) -> list[str]:
+        """A candidate's tokens, found once per period for every user of the chunk."""
+        if index not in self._words:
+            self._words[index] = ranker.tokens(texts[index])
+        return self._words[index]
 
     def entries(self) -> list[DailyEntry]:
         if self._entries is None:
@@ -213,6 +220,15 @@ class PeriodRanker:
                         known[c] = float(value)
                 return np.asarray([known[c] for c in columns], dtype=np.float32)
 
+            # One lookup of every reason weight this user's papers need, not one per paper.
+            needed = [
+                ranker.word_column(w)
+                for k in order
+                for w in self._tokens(allowed[int(k)], texts)
+                if w in profile_words and len(w) >= 3
+            ]
+            if needed:
+                weigh(needed)
             reasons: dict[int, list[str]] = {}
             for k in order:
                 i = allowed[int(k)]
@@ -222,7 +238,9 @@ class PeriodRanker:
                     pid = papers[int(mine[best])]
                     how = profile.positives.get(pid, "saved")
                     why.append(f"close to “{found[pid][0]}” you {how}")
-                kept = ranker.kept_words_by(weigh, texts[i], profile_words)
+                kept = ranker.kept_words_by(
+                    weigh, texts[i], profile_words, text_tokens=self._tokens(i, texts)
+                )
                 if kept:
                     why.append("matches words you keep: " + ", ".join(kept))
                 reasons[ids[i]] = why

@@ -151,6 +151,11 @@ def tokens(text: str) -> list[str]:
     return [t for t in _TOKEN.findall(text.lower()) if t not in ENGLISH_STOP_WORDS]
 
 
+def word_column(word: str) -> int:
+    """The hasher's column of a single word (see :func:`_word_column`)."""
+    return _word_column(word)
+
+
 @functools.lru_cache(maxsize=200_000)
 def _word_column(word: str) -> int:
     """The hasher's column of a single word (sklearn's HashingVectorizer: signed 32-bit
@@ -165,10 +170,17 @@ def kept_words(model: UserModel, text: str, profile_words: set[str], limit: int 
 
 
 def kept_words_by(
-    weigh: Callable[[list[int]], np.ndarray], text: str, profile_words: set[str], limit: int = 2
+    weigh: Callable[[list[int]], np.ndarray],
+    text: str,
+    profile_words: set[str],
+    limit: int = 2,
+    *,
+    text_tokens: Sequence[str] | None = None,
 ) -> list[str]:
-    """:func:`kept_words` for any linear model: ``weigh`` gives the weights of word columns."""
-    words = [w for w in dict.fromkeys(tokens(text)) if w in profile_words and len(w) >= 3]
+    """:func:`kept_words` for any linear model: ``weigh`` gives the weights of word columns
+    (``text_tokens``: the text's :func:`tokens`, when the caller has them already)."""
+    seen = tokens(text) if text_tokens is None else text_tokens
+    words = [w for w in dict.fromkeys(seen) if w in profile_words and len(w) >= 3]
     if not words:
         return []
     found = np.asarray(weigh([_word_column(w) for w in words])).ravel()
