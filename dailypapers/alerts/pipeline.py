@@ -19,7 +19,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Table, select, tuple_
+from sqlalchemy import Table, delete, select, tuple_
 from sqlalchemy.orm import Session
 
 from dailypapers.alerts import AlertItem, Channel
@@ -111,29 +111,51 @@ def claim(
 ) -> list[int]:
     """Take the channel's delivery of these papers for the user; returns the ones not
     delivered before (in the given order): only those may be delivered."""
-    if not paper_ids:
-        return []
-    done = set(
-        session.scalars(
-            select(AlertDelivery.paper_id).where(
-                AlertDelivery.user_id == user_id,
-                AlertDelivery.channel == channel,
-                AlertDelivery.paper_id.in_(paper_ids),
-            )
-        )
-    )
-    fresh = [paper_id for paper_id in dict.fromkeys(paper_ids) if paper_id not in done]
-    if fresh:
-        insert_rows(
+    return claim_many(session, {user_id: paper_ids}, channel, now).get(user_id, [])
+
+
+def claim_many(
+    session: Session,
+    papers_by_user: Mapping[int, Collection[int]],
+    channel: Channel,
+    now: dt.datetime,
+) -> dict[int, list[int]]:
+    """:func:`claim` for many users in one statement. The rows this statement inserted are
+    the claims taken (``RETURNING``): two senders claiming the same paper at once (two
+    digest chunks of one user) cannot both get it."""
+    rows = [
+        {"user_id": user_id, "paper_id": paper_id, "channel": channel, "delivered_at": now}
+        for user_id, paper_ids in papers_by_user.items()
+        for paper_id in dict.fromkeys(paper_ids)
+    ]
+    if not rows:
+        return {}
+    taken = {
+        (user_id, paper_id)
+        for user_id, paper_id in insert_rows(
             session.connection(),
             cast(Table, AlertDelivery.__table__),
-            [
-                {"user_id": user_id, "paper_id": i, "channel": channel, "delivered_at": now}
-                for i in fresh
-            ],
+            rows,
             suffix="ON CONFLICT DO NOTHING",
+            returning=("user_id", "paper_id"),
         )
-    return fresh
+    }
+    return {
+        user_id: [p for p in dict.fromkeys(paper_ids) if (user_id, p) in taken]
+        for user_id, paper_ids in papers_by_user.items()
+    }
+
+
+def give_back(session: Session, user_id: int, paper_ids: Collection[int], channel: Channel) -> None:
+    """Undo a claim whose delivery failed for good, so a later delivery may carry them."""
+    if paper_ids:
+        session.execute(
+            delete(AlertDelivery).where(
+                AlertDelivery.user_id == user_id,
+                AlertDelivery.channel == channel,
+                AlertDelivery.paper_id.in_(list(paper_ids)),
+            )
+        )
 
 
 def undelivered(

@@ -9,6 +9,10 @@ been sent before.
   as on the feed pages.
 - Topic: papers of the period that match the query — those on the Daily Papers list and those
   arXiv announced in the period — by shown upvotes, then lexical relevance.
+- For me (``kind="for_me"``): the period's Daily Papers ranked for the owning account by
+  ``foryou.digest.PeriodRanker`` (trending, saying so, for an empty profile).
+- Alerts (``kind="alerts"``): no list; the mail is its "From your follows" section
+  (``digests/alerts.py``).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 
 from sqlalchemy import Table, and_, or_, select
@@ -25,6 +29,7 @@ from sqlalchemy.orm import Session
 from dailypapers.bulk import insert_rows
 from dailypapers.calendar import day_status
 from dailypapers.config import Settings
+from dailypapers.foryou.digest import PeriodRanker
 from dailypapers.library.marks import dismissed_by_subscription
 from dailypapers.models import (
     DailyEntry,
@@ -37,6 +42,7 @@ from dailypapers.papers import latest_feed_date, newest_ingested_day
 from dailypapers.periods import DigestCadence, FeedWindow, parse_digest_period, week_window_of
 from dailypapers.search import lexical
 
+KIND_LIST, KIND_FOR_ME, KIND_ALERTS = "list", "for_me", "alerts"
 SHOWN_UPVOTES = Paper.external_upvotes + Paper.local_upvotes
 # Topic matches considered per query and period before ranking by upvotes.
 TOPIC_CANDIDATES = 500
@@ -44,10 +50,14 @@ TOPIC_CANDIDATES = 500
 
 @dataclass(frozen=True, slots=True)
 class ComposedDigest:
-    """The paper ids of one digest, best first; ``note`` says why it is empty."""
+    """The paper ids of one digest, best first; ``note`` says why it is empty. A "for me"
+    digest also has the reasons of each paper and, with an empty profile, why it is the
+    trending list instead (``fallback``)."""
 
     paper_ids: list[int]
     note: str | None = None
+    reasons: dict[int, list[str]] = field(default_factory=dict)
+    fallback: str | None = None
 
 
 class PeriodComposer:
@@ -67,6 +77,13 @@ class PeriodComposer:
         self.cadence, self.window = parse_digest_period(period_key)
         self._trending: list[int] | None = None
         self._topics: dict[str, list[int]] = {}
+        self._ranker: PeriodRanker | None = None
+
+    @property
+    def ranker(self) -> PeriodRanker:
+        if self._ranker is None:
+            self._ranker = PeriodRanker(self.session, self.window)
+        return self._ranker
 
     @property
     def label(self) -> str:
@@ -148,6 +165,8 @@ class PeriodComposer:
         candidates = set(self.trending_ids())
         for ids in self._topics.values():
             candidates.update(ids)
+        if self._ranker is not None:
+            candidates.update(entry.paper_id for entry in self._ranker.entries())
         found: dict[int, set[int]] = defaultdict(set)
         if not subscription_ids or not candidates:
             return found
@@ -162,6 +181,12 @@ class PeriodComposer:
         return found
 
     def compose(self, subscription: Subscription, already_sent: Iterable[int]) -> ComposedDigest:
+        if subscription.kind == KIND_ALERTS:
+            return ComposedDigest([])
+        if subscription.kind == KIND_FOR_ME:
+            return self._for_me([subscription], {subscription.id: set(already_sent)})[
+                subscription.id
+            ]
         topic = subscription.topic_query
         ranked = self.topic_ids(topic) if topic else self.trending_ids()
         sent = set(already_sent)
@@ -176,11 +201,47 @@ class PeriodComposer:
             if subscription.topic_query:
                 self.topic_ids(subscription.topic_query)
         ids = [s.id for s in subscriptions]
+        personal = [s for s in subscriptions if s.kind == KIND_FOR_ME]
+        if personal:  # their candidates count in what was sent
+            self.ranker.entries()
         sent = self.received(ids)
         # A paper the subscription's account dismissed ("not interested") is never sent either.
         for subscription_id, papers in dismissed_by_subscription(self.session, ids).items():
             sent[subscription_id] |= papers
-        return {s.id: self.compose(s, sent.get(s.id, ())) for s in subscriptions}
+        composed = self._for_me(personal, sent)
+        for subscription in subscriptions:
+            if subscription.id not in composed:
+                composed[subscription.id] = self.compose(
+                    subscription, sent.get(subscription.id, ())
+                )
+        return composed
+
+    def _for_me(
+        self, subscriptions: Collection[Subscription], sent: Mapping[int, set[int]]
+    ) -> dict[int, ComposedDigest]:
+        """ "For me" digests, ranked for their owners in one pass of the ranker."""
+        owned = [s for s in subscriptions if s.user_id is not None]
+        sizes: dict[int, int] = {}
+        exclude: dict[int, set[int]] = defaultdict(set)
+        for subscription in owned:
+            user = cast(int, subscription.user_id)
+            sizes[user] = max(sizes.get(user, 0), subscription.paper_count)
+            exclude[user] |= sent.get(subscription.id, set())
+        ranked = self.ranker.rank(sizes, exclude)
+        out = {}
+        for subscription in subscriptions:
+            pick = ranked.get(subscription.user_id) if subscription.user_id else None
+            if pick is None:  # the account is gone (SET NULL): nothing to rank for
+                out[subscription.id] = ComposedDigest([], "This digest's account was deleted.")
+                continue
+            papers = pick.paper_ids[: subscription.paper_count]
+            if not papers:
+                had = bool(self.ranker.entries())
+                out[subscription.id] = ComposedDigest([], self.empty_note("", had_papers=had))
+                continue
+            reasons = {pid: pick.reasons[pid] for pid in papers if pick.reasons.get(pid)}
+            out[subscription.id] = ComposedDigest(papers, None, reasons, pick.fallback)
+        return out
 
     def empty_note(self, topic: str, *, had_papers: bool) -> str:
         """Why there is nothing to send: weekend, holiday, not ingested, or nothing new/matching."""

@@ -92,18 +92,29 @@ class DigestRenderer(MailRenderer):
         note: str | None,
         sample: bool = False,
         states: Mapping[int, PaperState] | None = None,
+        reasons: Mapping[int, Sequence[str]] | None = None,
+        fallback: str | None = None,
+        alerts: Sequence[tuple[Paper, Sequence[str]]] = (),
     ) -> MailParts:
         """The digest's parts. Only the links carry the subscriber (their token), so a render is
         shared by every subscription with the same papers, topic and note, and the token is put
-        in afterwards (10,000 trending subscribers: one Jinja render, not 10,000)."""
+        in afterwards (10,000 trending subscribers: one Jinja render, not 10,000). ``reasons``
+        (a "for me" list's, by paper id), ``fallback`` (why it is trending instead) and
+        ``alerts`` (the "From your follows" section: papers with their reasons) are optional."""
+        reasons = reasons or {}
         cache_key = (
             period_key,
             period_label,
+            subscription.kind,
             subscription.topic_query,
             tuple(paper.id for paper in papers),
             note,
             sample,
             tuple(mark_words(states.get(paper.id)) for paper in papers) if states else (),
+            tuple(tuple(reasons.get(paper.id, ())) for paper in papers) if reasons else (),
+            fallback,
+            tuple((paper.id, tuple(why)) for paper, why in alerts),
+            tuple(mark_words(states.get(paper.id)) for paper, _ in alerts) if states else (),
         )
         shared = self._digest_cache.get(cache_key)
         if shared is None:
@@ -117,13 +128,27 @@ class DigestRenderer(MailRenderer):
                     "cadence": cadence,
                     "period_label": period_label,
                     "topic": subscription.topic_query,
+                    "kind": subscription.kind,
                     "papers": [
-                        self.paper_view(paper, (states or {}).get(paper.id)) for paper in papers
+                        {
+                            **self.paper_view(paper, (states or {}).get(paper.id)),
+                            "reasons": list(reasons.get(paper.id, ())),
+                        }
+                        for paper in papers
+                    ],
+                    "fallback": fallback,
+                    "alerts": [
+                        {
+                            **self.paper_view(paper, (states or {}).get(paper.id)),
+                            "reasons": list(why),
+                        }
+                        for paper, why in alerts
                     ],
                     "note": note,
                     "sample": sample,
                     "web_url": f"{base}/digests/{cadence}/{key}",
                     "manage_url": f"{base}/subscriptions/{TOKEN_PLACEHOLDER}",
+                    "follows_url": f"{base}/account/follows",
                     "unsubscribe_url": f"{base}/unsubscribe/{TOKEN_PLACEHOLDER}",
                 },
             )

@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, literal, select
+from sqlalchemy import ColumnElement, and_, exists, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from dailypapers import jobs
 from dailypapers.config import Settings
+from dailypapers.digests.alerts import (
+    KIND_ALERTS,
+    ensure_alert_subscriptions,
+    users_with_email_alerts,
+)
 from dailypapers.digests.send import PENDING
 from dailypapers.models import DigestSend, Job, Subscription
 from dailypapers.periods import CADENCES, digest_period_key, due_digest_window, parse_digest_period
 
 
-def _active() -> Any:
+def _active() -> ColumnElement[bool]:
     return and_(
         Subscription.confirmed_at.is_not(None),
         Subscription.unsubscribed_at.is_(None),
@@ -32,12 +36,19 @@ def _active() -> Any:
 def schedule_period(session: Session, settings: Settings, period_key: str, now: dt.datetime) -> int:
     """Claim a send row for every active subscription of the period's cadence that has none,
     and queue the jobs that send them, in the caller's transaction. Returns the rows claimed;
-    a second call claims only subscriptions confirmed since."""
+    a second call claims only subscriptions confirmed since. A daily period also claims the
+    alerts-only mail of each user with email alerts waiting and no digest (digests/alerts.py)."""
     cadence, window = parse_digest_period(period_key)
     key = digest_period_key(cadence, window)
     already = exists().where(
         DigestSend.subscription_id == Subscription.id, DigestSend.period_key == key
     )
+    wanted = Subscription.kind != KIND_ALERTS
+    if cadence == "daily":
+        waiting_alerts = users_with_email_alerts(session)
+        carriers = ensure_alert_subscriptions(session, waiting_alerts, _active(), now)
+        if carriers:
+            wanted = wanted | Subscription.id.in_(sorted(carriers))
     claim = insert(DigestSend).from_select(
         ["subscription_id", "period_key", "state", "attempts", "created_at"],
         select(
@@ -47,7 +58,7 @@ def schedule_period(session: Session, settings: Settings, period_key: str, now: 
             literal(0),
             literal(now, DigestSend.created_at.type),
         )
-        .where(Subscription.cadence == cadence, _active(), ~already)
+        .where(Subscription.cadence == cadence, _active(), wanted, ~already)
         .order_by(Subscription.id),
     )
     session.execute(claim)

@@ -2,10 +2,11 @@
 
 1. ``schedule.schedule_period`` claims the period's send rows and queues the send jobs.
 2. A ``send_digest`` job takes a chunk of rows: it composes and freezes the papers of each
-   pending row and records them as received (committed), then sends each message and commits
-   ``sent`` right after the SMTP server accepts it. A crash between the two can only resend
-   that one message, with the same Message-ID and content; every other row is either sent or
-   still pending.
+   pending row (with its sections: a "for me" list's reasons, the "From your follows" alerts,
+   whose email claims are taken here) and records them as received (committed), then sends
+   each message and commits ``sent`` right after the SMTP server accepts it. A crash between
+   the two can only resend that one message, with the same Message-ID and content; every
+   other row is either sent or still pending.
 3. A 4xx reply or a lost connection leaves the row pending and the job is retried with backoff;
    a 5xx reply fails that row only, and a subscription refused too often is deactivated.
 """
@@ -23,10 +24,19 @@ from sqlalchemy import Engine, Table, and_, delete, or_, select, update
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from dailypapers import jobs
+from dailypapers.alerts import AlertItem
+from dailypapers.alerts.pipeline import give_back
 from dailypapers.bulk import insert_rows
 from dailypapers.config import Settings
 from dailypapers.db import session_scope
-from dailypapers.digests.compose import PeriodComposer, in_order, load_papers
+from dailypapers.digests.alerts import owners, take_sections
+from dailypapers.digests.compose import (
+    KIND_ALERTS,
+    ComposedDigest,
+    PeriodComposer,
+    in_order,
+    load_papers,
+)
 from dailypapers.digests.render import DigestRenderer
 from dailypapers.library.marks import states_by_subscription
 from dailypapers.mail.mailer import Mailer, PermanentMailError, TransientMailError, open_mailer
@@ -55,9 +65,35 @@ class SendStats:
 class _Outgoing:
     send_id: int
     subscription_id: int
-    paper_ids: list[int]
+    paper_ids: list[int]  # the list's and the section's: what counts as received
     message: Message
     reset_failures: bool  # the subscription had hard failures; a delivery clears them
+    alert_owner: int | None = None  # whose email alerts the section carries
+    alert_ids: list[int] = field(default_factory=list)
+
+
+def _frozen_sections(digest: ComposedDigest, alerts: Sequence[AlertItem]) -> dict[str, Any] | None:
+    """What a send freezes next to its paper ids (JSON: lists of [paper id, reasons])."""
+    sections: dict[str, Any] = {}
+    if digest.reasons:
+        sections["reasons"] = [
+            [pid, digest.reasons[pid]] for pid in digest.paper_ids if pid in digest.reasons
+        ]
+    if digest.fallback:
+        sections["fallback"] = digest.fallback
+    if alerts:
+        sections["alerts"] = [[item.paper_id, list(item.reasons)] for item in alerts]
+    return sections or None
+
+
+def _section_parts(
+    sections: dict[str, Any] | None,
+) -> tuple[dict[int, list[str]], str | None, list[tuple[int, list[str]]]]:
+    """The frozen sections back: reasons by paper, the fallback notice, the alert items."""
+    sections = sections or {}
+    reasons = {int(pid): list(why) for pid, why in sections.get("reasons", ())}
+    alerts = [(int(pid), list(why)) for pid, why in sections.get("alerts", ())]
+    return reasons, sections.get("fallback"), alerts
 
 
 def _prepare_chunk(
@@ -88,14 +124,28 @@ def _prepare_chunk(
             stats.skipped += 1
     fresh = [send for send in live if send.paper_ids is None]
     composed = composer.compose_many([send.subscription for send in fresh])
+    # The owners' email alerts are claimed in this transaction, with the frozen papers.
+    sections = take_sections(
+        session,
+        [send.subscription for send in fresh],
+        {send.subscription_id: composed[send.subscription_id].paper_ids for send in fresh},
+        now,
+    )
     received = []
     for send in fresh:
         digest = composed[send.subscription_id]
+        alerts = sections.get(send.subscription_id, [])
         send.paper_ids, send.note = digest.paper_ids, digest.note
+        send.sections = _frozen_sections(digest, alerts)
         send.message_id = renderer.digest_message_id(send.subscription_id, period_key)
         received += [
-            {"subscription_id": send.subscription_id, "paper_id": i} for i in digest.paper_ids
+            {"subscription_id": send.subscription_id, "paper_id": i}
+            for i in dict.fromkeys([*digest.paper_ids, *(item.paper_id for item in alerts)])
         ]
+        if send.subscription.kind == KIND_ALERTS and not alerts:
+            # An alerts-only mail with nothing left to carry (another digest took them).
+            send.state, send.last_error = SKIPPED, "no alerts to carry"
+            stats.skipped += 1
     # Frozen content counts as received at once (one statement a chunk, not one a message):
     # it is exactly what this row will deliver, and a row that fails for good gives it back.
     if received:
@@ -106,15 +156,26 @@ def _prepare_chunk(
             suffix="ON CONFLICT DO NOTHING",
         )
     outgoing = []
-    papers = load_papers(session, {i for send in live for i in send.paper_ids or ()})
+    live = [send for send in live if send.state != SKIPPED]
+    frozen = {send.id: _section_parts(send.sections) for send in live}
+    wanted = {i for send in live for i in send.paper_ids or ()}
+    wanted |= {pid for _, _, alerts in frozen.values() for pid, _ in alerts}
+    papers = load_papers(session, wanted)
     states = states_by_subscription(session, [send.subscription_id for send in live], list(papers))
+    owner_of = owners(session, [send.subscription for send in live if frozen[send.id][2]])
     for send in live:
         subscription = send.subscription
+        reasons, fallback, alert_items = frozen[send.id]
         ordered = in_order(papers, send.paper_ids or ())
+        section = [(papers[pid], why) for pid, why in alert_items if pid in papers]
         note = send.note
-        if not ordered and not note:  # every frozen paper was hidden since
+        if not ordered and not note and subscription.kind != KIND_ALERTS:
             note = composer.empty_note(subscription.topic_query, had_papers=True)
-        if not ordered and settings.digest_empty_period == "skip":
+        if (
+            not ordered
+            and not section
+            and (settings.digest_empty_period == "skip" or subscription.kind == KIND_ALERTS)
+        ):
             send.state = SKIPPED
             stats.skipped += 1
             continue
@@ -125,6 +186,9 @@ def _prepare_chunk(
             papers=ordered,
             note=note,
             states=states.get(subscription.id, {}),
+            reasons=reasons,
+            fallback=fallback,
+            alerts=section,
         )
         message = renderer.digest_message(
             subscription,
@@ -132,13 +196,16 @@ def _prepare_chunk(
             message_id=send.message_id or renderer.digest_message_id(subscription.id, period_key),
             now=now,
         )
+        alert_ids = [pid for pid, _ in alert_items]
         outgoing.append(
             _Outgoing(
                 send.id,
                 subscription.id,
-                list(send.paper_ids or ()),
+                list(dict.fromkeys([*(send.paper_ids or ()), *alert_ids])),
                 message,
                 reset_failures=subscription.hard_failures != 0,
+                alert_owner=owner_of.get(subscription.id),
+                alert_ids=alert_ids,
             )
         )
     return outgoing
@@ -226,6 +293,8 @@ def _record_failure(
                     DigestReceived.paper_id.in_(item.paper_ids),
                 )
             )
+        if item.alert_owner is not None:  # and its alerts, the owner's next digest
+            give_back(session, item.alert_owner, item.alert_ids, "email")
     if permanent:
         subscription = session.get(Subscription, item.subscription_id)
         if subscription is not None:

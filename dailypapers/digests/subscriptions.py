@@ -16,20 +16,20 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from dailypapers import jobs, rate_limits
 from dailypapers.config import Settings
 from dailypapers.db import session_scope
-from dailypapers.digests.compose import latest_period
+from dailypapers.digests.compose import KIND_ALERTS, KIND_FOR_ME, KIND_LIST, latest_period
 from dailypapers.digests.preview import render_unrecorded
 from dailypapers.digests.render import DigestRenderer
 from dailypapers.jobs import CONFIRM_MAIL_JOB, SAMPLE_MAIL_JOB, JobContext
 from dailypapers.mail.addresses import normalize_email
 from dailypapers.mail.mailer import PermanentMailError, open_mailer
 from dailypapers.mail.render import MailRenderer, one_line
-from dailypapers.models import Subscription
+from dailypapers.models import Subscription, User
 from dailypapers.periods import CADENCES, DigestCadence
 from dailypapers.search.lexical import MAX_QUERY_CHARS, searchable
 from dailypapers.signing import Signer, TokenError
@@ -48,15 +48,20 @@ class SubscriptionFormError(ValueError):
         self.errors = errors
 
 
+KINDS = (KIND_LIST, KIND_FOR_ME)  # what the forms offer; alerts-only mails are made by the schedule
+
+
 @dataclass(frozen=True, slots=True)
 class SubscriptionChoice:
-    """A validated subscribe form."""
+    """A validated subscribe form. A "for me" choice goes to ``user_id``'s verified address."""
 
     email: str
     email_key: str
     cadence: DigestCadence
     topic_query: str
     paper_count: int
+    kind: str = KIND_LIST
+    user_id: int | None = None
 
 
 def clean_topic(raw: str) -> str:
@@ -70,15 +75,35 @@ def clean_topic(raw: str) -> str:
 
 
 def validate_choice(
-    settings: Settings, *, email: str, cadence: str, topic: str, paper_count: str | int | None
+    settings: Settings,
+    *,
+    email: str,
+    cadence: str,
+    topic: str,
+    paper_count: str | int | None,
+    kind: str = KIND_LIST,
+    user: User | None = None,
 ) -> SubscriptionChoice:
-    """Check every field at once, so the form can show every problem with the text kept."""
+    """Check every field at once, so the form can show every problem with the text kept. A
+    "for me" digest needs a signed-in ``user`` with a verified address (it is sent there, and
+    that verification is its opt-in) and takes no topic."""
     errors: dict[str, str] = {}
     address = key = ""
+    if kind not in KINDS:
+        errors["kind"] = "Choose the top papers or a digest ranked for you."
+    elif kind == KIND_FOR_ME:
+        if user is None:
+            errors["kind"] = "Sign in to get a digest ranked for you."
+        elif not user.email or user.email_verified_at is None:
+            errors["kind"] = "Verify your account's address first: the digest is sent there."
+        else:
+            email = user.email
+        if one_line(topic):
+            errors["topic"] = "A digest ranked for you has no topic: leave it empty."
     try:
         address, key = normalize_email(email)
     except ValueError as exc:
-        errors["email"] = str(exc)
+        errors.setdefault("email", str(exc))
     if cadence not in CADENCES:
         errors["cadence"] = "Choose daily or weekly."
     try:
@@ -96,7 +121,8 @@ def validate_choice(
             errors["paper_count"] = f"Choose between 1 and {MAX_PAPERS} papers."
     if errors:
         raise SubscriptionFormError(errors)
-    return SubscriptionChoice(address, key, cadence, topic_query, count)  # type: ignore[arg-type]
+    owner = user.id if kind == KIND_FOR_ME and user is not None else None
+    return SubscriptionChoice(address, key, cadence, topic_query, count, kind, owner)  # type: ignore[arg-type]
 
 
 def new_token() -> str:
@@ -114,7 +140,9 @@ def subscribe(
     """Create (or revive) a subscription and queue its confirmation mail.
 
     Raises :class:`rate_limits.RateLimitedError` when this client or this address has asked
-    too often; the per-address limit counts mails, so the form cannot mail-bomb anyone."""
+    too often; the per-address limit counts mails, so the form cannot mail-bomb anyone.
+    A "for me" subscription is confirmed at once (the account's address is verified) and
+    sends no confirmation mail."""
     if client_ip:
         rate_limits.hit(
             session,
@@ -128,6 +156,7 @@ def subscribe(
             Subscription.email_key == choice.email_key,
             Subscription.cadence == choice.cadence,
             Subscription.topic_query == choice.topic_query,
+            Subscription.kind == choice.kind,
         )
     )
     if subscription is None:
@@ -136,8 +165,10 @@ def subscribe(
             email_key=choice.email_key,
             cadence=choice.cadence,
             topic_query=choice.topic_query,
+            kind=choice.kind,
             paper_count=choice.paper_count,
             unsubscribe_token=new_token(),
+            user_id=choice.user_id,
             hard_failures=0,
             created_at=now,
         )
@@ -153,6 +184,12 @@ def subscribe(
     if not subscription.active:
         subscription.email = choice.email
         subscription.paper_count = choice.paper_count
+    if choice.kind == KIND_FOR_ME:
+        subscription.user_id = choice.user_id
+        if subscription.confirmed_at is None:
+            subscription.confirmed_at = now
+        session.flush()
+        return subscription
     session.flush()
     # One pending confirmation mail per subscription, however often the form is sent.
     jobs.enqueue(
@@ -219,12 +256,22 @@ def unsubscribe(subscription: Subscription, now: dt.datetime) -> None:
 
 
 def update(session: Session, subscription: Subscription, choice: SubscriptionChoice) -> None:
-    """Change cadence, topic or size from the manage page (the address stays)."""
+    """Change cadence, topic or size from the manage page (the address and the kind stay;
+    a "for me" digest has no topic, an alerts-only mail nothing to change)."""
+    if subscription.kind == KIND_ALERTS:
+        raise SubscriptionFormError(
+            {"kind": "This mail only carries your alerts: change what you follow instead."}
+        )
+    if subscription.kind == KIND_FOR_ME and choice.topic_query:
+        raise SubscriptionFormError(
+            {"topic": "A digest ranked for you has no topic: leave it empty."}
+        )
     clash = session.scalar(
         select(Subscription.id).where(
             Subscription.email_key == subscription.email_key,
             Subscription.cadence == choice.cadence,
             Subscription.topic_query == choice.topic_query,
+            Subscription.kind == subscription.kind,
             Subscription.id != subscription.id,
         )
     )
@@ -235,6 +282,14 @@ def update(session: Session, subscription: Subscription, choice: SubscriptionCho
     subscription.cadence = choice.cadence
     subscription.topic_query = choice.topic_query
     subscription.paper_count = choice.paper_count
+
+
+def of_user(session: Session, user: User) -> list[Subscription]:
+    """The account's subscriptions (made for it, or to its verified address), for its page."""
+    mine = Subscription.user_id == user.id
+    if user.email and user.email_verified_at is not None:
+        mine = or_(mine, Subscription.email_key == user.email.lower())
+    return list(session.scalars(select(Subscription).where(mine).order_by(Subscription.id)))
 
 
 def request_sample(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +30,9 @@ DENSE_WEIGHT = 0.7  # the embedding side's share next to the (unit-length) word 
 SVM_C = 0.3
 NEGATIVES = 3000  # papers sampled from the store as the background a user's taste stands out of
 HARD_NEGATIVE_WEIGHT = 3.0  # a dismissed paper counts as much as three sampled ones
+# Rocchio's weight of the non-relevant centroid against the relevant one (the classic
+# β = 0.75, γ = 0.15): the dismissed papers' share in the "for me" digests' closed-form model.
+ROCCHIO_NEGATIVE = 0.2
 KNN_K = 3  # neighbour part: mean of the k best cosines to the user's papers
 FUSION_KNN = 0.5  # weight of the neighbour part next to the model's (both z-scored)
 
@@ -148,6 +151,11 @@ def tokens(text: str) -> list[str]:
     return [t for t in _TOKEN.findall(text.lower()) if t not in ENGLISH_STOP_WORDS]
 
 
+def word_column(word: str) -> int:
+    """The hasher's column of a single word (see :func:`_word_column`)."""
+    return _word_column(word)
+
+
 @functools.lru_cache(maxsize=200_000)
 def _word_column(word: str) -> int:
     """The hasher's column of a single word (sklearn's HashingVectorizer: signed 32-bit
@@ -158,10 +166,52 @@ def _word_column(word: str) -> int:
 def kept_words(model: UserModel, text: str, profile_words: set[str], limit: int = 2) -> list[str]:
     """Words of this paper that the user's papers also use and that the model weighs most
     in their favour: the lexical reason, true to what moved the score."""
-    weights = {
-        word: float(model.coef[_word_column(word)])
-        for word in dict.fromkeys(tokens(text))
-        if word in profile_words and len(word) >= 3
-    }
+    return kept_words_by(lambda columns: model.coef[columns], text, profile_words, limit)
+
+
+def kept_words_by(
+    weigh: Callable[[list[int]], np.ndarray],
+    text: str,
+    profile_words: set[str],
+    limit: int = 2,
+    *,
+    text_tokens: Sequence[str] | None = None,
+) -> list[str]:
+    """:func:`kept_words` for any linear model: ``weigh`` gives the weights of word columns
+    (``text_tokens``: the text's :func:`tokens`, when the caller has them already)."""
+    seen = tokens(text) if text_tokens is None else text_tokens
+    words = [w for w in dict.fromkeys(seen) if w in profile_words and len(w) >= 3]
+    if not words:
+        return []
+    found = np.asarray(weigh([_word_column(w) for w in words])).ravel()
+    weights = {word: float(found[i]) for i, word in enumerate(words)}
     best = sorted((w for w in weights if weights[w] > 0), key=lambda w: -weights[w])
     return best[:limit]
+
+
+def centroid_scores(
+    with_positives: np.ndarray, background: np.ndarray, with_hard: np.ndarray | None = None
+) -> np.ndarray:
+    """A closed-form linear model (Rocchio): the mean of the user's papers minus the mean of
+    the background and a share of the mean of the dismissed papers, scored as dot
+    products. ``with_positives`` is candidates × the user's papers (dot products),
+    ``background`` each candidate's dot product with the background's mean; no fitting, so
+    many users cost one sparse product (the "for me" digests)."""
+    scores = with_positives.mean(axis=1) - background
+    if with_hard is not None and with_hard.shape[1]:
+        scores = scores - ROCCHIO_NEGATIVE * with_hard.mean(axis=1)
+    return np.asarray(scores, dtype=np.float32).ravel()
+
+
+def fuse(linear: np.ndarray, knn: np.ndarray, knn_weight: float = FUSION_KNN) -> np.ndarray:
+    """The fusion of :func:`fused_scores` for scores computed elsewhere."""
+    return np.asarray(_z(linear) + knn_weight * _z(knn))
+
+
+def top_k_mean(sims: np.ndarray, k: int = KNN_K) -> np.ndarray:
+    """Mean of each row's k highest values (the neighbour part from precomputed cosines)."""
+    if not sims.shape[1]:
+        return np.zeros(sims.shape[0], dtype=np.float32)
+    k = min(k, sims.shape[1])
+    top = np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:]
+    return np.asarray(top.mean(axis=1), dtype=np.float32)

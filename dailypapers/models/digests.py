@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -11,13 +12,17 @@ from dailypapers.models.base import Base, UTCDateTime, utcnow
 
 
 class Subscription(Base):
-    """An email digest subscription (no account needed). Active = confirmed, not unsubscribed,
-    not deactivated. ``unsubscribe_token`` is the secret in its manage/unsubscribe links."""
+    """An email digest subscription (no account needed, except for the ``for_me`` and
+    ``alerts`` kinds, which belong to ``user_id``). Active = confirmed, not unsubscribed, not
+    deactivated. ``unsubscribe_token`` is the secret in its manage/unsubscribe links."""
 
     __tablename__ = "subscriptions"
     __table_args__ = (
-        UniqueConstraint("email_key", "cadence", "topic_query", name="uq_subscriptions_email"),
+        UniqueConstraint(
+            "email_key", "cadence", "topic_query", "kind", name="uq_subscriptions_email"
+        ),
         Index("ix_subscriptions_cadence_confirmed", "cadence", "confirmed_at"),
+        Index("ix_subscriptions_user_kind", "user_id", "kind"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -26,6 +31,9 @@ class Subscription(Base):
     email_key: Mapped[str] = mapped_column(String(320), index=True)
     cadence: Mapped[str] = mapped_column(String(10))  # daily | weekly
     topic_query: Mapped[str] = mapped_column(String(300), default="")  # "" = trending
+    # list: the period's list (trending or the topic); for_me: ranked for the owning account;
+    # alerts: only the account's email alerts (it has no digest to carry them).
+    kind: Mapped[str] = mapped_column(String(10), default="list", server_default="list")
     paper_count: Mapped[int] = mapped_column(Integer)
     unsubscribe_token: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -64,6 +72,9 @@ class DigestSend(Base):
     state: Mapped[str] = mapped_column(String(10), default="pending")
     paper_ids: Mapped[list[int] | None] = mapped_column(JSON)
     note: Mapped[str | None] = mapped_column(Text)  # why the digest is empty, when it is
+    # Frozen with paper_ids: {"reasons": {paper id: [...]}, "alerts": [[paper id, [...]], ...],
+    # "fallback": "why this list is trending"} (send.py).
+    sections: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     message_id: Mapped[str | None] = mapped_column(String(250))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)

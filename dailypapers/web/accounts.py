@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from dailypapers import accounts
 from dailypapers.accounts import AccountFormError
+from dailypapers.digests import subscriptions as digest_subscriptions
 from dailypapers.models import ApiToken, User
 from dailypapers.rate_limits import RateLimitedError
 from dailypapers.signing import Signer, TokenError
@@ -327,6 +328,7 @@ def _account_page(
         "errors": errors or {},
         "values": values or {},
         "new_token": new_token,
+        "subscriptions": digest_subscriptions.of_user(session, user),
     }
     return templates.TemplateResponse(request, "account.html", context, status_code=status_code)
 

@@ -24,9 +24,9 @@ from sqlalchemy.orm import Session, joinedload
 
 from dailypapers.config import Settings
 from dailypapers.digests import subscriptions
-from dailypapers.digests.compose import PeriodComposer
+from dailypapers.digests.compose import KIND_ALERTS, KIND_FOR_ME, PeriodComposer
 from dailypapers.digests.subscriptions import SubscriptionFormError
-from dailypapers.models import DailyEntry, Subscription
+from dailypapers.models import DailyEntry, Subscription, User
 from dailypapers.periods import (
     CADENCES,
     DigestCadence,
@@ -52,8 +52,16 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _form_values(email: str, cadence: str, topic: str, paper_count: str) -> dict[str, str]:
-    return {"email": email, "cadence": cadence, "topic": topic, "paper_count": paper_count}
+def _form_values(
+    email: str, cadence: str, topic: str, paper_count: str, kind: str = "list"
+) -> dict[str, str]:
+    return {
+        "email": email,
+        "cadence": cadence,
+        "topic": topic,
+        "paper_count": paper_count,
+        "kind": kind,
+    }
 
 
 def _subscribe_form(
@@ -63,10 +71,12 @@ def _subscribe_form(
     values: dict[str, str],
     errors: dict[str, str],
     status_code: int = 200,
+    viewer: User | None = None,
 ) -> HTMLResponse:
     context = {
         "values": values,
         "errors": errors,
+        "viewer": viewer,
         "cadences": CADENCES,
         "default_papers": settings.digest_default_papers,
         "max_papers": subscriptions.MAX_PAPERS,
@@ -90,14 +100,19 @@ def _rate_limited(
 @router.get("/subscribe", response_class=HTMLResponse, summary="Subscribe to the digest")
 def subscribe_page(
     request: Request,
+    session: SessionDep,
     templates: TemplatesDep,
     settings: SettingsDep,
     email: str = "",
     cadence: str = "daily",
     topic: str = "",
+    kind: str = "list",
 ) -> HTMLResponse:
-    values = _form_values(email[:320], cadence[:10], topic[:300], "")
-    return _subscribe_form(request, templates, settings, values, {})
+    viewer = session_user(request, session)
+    if viewer is not None and not email:
+        email = viewer.email or ""
+    values = _form_values(email[:320], cadence[:10], topic[:300], "", kind[:10])
+    return _subscribe_form(request, templates, settings, values, {}, viewer=viewer)
 
 
 @router.post(
@@ -117,18 +132,32 @@ def subscribe_submit(
     cadence: Annotated[str, Form(max_length=50)] = "daily",
     topic: Annotated[str, Form(max_length=5000)] = "",
     paper_count: Annotated[str, Form(max_length=20)] = "",
-) -> HTMLResponse:
-    values = _form_values(email, cadence, topic, paper_count)
+    kind: Annotated[str, Form(max_length=50)] = "list",
+) -> Response:
+    viewer = session_user(request, session)
+    values = _form_values(email, cadence, topic, paper_count, kind)
     try:
         choice = subscriptions.validate_choice(
-            settings, email=email, cadence=cadence, topic=topic, paper_count=paper_count
+            settings,
+            email=email,
+            cadence=cadence,
+            topic=topic,
+            paper_count=paper_count,
+            kind=kind,
+            user=viewer,
         )
     except SubscriptionFormError as exc:
-        return _subscribe_form(request, templates, settings, values, exc.errors, 400)
+        return _subscribe_form(request, templates, settings, values, exc.errors, 400, viewer)
     try:
-        subscriptions.subscribe(session, settings, choice, client_ip=client_ip(request), now=_now())
+        subscription = subscriptions.subscribe(
+            session, settings, choice, client_ip=client_ip(request), now=_now()
+        )
     except RateLimitedError as exc:
         return _rate_limited(request, templates, exc, {})
+    if choice.kind == KIND_FOR_ME:  # the owner's own digest, confirmed by the account
+        return RedirectResponse(
+            f"/subscriptions/{subscription.unsubscribe_token}?confirmed=1", status_code=303
+        )
     # The same answer whether the address was new, pending or already subscribed.
     return templates.TemplateResponse(request, "subscribe_sent.html", {"choice": choice})
 
@@ -274,6 +303,8 @@ def sample_submit(
     subscription = _subscription(session, token)
     if not subscription.active:
         raise HTTPException(409, "This subscription is not active; subscribe again first.")
+    if subscription.kind == KIND_ALERTS:
+        raise HTTPException(409, "This mail only carries your alerts: there is no sample.")
     try:
         subscriptions.request_sample(session, settings, subscription, _now())
     except RateLimitedError as exc:
