@@ -1,13 +1,15 @@
 """The "For you" ranker as a pure core (no database, no web): features, a per-user model, scores.
 
 Why this shape (measured in bench/bench_for_you.py, figures in docs/benchmarks.md): a mean of
-embeddings, several centroids or a nearest-neighbour maximum all ranked a prolific author's next
-papers about half as well as arxiv-sanity-lite's per-user linear SVM over tf-idf. What beats that
-SVM is the same discriminative idea over *both* sides of a paper: hashed words and word pairs of
-the title and abstract (stateless, so nothing is fitted on the corpus and a new paper needs no
-refit) next to its 384-d embedding, scaled so neither side drowns the other, learned against
-papers sampled from the store (and the user's dismissed papers as hard negatives), then fused
-with the nearest-neighbour similarity to the user's papers.
+embeddings, several centroids or a nearest-neighbour maximum ranked a prolific author's next
+papers about half as well as arxiv-sanity-lite's per-user linear SVM over tf-idf, and adding
+the embedding to the SVM's features or fusing a neighbour score did not help either (tuned on a
+validation split before the test cutoff). What beats that SVM is the same discriminative model
+over better tf-idf: every word and word pair of the title and abstract hashed into 2^20
+columns (no 20,000-term vocabulary cap and no minimum document count, so a rare method name
+an author keeps using counts), sublinear term counts, a real idf from document frequencies
+over a sample of the store, and the terms in more than a fifth of the papers left out. The
+hashing needs nothing fitted but the idf array, so a new paper needs no refit.
 """
 
 from __future__ import annotations
@@ -26,12 +28,12 @@ from sklearn.utils import murmurhash3_32
 # arxiv-sanity-lite's token pattern: words starting with a letter, at least two characters.
 TOKEN_PATTERN = r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b"  # noqa: S105 - a regex, not a secret
 HASH_FEATURES = 2**20
-DENSE_WEIGHT = 0.7  # the embedding side's share next to the (unit-length) word side
-SVM_C = 0.3
-NEGATIVES = 3000  # papers sampled from the store as the background a user's taste stands out of
+IDF_SAMPLE = 5000  # papers of the store the document frequencies are counted over
+MAX_DF = 0.2  # terms in more of the sampled papers than this share carry no weight ...
+MAX_DF_FROM = 100  # ... once the sample is large enough for a share to mean anything
+SVM_C = 1.0
+NEGATIVES = 3000  # sampled papers as the background a user's taste stands out of
 HARD_NEGATIVE_WEIGHT = 3.0  # a dismissed paper counts as much as three sampled ones
-KNN_K = 3  # neighbour part: mean of the k best cosines to the user's papers
-FUSION_KNN = 0.5  # weight of the neighbour part next to the model's (both z-scored)
 
 _TOKEN = re.compile(TOKEN_PATTERN)
 _HASHER = HashingVectorizer(
@@ -46,38 +48,69 @@ _HASHER = HashingVectorizer(
 )
 
 
-def word_features(texts: Sequence[str]) -> sp.csr_matrix:
-    """Hashed words and word pairs, sublinear counts, unit length (tf without a fitted idf:
-    the per-user model learns which words matter, against the sampled background)."""
-    counts = _HASHER.transform(list(texts)).tocsr().astype(np.float32)
-    counts.data = 1.0 + np.log(counts.data)
-    norms = np.sqrt(counts.multiply(counts).sum(axis=1)).A1
+def word_counts(texts: Sequence[str]) -> sp.csr_matrix:
+    """Hashed counts of the words and word pairs of each text (arxiv-sanity-lite's tokens)."""
+    if not texts:  # the hasher refuses an empty list
+        return sp.csr_matrix((0, HASH_FEATURES), dtype=np.float32)
+    return sp.csr_matrix(_HASHER.transform(list(texts)).tocsr().astype(np.float32))
+
+
+def idf_weights(counts: sp.csr_matrix) -> np.ndarray:
+    """Smoothed idf per hashed column from a sample of papers' counts (scikit-learn's
+    formula), zero for the terms that are too common to tell papers apart."""
+    docs = counts.shape[0]
+    df = np.bincount(sp.csr_matrix(counts).indices, minlength=HASH_FEATURES).astype(np.float64)
+    idf = np.log((1.0 + docs) / (1.0 + df)) + 1.0
+    if docs >= MAX_DF_FROM:
+        idf[df > MAX_DF * docs] = 0.0
+    return np.asarray(idf, dtype=np.float32)
+
+
+def tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
+    """Sublinear tf times idf, unit length (a text with no weighted term stays all zeros)."""
+    x = sp.csr_matrix(counts, dtype=np.float32, copy=True)
+    x.data = (1.0 + np.log(x.data)) * idf[x.indices]
+    x.eliminate_zeros()
+    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
     norms[norms == 0] = 1.0
-    return sp.csr_matrix(sp.diags(1.0 / norms) @ counts)
+    return sp.csr_matrix(sp.diags((1.0 / norms).astype(np.float32)) @ x)
 
 
-def combined_features(
-    words: sp.csr_matrix, vectors: np.ndarray, dense_weight: float = DENSE_WEIGHT
-) -> sp.csr_matrix:
-    """Words next to the embedding (rows without a vector carry zeros there)."""
-    return sp.csr_matrix(sp.hstack([words, sp.csr_matrix(vectors * dense_weight)]).tocsr())
+@dataclass(frozen=True)
+class Background:
+    """What every user's model is learned against: the idf of the store and the features of
+    the papers sampled from it (the first ``NEGATIVES`` of the idf sample)."""
+
+    idf: np.ndarray
+    negatives: sp.csr_matrix
+
+    @classmethod
+    def from_texts(cls, texts: Sequence[str]) -> Background:
+        counts = word_counts(texts)
+        idf = idf_weights(counts)
+        return cls(idf, tfidf(counts[:NEGATIVES], idf))
+
+    def features(self, texts: Sequence[str]) -> sp.csr_matrix:
+        return tfidf(word_counts(texts), self.idf)
 
 
 @dataclass(frozen=True)
 class UserModel:
-    """What a user's papers taught: a linear scorer and the vectors of their papers."""
+    """What a user's papers taught: a linear scorer over the tf-idf columns, the idf it was
+    learned with, and the vectors of their papers (for the "close to" reason)."""
 
-    coef: np.ndarray  # over combined features
+    coef: np.ndarray
     intercept: float
-    positive_vectors: np.ndarray  # (n, dim) unit rows, for the neighbour part and the reasons
+    idf: np.ndarray
+    positive_vectors: np.ndarray  # (n, dim) unit rows
 
-    def linear(self, features: sp.csr_matrix) -> np.ndarray:
+    def scores(self, features: sp.csr_matrix) -> np.ndarray:
         return np.asarray(features @ self.coef).ravel() + self.intercept
 
 
 def train(
     positives: sp.csr_matrix,
-    negatives: sp.csr_matrix,
+    background: Background,
     positive_vectors: np.ndarray,
     *,
     positive_weights: np.ndarray | None = None,
@@ -86,6 +119,7 @@ def train(
 ) -> UserModel:
     """A linear SVM, the user's papers against the background (balanced classes, as
     arxiv-sanity-lite does), dismissed papers weighed as hard negatives."""
+    negatives = background.negatives
     parts = [positives, negatives]
     labels = [np.ones(positives.shape[0]), np.zeros(negatives.shape[0])]
     weights = [
@@ -104,34 +138,20 @@ def train(
     return UserModel(
         coef=clf.coef_[0].astype(np.float32),
         intercept=float(clf.intercept_[0]),
+        idf=background.idf,
         positive_vectors=positive_vectors.astype(np.float32),
     )
 
 
-def knn_scores(positive_vectors: np.ndarray, vectors: np.ndarray, k: int = KNN_K) -> np.ndarray:
-    """Mean of the k highest cosines of each candidate to the user's papers."""
+def knn_scores(positive_vectors: np.ndarray, vectors: np.ndarray, k: int = 3) -> np.ndarray:
+    """Mean of the k highest cosines of each candidate to the user's papers (the bench's
+    embedding-only comparison)."""
     if not len(positive_vectors) or not len(vectors):
         return np.zeros(len(vectors), dtype=np.float32)
     sims = vectors @ positive_vectors.T
     k = min(k, sims.shape[1])
     top = np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:]
     return np.asarray(top.mean(axis=1), dtype=np.float32)
-
-
-def _z(values: np.ndarray) -> np.ndarray:
-    spread = float(values.std())
-    return np.asarray((values - values.mean()) / (spread if spread > 1e-9 else 1.0))
-
-
-def fused_scores(
-    model: UserModel, features: sp.csr_matrix, vectors: np.ndarray, knn_weight: float = FUSION_KNN
-) -> np.ndarray:
-    """The model's score plus the neighbour part, each z-scored over the candidates (so the
-    weight means the same for a day of 50 papers and a month of 3,000)."""
-    linear = model.linear(features)
-    if knn_weight == 0 or not len(model.positive_vectors):
-        return linear
-    return np.asarray(_z(linear) + knn_weight * _z(knn_scores(model.positive_vectors, vectors)))
 
 
 def nearest_positive(model: UserModel, vector: np.ndarray) -> tuple[int, float] | None:
@@ -157,9 +177,10 @@ def _word_column(word: str) -> int:
 
 def kept_words(model: UserModel, text: str, profile_words: set[str], limit: int = 2) -> list[str]:
     """Words of this paper that the user's papers also use and that the model weighs most
-    in their favour: the lexical reason, true to what moved the score."""
+    in their favour (its weight times the word's idf: what a word adds to the score): the
+    lexical reason, true to what moved the score."""
     weights = {
-        word: float(model.coef[_word_column(word)])
+        word: float(model.coef[_word_column(word)] * model.idf[_word_column(word)])
         for word in dict.fromkeys(tokens(text))
         if word in profile_words and len(word) >= 3
     }

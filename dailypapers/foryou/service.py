@@ -4,6 +4,8 @@ the period by trending score (saying so) when the user has nothing to learn from
 The per-user model (dailypapers/foryou/ranker.py) costs a few hundred milliseconds to train for
 a large library, so it is kept in a small in-process LRU keyed by the user's profile version:
 a save, an upvote or a dismissal changes the version, and the next request trains afresh.
+The store's idf and the sampled background are computed once an hour per process (a sample of
+5,000 papers, a couple of seconds); a model is keyed by the background it was trained against.
 Nothing another process needs is kept there (each process trains its own copy, DESIGN.md §8).
 """
 
@@ -51,6 +53,13 @@ class ForYouPage:
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class _Background:
+    at: dt.datetime
+    version: str  # changes with every resample: models and period features are keyed by it
+    data: ranker.Background
+
+
 @dataclass
 class _Trained:
     model: ranker.UserModel
@@ -60,9 +69,9 @@ class _Trained:
 
 
 _lock = threading.Lock()
-_models: OrderedDict[tuple[str, int, str], _Trained] = OrderedDict()
+_models: OrderedDict[tuple[str, int, str, str], _Trained] = OrderedDict()
 _periods: OrderedDict[str, sp.csr_matrix] = OrderedDict()
-_background: dict[str, tuple[dt.datetime, sp.csr_matrix]] = {}
+_background: dict[str, _Background] = {}
 
 
 def reset_caches(*, models_only: bool = False) -> None:
@@ -108,34 +117,30 @@ def _texts(session: Session, paper_ids: list[int]) -> dict[int, tuple[str, str]]
     return found
 
 
-def _features(session: Session, paper_ids: list[int], texts: list[str]) -> sp.csr_matrix:
-    return ranker.combined_features(ranker.word_features(texts), _vectors(session, paper_ids))
-
-
-def _background_features(session: Session) -> sp.csr_matrix:
-    """Papers sampled from the store, the background a user's taste stands out of; resampled
-    hourly (a new store's first papers count as soon as there are any)."""
+def _background_for(session: Session) -> _Background:
+    """The idf of the store and the papers a user's taste stands out of, from one random
+    sample of it; resampled hourly (a new store's first papers count as soon as there are any)."""
     key = str(session.get_bind().engine.url)
     now = dt.datetime.now(dt.UTC)
     with _lock:
         cached = _background.get(key)
-    if cached is not None and now - cached[0] < BACKGROUND_TTL:
-        return cached[1]
+    if cached is not None and now - cached.at < BACKGROUND_TTL:
+        return cached
     rows = session.execute(
-        select(Paper.id, Paper.title, Paper.abstract)
+        select(Paper.title, Paper.abstract)
         .where(Paper.hidden_at.is_(None))
         .order_by(func.random())
-        .limit(ranker.NEGATIVES)
+        .limit(ranker.IDF_SAMPLE)
     ).all()
-    ids = [row[0] for row in rows]
-    features = _features(session, ids, [paper_text(t, a) for _, t, a in rows])
+    data = ranker.Background.from_texts([paper_text(t, a) for t, a in rows])
+    fresh = _Background(now, f"{now.isoformat()}/{id(data)}", data)
     with _lock:
-        _background[key] = (now, features)
-    return features
+        _background[key] = fresh
+    return fresh
 
 
-def _trained(session: Session, user_id: int, profile: Profile) -> _Trained:
-    key = (str(session.get_bind().engine.url), user_id, profile.version)
+def _trained(session: Session, user_id: int, profile: Profile, background: _Background) -> _Trained:
+    key = (str(session.get_bind().engine.url), user_id, profile.version, background.version)
     with _lock:
         if key in _models:
             _models.move_to_end(key)
@@ -145,14 +150,12 @@ def _trained(session: Session, user_id: int, profile: Profile) -> _Trained:
     ids = [pid for pid in ids if pid in texts]
     pos_texts = [texts[pid][1] for pid in ids]
     pos_vectors = _vectors(session, ids)
-    positives = ranker.combined_features(ranker.word_features(pos_texts), pos_vectors)
+    data = background.data
+    positives = data.features(pos_texts)
     hard_ids = sorted(profile.dismissed)[: ranker.NEGATIVES]
     hard_texts = _texts(session, hard_ids)
-    hard_ids = [pid for pid in hard_ids if pid in hard_texts]
-    hard = (
-        _features(session, hard_ids, [hard_texts[pid][1] for pid in hard_ids]) if hard_ids else None
-    )
-    model = ranker.train(positives, _background_features(session), pos_vectors, hard_negatives=hard)
+    hard = data.features([hard_texts[pid][1] for pid in hard_ids if pid in hard_texts])
+    model = ranker.train(positives, data, pos_vectors, hard_negatives=hard)
     words: set[str] = set()
     for text in pos_texts:
         words.update(ranker.tokens(text))
@@ -165,28 +168,26 @@ def _trained(session: Session, user_id: int, profile: Profile) -> _Trained:
 
 
 def _candidate_features(
-    session: Session, entries: list[DailyEntry], texts: list[str]
-) -> tuple[sp.csr_matrix, np.ndarray]:
-    """The period's features, the same for every reader: cached by the papers' ids and
-    content hashes (a new version of a paper is a new key), with whether each had a vector."""
-    ids = [e.paper_id for e in entries]
+    session: Session, entries: list[DailyEntry], texts: list[str], background: _Background
+) -> sp.csr_matrix:
+    """The period's features, the same for every reader: cached by the background's idf and
+    the papers' ids and content hashes (a new version of a paper is a new key)."""
     digest = xxhash.xxh3_64(str(session.get_bind().engine.url).encode())
+    digest.update(background.version.encode())
     for entry in entries:
         digest.update(f"{entry.paper_id}:{entry.paper.content_hash},".encode())
-    vectors = _vectors(session, ids)
-    digest.update(np.packbits(vectors.any(axis=1)).tobytes())
     key = digest.hexdigest()
     with _lock:
         cached = _periods.get(key)
         if cached is not None:
             _periods.move_to_end(key)
-            return cached, vectors
-    features = ranker.combined_features(ranker.word_features(texts), vectors)
+            return cached
+    features = background.data.features(texts)
     with _lock:
         _periods[key] = features
         while len(_periods) > PERIOD_CACHE_SIZE:
             _periods.popitem(last=False)
-    return features, vectors
+    return features
 
 
 def _candidates(session: Session, window: FeedWindow, until: dt.date) -> list[DailyEntry]:
@@ -274,19 +275,22 @@ def _ranked(
     offset: int,
     limit: int,
 ) -> ForYouPage:
-    trained = _trained(session, user_id, profile)
+    background = _background_for(session)
+    trained = _trained(session, user_id, profile, background)
     texts = [paper_text(e.paper.title, e.paper.abstract) for e in entries]
-    features, vectors = _candidate_features(session, entries, texts)
-    scores = ranker.fused_scores(trained.model, features, vectors)
+    features = _candidate_features(session, entries, texts, background)
+    scores = trained.model.scores(features)
     # Papers matching a follow come first (the reader asked for them), each group by score.
     follows = follow_reasons(session, user_id, [e.paper for e in entries])
     followed = np.array([e.paper_id in follows for e in entries], dtype=bool)
     order = np.lexsort((-scores, ~followed))[offset : offset + limit]
+    # Vectors for the page's papers only: the "close to" reason, not the score, needs them.
+    vectors = _vectors(session, [entries[int(i)].paper_id for i in order])
     items = []
-    for i in order:
+    for row, i in enumerate(order):
         entry = entries[int(i)]
         reasons = list(follows.get(entry.paper_id, []))
-        near = ranker.nearest_positive(trained.model, vectors[int(i)])
+        near = ranker.nearest_positive(trained.model, vectors[row])
         if near is not None and near[1] >= CLOSE_ENOUGH:
             pid = trained.positive_ids[near[0]]
             how = profile.positives.get(pid, "saved")
