@@ -62,7 +62,8 @@ def load_corpus(vectors_only: bool, until: dt.date | None = None) -> Corpus:
                 Paper.trending_score,
             ).where(
                 Paper.published_at.is_not(None),
-                Paper.published_at < (until or dt.date(9999, 1, 1)),
+                Paper.published_at
+                < dt.datetime.combine(until or dt.date(9999, 1, 1), dt.time(), dt.UTC),
             )
         ).all()  # fmt: skip
     engine.dispose()
