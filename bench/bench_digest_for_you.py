@@ -20,20 +20,18 @@ import datetime as dt
 import random
 import secrets
 import tempfile
-import time
 from pathlib import Path
 
 from sqlalchemy import insert, select, update
 
-from bench.bench_digest import SmtpProcess
+from bench.bench_digest import _digest_run
 from bench.bench_library import _store
 from bench.common import publish
 from bench.search_store import import_vectors
+from dailypapers.config import Settings
 from dailypapers.db import make_engine, make_session_factory
-from dailypapers.digests.schedule import period_counts, schedule_period
 from dailypapers.foryou.service import reset_caches
 from dailypapers.models import DailyEntry, Embedding, PaperMark, Save, Subscription, User
-from dailypapers.worker import Worker
 
 PERIODS = ("daily:2026-02-10", "daily:2026-02-11", "daily:2026-02-12", "daily:2026-02-13")
 CREATED = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -120,31 +118,17 @@ def _populate(settings: object, users: int, saves: int) -> dict[str, int]:
     return {"users": len(ids), "saves": len(save_rows), "vectors": len(with_vectors)}
 
 
-def _run(settings: object, kind: str, period: str) -> tuple[float, int, int, dict[str, int]]:
-    """Confirm only ``kind``'s subscriptions, then claim and send the period."""
-    with SmtpProcess() as smtp:
-        run = settings.model_copy(  # type: ignore[attr-defined]
-            update={"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "digest_enabled": False}
+def _run(settings: Settings, kind: str, period: str) -> tuple[float, int, int, dict[str, int]]:
+    """Confirm only ``kind``'s subscriptions, then claim and send the period (cold caches)."""
+    engine = make_engine(settings)
+    with make_session_factory(engine).begin() as session:
+        session.execute(update(Subscription).values(confirmed_at=None))
+        session.execute(
+            update(Subscription).where(Subscription.kind == kind).values(confirmed_at=CREATED)
         )
-        engine = make_engine(run)
-        factory = make_session_factory(engine)
-        with factory.begin() as session:
-            session.execute(update(Subscription).values(confirmed_at=None))
-            session.execute(
-                update(Subscription).where(Subscription.kind == kind).values(confirmed_at=CREATED)
-            )
-        reset_caches()  # each set starts cold: no period features, no background in memory
-        started = time.perf_counter()
-        with factory.begin() as session:
-            schedule_period(session, run, period, dt.datetime.now(dt.UTC))
-        stats = Worker(run, engine, factory).run_once()
-        seconds = time.perf_counter() - started
-        with factory() as session:
-            states = period_counts(session, period)
-        engine.dispose()
-        messages, distinct = smtp.counts()
-    assert stats.failed == 0, stats.errors
-    return seconds, messages, distinct, states
+    engine.dispose()
+    reset_caches()  # each set starts cold: no period features, no background in memory
+    return _digest_run(settings, period)
 
 
 def main() -> None:

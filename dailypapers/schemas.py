@@ -215,7 +215,12 @@ def paper_item_out(
 
 def items_in_order(session: Session, paper_ids: Sequence[int]) -> list[DailyPaperOut]:
     """The visible papers with these ids as API items, in this order (search results)."""
-    papers = papers_in_order(session, paper_ids)
+    return paper_items(session, papers_in_order(session, paper_ids))
+
+
+def paper_items(session: Session, papers: Sequence[Paper]) -> list[DailyPaperOut]:
+    """These papers as API items, with their comment counts and claimed authors' accounts
+    (``authors[].user``) read in one query each."""
     counts = comment_counts(session, [paper.id for paper in papers])
     claimed = claimed_users(session, (name for paper in papers for name in paper.author_names))
     return [paper_item_out(paper, counts.get(paper.id, 0), claimed) for paper in papers]

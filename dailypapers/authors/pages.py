@@ -143,10 +143,10 @@ def coauthors(session: Session, key: str, limit: int = TOP_COAUTHORS) -> list[Co
     shared: dict[str, int] = {}
     spelled: dict[str, str] = {}
     for names in lists:
-        for other in {cached_author_key(name) for name in names}:
+        keys = [cached_author_key(name) for name in names]
+        for other in set(keys):
             shared[other] = shared.get(other, 0) + 1
-        for name in names:
-            other = cached_author_key(name)
+        for name, other in zip(names, keys, strict=True):
             if name < spelled.get(other, "\U0010ffff\U0010ffff"):
                 spelled[other] = name
     shared.pop(key, None)

@@ -26,10 +26,9 @@ from sqlalchemy.orm import Session
 
 from dailypapers.alerts import AlertItem
 from dailypapers.alerts.pipeline import claim_many, undelivered
+from dailypapers.digests.compose import KIND_ALERTS
 from dailypapers.follows.matching import match_papers
 from dailypapers.models import AlertDelivery, AlertMatch, Subscription, User
-
-KIND_ALERTS = "alerts"
 
 
 def owners(session: Session, subscriptions: Sequence[Subscription]) -> dict[int, int]:
@@ -85,10 +84,12 @@ def take_sections(
         return {}
     stale = current_items(session, pending)
     carrier: dict[int, int] = {}
+    carried: set[int] = set()
     for subscription in sorted(subscriptions, key=lambda s: s.id):
         user = owner_of.get(subscription.id)
-        if user is not None and user not in carrier.values() and pending.get(user):
+        if user is not None and user not in carried and pending.get(user):
             carrier[subscription.id] = user
+            carried.add(user)
     # Every undelivered item is claimed, those no longer wanted by mail too: the email
     # channel is done with them either way.
     taken = claim_many(
@@ -160,7 +161,7 @@ def ensure_alert_subscriptions(
             )
         )
     }
-    chosen = set()
+    chosen: list[Subscription] = []
     for user_id, address in accounts:
         if user_id in covered or not address:
             continue
@@ -184,6 +185,6 @@ def ensure_alert_subscriptions(
             continue
         elif row.email_key != address.lower():  # the account's address changed
             row.email, row.email_key = address, address.lower()
-        session.flush()
-        chosen.add(row.id)
-    return chosen
+        chosen.append(row)
+    session.flush()  # once for all the new rows: their ids
+    return {row.id for row in chosen}

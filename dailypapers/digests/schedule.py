@@ -15,11 +15,8 @@ from sqlalchemy.orm import Session
 
 from dailypapers import jobs
 from dailypapers.config import Settings
-from dailypapers.digests.alerts import (
-    KIND_ALERTS,
-    ensure_alert_subscriptions,
-    users_with_email_alerts,
-)
+from dailypapers.digests.alerts import ensure_alert_subscriptions, users_with_email_alerts
+from dailypapers.digests.compose import KIND_ALERTS
 from dailypapers.digests.send import PENDING
 from dailypapers.models import DigestSend, Job, Subscription
 from dailypapers.periods import CADENCES, digest_period_key, due_digest_window, parse_digest_period

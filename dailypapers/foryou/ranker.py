@@ -115,10 +115,7 @@ def knn_scores(positive_vectors: np.ndarray, vectors: np.ndarray, k: int = KNN_K
     """Mean of the k highest cosines of each candidate to the user's papers."""
     if not len(positive_vectors) or not len(vectors):
         return np.zeros(len(vectors), dtype=np.float32)
-    sims = vectors @ positive_vectors.T
-    k = min(k, sims.shape[1])
-    top = np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:]
-    return np.asarray(top.mean(axis=1), dtype=np.float32)
+    return top_k_mean(vectors @ positive_vectors.T, k)
 
 
 def _z(values: np.ndarray) -> np.ndarray:
@@ -129,12 +126,11 @@ def _z(values: np.ndarray) -> np.ndarray:
 def fused_scores(
     model: UserModel, features: sp.csr_matrix, vectors: np.ndarray, knn_weight: float = FUSION_KNN
 ) -> np.ndarray:
-    """The model's score plus the neighbour part, each z-scored over the candidates (so the
-    weight means the same for a day of 50 papers and a month of 3,000)."""
+    """:func:`fuse` of the model's score and the neighbour part."""
     linear = model.linear(features)
     if knn_weight == 0 or not len(model.positive_vectors):
         return linear
-    return np.asarray(_z(linear) + knn_weight * _z(knn_scores(model.positive_vectors, vectors)))
+    return fuse(linear, knn_scores(model.positive_vectors, vectors), knn_weight)
 
 
 def nearest_positive(model: UserModel, vector: np.ndarray) -> tuple[int, float] | None:
@@ -151,13 +147,8 @@ def tokens(text: str) -> list[str]:
     return [t for t in _TOKEN.findall(text.lower()) if t not in ENGLISH_STOP_WORDS]
 
 
-def word_column(word: str) -> int:
-    """The hasher's column of a single word (see :func:`_word_column`)."""
-    return _word_column(word)
-
-
 @functools.lru_cache(maxsize=200_000)
-def _word_column(word: str) -> int:
+def word_column(word: str) -> int:
     """The hasher's column of a single word (sklearn's HashingVectorizer: signed 32-bit
     MurmurHash3 with seed 0, absolute value modulo the width; a test checks they agree)."""
     return int(abs(murmurhash3_32(word, positive=False))) % HASH_FEATURES
@@ -183,7 +174,7 @@ def kept_words_by(
     words = [w for w in dict.fromkeys(seen) if w in profile_words and len(w) >= 3]
     if not words:
         return []
-    found = np.asarray(weigh([_word_column(w) for w in words])).ravel()
+    found = np.asarray(weigh([word_column(w) for w in words])).ravel()
     weights = {word: float(found[i]) for i, word in enumerate(words)}
     best = sorted((w for w in weights if weights[w] > 0), key=lambda w: -weights[w])
     return best[:limit]
@@ -204,7 +195,8 @@ def centroid_scores(
 
 
 def fuse(linear: np.ndarray, knn: np.ndarray, knn_weight: float = FUSION_KNN) -> np.ndarray:
-    """The fusion of :func:`fused_scores` for scores computed elsewhere."""
+    """The model's score plus the neighbour part, each z-scored over the candidates (so the
+    weight means the same for a day of 50 papers and a month of 3,000)."""
     return np.asarray(_z(linear) + knn_weight * _z(knn))
 
 

@@ -15,8 +15,6 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dailypapers import community
-from dailypapers.authors.claims import claimed_users
 from dailypapers.db import write_transaction
 from dailypapers.library import (
     LibraryError,
@@ -38,7 +36,7 @@ from dailypapers.schemas import (
     NoteOut,
     PaperStateOut,
     SaveOut,
-    paper_item_out,
+    paper_items,
 )
 from dailypapers.web.deps import (
     ReadSessionDep,
@@ -135,19 +133,17 @@ def library(
             select(Note.paper_id, Note.body).where(Note.user_id == user.id, Note.paper_id.in_(ids))
         ).all()
     )
-    counts = community.comment_counts(session, ids)
-    # Claimed authors' accounts in ``authors[].user``, as /api/papers/{id} fills them.
-    claimed = claimed_users(session, (n for item in page.items for n in item.paper.author_names))
+    outs = paper_items(session, [item.paper for item in page.items])
     return LibraryOut(
         items=[
             LibraryItemOut(
-                item=paper_item_out(item.paper, counts.get(item.paper.id, 0), claimed),
+                item=out,
                 savedAt=item.saved_at,
                 collections=sorted(held.get(item.paper.id, ())),
                 note=notes.get(item.paper.id),
                 state=_state_out(states.get(item.paper.id, marks.NO_STATE)),
             )
-            for item in page.items
+            for item, out in zip(page.items, outs, strict=True)
         ],
         total=page.total,
         page=p,

@@ -26,14 +26,12 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
-from dailypapers import community
-from dailypapers.authors.claims import claimed_users
 from dailypapers.config import Settings
 from dailypapers.follows import followed_targets
 from dailypapers.mail.render import one_line
 from dailypapers.models import Paper
 from dailypapers.papers import papers_in_order
-from dailypapers.schemas import DailyPaperOut, items_in_order, paper_item_out
+from dailypapers.schemas import DailyPaperOut, items_in_order, paper_items
 from dailypapers.search import hybrid
 from dailypapers.search.lexical import snippets
 from dailypapers.search.query import QueryError
@@ -261,6 +259,4 @@ def related(
     words while it has no vector (or the site no model)."""
     paper = paper_or_404(session, paper_id)
     papers = related_to(session, settings, paper, limit)
-    counts = community.comment_counts(session, [p.id for p in papers])
-    claimed = claimed_users(session, (name for p in papers for name in p.author_names))
-    return [paper_item_out(p, counts.get(p.id, 0), claimed) for p in papers]
+    return paper_items(session, papers)

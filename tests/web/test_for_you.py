@@ -205,4 +205,4 @@ def test_the_api_answers_only_its_owner(app_settings: Settings, db: Session) -> 
 def test_the_word_column_is_the_hashers() -> None:
     """The lexical reason reads the model's weight at the column the hasher put the word in."""
     for word in ("video", "diffusion", "robots", "transformer", "zebra"):
-        assert ranker._word_column(word) == ranker.word_features([word]).indices[0]
+        assert ranker.word_column(word) == ranker.word_features([word]).indices[0]
